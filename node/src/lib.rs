@@ -1,1 +1,4 @@
-pub fn x(){}
+//! `buurt-node`: the buurt daemon as a library.
+
+pub mod search;
+pub mod store;

@@ -1,1 +1,29 @@
-pub fn x(){}
+//! `buurt-protocol`: what crosses the network or the disk, defined once.
+//!
+//! Identities, membership certificates, listings, their canonical encoding,
+//! signing and validation, and the revision order. The crate is pure: no I/O,
+//! no clock, no randomness. Callers pass `now` (Unix seconds) and random bytes
+//! in, so that every function here is deterministic and testable.
+//!
+//! The normative description of the formats is `docs/protocol.md`; its test
+//! vectors are checked against this crate by `tests/vectors.rs`.
+
+pub mod certificate;
+pub mod codec;
+pub mod id;
+pub mod keys;
+pub mod limits;
+pub mod listing;
+pub mod revision;
+pub mod sample;
+pub mod scope;
+pub mod taxonomy;
+pub mod validate;
+
+pub use certificate::Certificate;
+pub use codec::{DecodeError, EncodeError};
+pub use id::{ContentId, IdError, ListingId, ListingKey, MemberId, NodeId};
+pub use limits::Limits;
+pub use listing::{Exchange, Kind, Listing, Money, Price, SignedListing, Status, Terms};
+pub use scope::{Scope, ScopeError};
+pub use validate::{validate, validate_cached, CertificateCache, Rejection};

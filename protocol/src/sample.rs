@@ -1,0 +1,155 @@
+//! Deterministic sample keys and listings, for tests, benchmarks and the test
+//! vectors of `docs/protocol.md`. Nothing here is random: seeds are fixed or
+//! passed in.
+
+use crate::certificate::Certificate;
+use crate::id::ListingKey;
+use crate::keys::{self, SigningKey};
+use crate::limits::DAY;
+use crate::listing::{Exchange, Kind, Listing, Status, Terms};
+use crate::scope::Scope;
+
+/// Seed of the sample node key: 32 bytes of 0x01.
+pub const NODE_SEED: [u8; 32] = [0x01; 32];
+/// Seed of the sample member key: 32 bytes of 0x02.
+pub const MEMBER_SEED: [u8; 32] = [0x02; 32];
+/// 2026-01-01T00:00:00Z, the time the sample listings are created.
+pub const T0: i64 = 1_767_225_600;
+/// The sample scope.
+pub const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
+
+/// A node key and a member key it has admitted.
+pub struct Identity {
+    pub node: SigningKey,
+    pub member: SigningKey,
+    pub certificate: Certificate,
+}
+
+impl Identity {
+    /// Keys from the two seeds; the certificate admits the member to `scope`
+    /// from `not_before` for one year.
+    pub fn new(
+        node_seed: [u8; 32],
+        member_seed: [u8; 32],
+        scope: &str,
+        not_before: i64,
+    ) -> Identity {
+        let node = keys::from_seed(node_seed);
+        let member = keys::from_seed(member_seed);
+        let scope = Scope::parse(scope, usize::MAX).expect("sample scope is valid");
+        let certificate = Certificate::issue(
+            &node,
+            keys::member_id(&member),
+            scope,
+            not_before,
+            not_before + 365 * DAY,
+        );
+        Identity {
+            node,
+            member,
+            certificate,
+        }
+    }
+
+    /// The fixed sample identity ([`NODE_SEED`], [`MEMBER_SEED`], [`SCOPE`], [`T0`]).
+    pub fn fixed() -> Identity {
+        Identity::new(NODE_SEED, MEMBER_SEED, SCOPE, T0 - DAY)
+    }
+
+    /// A valid open offer created at `created_at`, expiring 30 days later.
+    pub fn offer(&self, key: [u8; 16], title: &str, created_at: i64) -> Listing {
+        Listing {
+            author: keys::member_id(&self.member),
+            key: ListingKey(key),
+            revision: created_at as u64,
+            created_at,
+            expires_at: created_at + 30 * DAY,
+            kind: Kind::Offer,
+            exchange: Exchange::Lend,
+            status: Status::Open,
+            scope: self.certificate.scope.clone(),
+            topics: vec!["goods.tools".into()],
+            title: title.into(),
+            body: String::new(),
+            tags: vec![],
+            geohash: None,
+            terms: Terms::default(),
+            certificate: self.certificate.clone(),
+        }
+    }
+}
+
+/// The withdrawal (tombstone) of `l`, as revision `revision` at `now`.
+pub fn tombstone(l: &Listing, revision: u64, now: i64) -> Listing {
+    Listing {
+        revision,
+        created_at: now,
+        status: Status::Withdrawn,
+        title: String::new(),
+        body: String::new(),
+        tags: vec![],
+        geohash: None,
+        terms: Terms::default(),
+        ..l.clone()
+    }
+}
+
+/// One test vector of `docs/protocol.md`: a name, the listing, and the time at
+/// which it validates.
+pub struct Vector {
+    pub name: &'static str,
+    pub listing: Listing,
+    pub now: i64,
+}
+
+/// The three test vectors of `docs/protocol.md`: an offer, a request with a
+/// price, and the offer's withdrawal (a tombstone).
+pub fn vectors() -> Vec<Vector> {
+    use crate::listing::{Money, Price};
+    let id = Identity::fixed();
+    let mut offer = id.offer([0x11; 16], "Boormachine te leen", T0);
+    offer.body = "Klopboormachine met set boren. Ophalen in de Dapperbuurt.".into();
+    offer.tags = vec!["boor".into(), "klussen".into()];
+    offer.geohash = Some("u173zq".into());
+    offer.terms.deposit = Some(Money {
+        cents: 2_000,
+        currency: "EUR".into(),
+    });
+
+    let mut request = id.offer(
+        [0x22; 16],
+        "Wie rijdt mij donderdag naar het ziekenhuis?",
+        T0 + 60,
+    );
+    request.kind = Kind::Request;
+    request.exchange = Exchange::Help;
+    request.topics = vec!["help.transport".into()];
+    request.scope = Scope::parse("nl/amsterdam/oost", usize::MAX).expect("valid");
+    request.expires_at = request.created_at + 7 * DAY;
+    request.terms.price = Some(Price {
+        amount: Money {
+            cents: 500,
+            currency: "EUR".into(),
+        },
+        unit: "rit".into(),
+    });
+
+    let withdrawal = tombstone(&offer, offer.revision + 3_600, T0 + 3_600);
+    vec![
+        Vector {
+            name: "offer",
+            listing: offer,
+            now: T0,
+        },
+        Vector {
+            name: "request-with-price",
+            listing: request,
+            now: T0 + 60,
+        },
+        Vector {
+            name: "tombstone",
+            listing: withdrawal,
+            now: T0 + 3_600,
+        },
+    ]
+}
