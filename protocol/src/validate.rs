@@ -187,11 +187,15 @@ fn check_certificate(l: &Listing, cache: &mut dyn CertificateCache) -> Result<()
     if cert.member != l.author {
         return Err(Rejection::CertificateMismatch);
     }
-    if l.created_at < cert.not_before {
-        return Err(Rejection::CertificateNotYetValid);
-    }
-    if l.created_at > cert.not_after {
-        return Err(Rejection::CertificateExpired);
+    // A withdrawal only deletes the author's own content, so it stays possible
+    // after the certificate lapsed: deletions must always be able to delete.
+    if l.status != Status::Withdrawn {
+        if l.created_at < cert.not_before {
+            return Err(Rejection::CertificateNotYetValid);
+        }
+        if l.created_at > cert.not_after {
+            return Err(Rejection::CertificateExpired);
+        }
     }
     if !cert.scope.covers(&l.scope) {
         return Err(Rejection::ScopeNotCovered);

@@ -178,6 +178,24 @@ fn certificate_not_yet_valid_and_expired() {
 }
 
 #[test]
+fn a_withdrawal_is_valid_after_the_certificate_lapsed() {
+    let ident = id();
+    let mut l = base();
+    l.certificate = Certificate::issue(
+        &ident.node,
+        l.author,
+        ident.certificate.scope.clone(),
+        T0 - 10 * DAY,
+        T0 - DAY,
+    );
+    let t = sample::tombstone(&l, l.revision + 1, T0);
+    assert_eq!(check(t), Ok(()));
+    let mut t = sample::tombstone(&l, l.revision + 1, T0);
+    t.certificate.signature[5] ^= 4;
+    assert_eq!(check(t), Err(Rejection::BadCertificate));
+}
+
+#[test]
 fn scope_not_covered() {
     let mut l = base();
     l.scope = scope("nl/amsterdam/west");

@@ -1,0 +1,117 @@
+//! Property tests of the wire format: round trips, bit flips, junk input.
+
+use buurt_protocol::listing::{Exchange, Kind, Status};
+use buurt_protocol::sample::{Identity, T0};
+use buurt_protocol::taxonomy::TOPICS;
+use buurt_protocol::{validate, Limits, Listing, Money, Price, SignedListing, Terms};
+use proptest::prelude::*;
+
+fn arb_terms() -> impl Strategy<Value = Terms> {
+    let money = (
+        1u64..1_000_000,
+        prop::sample::select(vec!["EUR", "GBP", "USD"]),
+    )
+        .prop_map(|(cents, c)| Money {
+            cents,
+            currency: c.to_string(),
+        });
+    let price = (money.clone(), "[a-z]{0,8}").prop_map(|(amount, unit)| Price { amount, unit });
+    (prop::option::of(price), prop::option::of(money))
+        .prop_map(|(price, deposit)| Terms { price, deposit })
+}
+
+prop_compose! {
+    /// Any listing that validates at `T0` (open, reserved or closed).
+    fn arb_listing()(
+        key in any::<[u8; 16]>(),
+        created in (T0 - 3_600)..(T0 + 600),
+        life in 60i64..(90 * 86_400),
+        kind in prop::sample::select(Kind::ALL.to_vec()),
+        exchange in prop::sample::select(Exchange::ALL.to_vec()),
+        status in prop::sample::select(vec![Status::Open, Status::Reserved, Status::Closed]),
+        topics in prop::sample::subsequence(TOPICS.iter().map(|t| t.key).collect::<Vec<_>>(), 1..=3),
+        title in "[a-zA-Z0-9éëï€ ]{0,40}[a-z]",
+        body in "[a-zA-Z0-9 .,\n\t]{0,300}",
+        tags in prop::collection::vec("[a-z0-9]{1,12}", 0..5),
+        geohash in prop::option::of("[0-9b-hjkmnp-z]{1,6}"),
+        terms in arb_terms(),
+        revision in any::<u64>(),
+    ) -> Listing {
+        let mut l = Identity::fixed().offer(key, &title, created);
+        l.expires_at = created + life;
+        l.kind = kind;
+        l.exchange = exchange;
+        l.status = status;
+        l.topics = topics.into_iter().map(String::from).collect();
+        l.body = body;
+        l.tags = tags;
+        l.geohash = geohash;
+        l.terms = terms;
+        l.revision = revision;
+        l
+    }
+}
+
+fn sign(l: Listing) -> SignedListing {
+    l.sign(&Identity::fixed().member)
+        .expect("arbitrary listings fit the encoding")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn decode_of_encode_is_identity(l in arb_listing()) {
+        let signed = sign(l.clone());
+        let decoded = SignedListing::decode(signed.bytes()).unwrap();
+        prop_assert_eq!(&decoded.listing, &l);
+        prop_assert_eq!(decoded.content_id(), signed.content_id());
+        let valid = validate(signed.bytes(), T0, &Limits::default()).unwrap();
+        prop_assert_eq!(valid.listing, l);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..2_000)) {
+        let _ = SignedListing::decode(&bytes);
+        let _ = validate(&bytes, T0, &Limits::default());
+    }
+
+    #[test]
+    fn mutated_listings_never_panic_and_never_validate(
+        l in arb_listing(),
+        cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        truncate in any::<Option<prop::sample::Index>>(),
+    ) {
+        let signed = sign(l);
+        let mut b = signed.bytes().to_vec();
+        for (i, v) in cuts {
+            let i = i.index(b.len());
+            b[i] = v;
+        }
+        if let Some(t) = truncate {
+            b.truncate(t.index(b.len()));
+        }
+        let changed = b != signed.bytes();
+        let r = validate(&b, T0, &Limits::default());
+        if changed {
+            prop_assert!(r.is_err());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Every single-bit flip anywhere in the signed bytes makes validation fail.
+    #[test]
+    fn every_single_bit_flip_fails_validation(l in arb_listing()) {
+        let signed = sign(l);
+        let limits = Limits::default();
+        let bytes = signed.bytes().to_vec();
+        for i in 0..bytes.len() * 8 {
+            let mut b = bytes.clone();
+            b[i / 8] ^= 1 << (i % 8);
+            prop_assert!(validate(&b, T0, &limits).is_err(), "bit {} accepted", i);
+        }
+    }
+}
