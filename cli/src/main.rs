@@ -1,1 +1,186 @@
-fn main() {}
+//! `buurt`: run a neighbourhood sharing node, and post, find and manage
+//! listings on it from the command line.
+
+mod client;
+mod commands;
+mod compose;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Share things, meals and help with your neighbours, on a node no company can switch off.
+#[derive(Parser, Debug)]
+#[command(
+    name = "buurt",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Data directory [default: $BUURT_DIR, else the platform data directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print one JSON document instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The node's API: where `buurt node` listens (HOST:PORT), or which node
+    /// the other commands talk to (HOST:PORT or URL; also $BUURT_API)
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub api: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create keys and config in the data directory (never overwrites keys)
+    Init {
+        /// Neighbourhood scope, e.g. nl/amsterdam/oost/dapperbuurt
+        #[arg(long)]
+        scope: String,
+        /// A name for this node, shown in status
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Run the node in the foreground until Ctrl-C or SIGTERM
+    Node {
+        /// libp2p listen address (repeatable)
+        #[arg(long, value_name = "MULTIADDR")]
+        listen: Vec<String>,
+        /// Peer to connect to (repeatable)
+        #[arg(long, value_name = "MULTIADDR")]
+        peer: Vec<String>,
+        /// Do not discover peers on the local network
+        #[arg(long)]
+        no_mdns: bool,
+        /// Scope to initialise a new data directory with
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Offer something: a thing to lend or give, a meal, help
+    Offer(PostArgs),
+    /// Ask for something: a thing to borrow, a ride, help
+    Request(PostArgs),
+    /// Search listings (open and unexpired, unless --all)
+    Search(SearchArgs),
+    /// Show one listing
+    Show {
+        /// Listing id, or any unique prefix of it
+        id: String,
+    },
+    /// List your own listings
+    Mine,
+    /// Change one of your listings (a new signed revision)
+    Update(UpdateArgs),
+    /// Withdraw one of your listings: its content is deleted everywhere
+    Withdraw {
+        /// Listing id, or any unique prefix of it
+        id: String,
+    },
+    /// Node id, scope, addresses, peers, listing count
+    Status,
+    /// Connected peers
+    Peers,
+    /// This member's id and certificate (creates a member key if there is none)
+    Id,
+    /// Rebuild the search index from the store
+    Reindex,
+    /// List the topics listings can have
+    Topics,
+}
+
+#[derive(Args, Debug)]
+pub struct PostArgs {
+    /// Short title, e.g. "Boormachine te leen"
+    pub title: String,
+    /// Longer description
+    #[arg(long)]
+    pub body: Option<String>,
+    /// give, lend, rent, sell, help, meal or swap [default: give for offers, help for requests]
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Topic key or label, up to 3 (see `buurt topics`) [default: other]
+    #[arg(long)]
+    pub topic: Vec<String>,
+    /// Free tag, up to 10
+    #[arg(long)]
+    pub tag: Vec<String>,
+    /// Price, e.g. 5, €2,50, "5/dag" [default: free]
+    #[arg(long)]
+    pub price: Option<String>,
+    /// Deposit asked, e.g. 20
+    #[arg(long)]
+    pub deposit: Option<String>,
+    /// How long the listing runs: 12h, 3d, 2w (at most 90 days)
+    #[arg(long, default_value = "30d")]
+    pub expires: String,
+    /// Scope to post to [default: your certificate's scope]
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Coarse location, a geohash of at most 6 characters (about 1 km)
+    #[arg(long)]
+    pub geohash: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Words to look for (Dutch or English; typos are forgiven)
+    pub query: Vec<String>,
+    /// Only offers
+    #[arg(long, conflicts_with = "requests")]
+    pub offers: bool,
+    /// Only requests
+    #[arg(long)]
+    pub requests: bool,
+    /// Only this exchange: give, lend, rent, sell, help, meal, swap
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Only this topic or topic group (goods.tools, goods, help)
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Only this scope and below
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Only near this geohash
+    #[arg(long, value_name = "GEOHASH")]
+    pub near: Option<String>,
+    /// Most results
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Include reserved, closed and expired listings
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Listing id, or any unique prefix of it
+    pub id: String,
+    /// open, reserved or closed
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long)]
+    pub body: Option<String>,
+    /// New lifetime from now: 12h, 3d, 2w
+    #[arg(long)]
+    pub expires: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            let mut line = chain.join(": ");
+            line = line.replace('\n', " ");
+            eprintln!("buurt: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}

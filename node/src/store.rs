@@ -1,1 +1,168 @@
-//! Placeholder: the store is being written.
+//! The listing store: the node's durable record of the latest revision of
+//! every listing address it follows.
+//!
+//! The store is the truth the rest of the node is rebuilt from: the search
+//! index is derived from [`Store::all`] at start, sync compares against it,
+//! and ingest asks it whether a revision is new before spending a signature
+//! check. It therefore owns one rule of the protocol, applied atomically: per
+//! address only the revision that wins under
+//! [`buurt_protocol::revision::supersedes`] is kept. Tombstones (status
+//! `Withdrawn`) are revisions like any other: they replace the body at once and
+//! keep blocking older revisions until they themselves expire and are swept.
+//!
+//! The store does not validate. Every listing handed to [`Store::put`] has
+//! already passed `buurt_protocol::validate`; stored bytes are decoded
+//! structurally on the way out and a failure is reported as
+//! [`StoreError::Decode`], never a panic.
+//!
+//! The store sits behind a small trait so that the sled store
+//! ([`SledStore`]) and an in-memory one ([`MemoryStore`], for tests and
+//! throw-away nodes) pass one shared conformance suite.
+
+use std::path::PathBuf;
+
+use buurt_protocol::{ContentId, DecodeError, ListingId, MemberId, Scope, SignedListing};
+
+mod memory;
+mod sled;
+
+#[cfg(test)]
+mod conformance;
+
+pub use self::memory::MemoryStore;
+pub use self::sled::SledStore;
+
+/// The version of the on-disk layout [`SledStore`] writes. A database with
+/// another version is refused rather than misread.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What [`Store::put`] did with a listing. These are expected outcomes, not
+/// failures: a node receives the same listing many times over gossip and sync.
+// Returned once per put and moved straight into the caller's hands, never
+// kept in bulk: boxing would only add an allocation to every replacement.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The listing is now the latest revision of its address.
+    Stored {
+        /// The revision it replaced, or `None` if the address was empty.
+        replaced: Option<SignedListing>,
+    },
+    /// This exact revision (same content id) is already stored.
+    Duplicate,
+    /// The stored revision of the address wins over this one.
+    Superseded,
+}
+
+/// Why the store could not do what was asked. Each message names the
+/// database and, where there is one, what the operator can do about it.
+///
+/// Underlying errors are part of the message rather than exposed as
+/// `source()`, so that printing the error chain on one line does not repeat
+/// them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the database's exclusive lock.
+    #[error(
+        "the database at {} is in use by another buurt process (is `buurt node` already running?)",
+        path.display()
+    )]
+    Locked { path: PathBuf },
+    /// The path exists but is not a database directory (a file, say).
+    #[error("{} is not a buurt database: {detail}", path.display())]
+    NotADatabase { path: PathBuf, detail: String },
+    /// The database's own checks found damaged data.
+    #[error(
+        "the database at {} is damaged ({detail}); move the directory aside and start \
+         the node again: it re-syncs its listings from its peers",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    /// The database was written in a layout this version does not know.
+    #[error(
+        "the database at {} has store format {found}, but this version of buurt knows only \
+         format {known}: run a newer buurt, or move the directory aside to start afresh",
+        path.display()
+    )]
+    UnknownFormat {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    /// Reading or writing the database's files failed.
+    #[error("input/output error on the database at {}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A stored listing's bytes no longer decode: they were valid when stored,
+    /// so the database was damaged or written by something else.
+    #[error("stored listing {id} does not decode ({error}); the database may be damaged")]
+    Decode { id: ListingId, error: DecodeError },
+    /// Any other failure the database reports (a bug in it, or an
+    /// unsupported use).
+    #[error("database error at {}: {detail}", path.display())]
+    Backend { path: PathBuf, detail: String },
+}
+
+/// Durable storage of the latest revision of each listing address.
+///
+/// Implementations are shared between threads and serialise their writes, so
+/// that the read-compare-write of [`Store::put`] cannot interleave with
+/// another write to the same address.
+pub trait Store: Send + Sync {
+    /// Stores an already-validated listing if it wins
+    /// ([`buurt_protocol::revision::supersedes`]) over the revision at its
+    /// address. The same content id already stored gives
+    /// [`PutOutcome::Duplicate`]; losing to the stored revision gives
+    /// [`PutOutcome::Superseded`]; otherwise [`PutOutcome::Stored`] carries
+    /// the revision it replaced (`None` if the address was empty).
+    ///
+    /// Does not flush: call [`Store::flush`] before acknowledging, so that
+    /// many puts share one flush.
+    fn put(&self, listing: &SignedListing) -> Result<PutOutcome, StoreError>;
+
+    /// The latest revision at an address.
+    fn get(&self, id: &ListingId) -> Result<Option<SignedListing>, StoreError>;
+
+    /// Whether this exact revision is the stored latest revision of its
+    /// address. Lets ingest drop duplicates before any signature check; a
+    /// replaced revision is no longer contained.
+    fn contains_content(&self, id: &ContentId) -> Result<bool, StoreError>;
+
+    /// Removes one address entirely (moderation), tombstone or not, and
+    /// returns what was removed. A later revision of it may be stored again.
+    fn remove(&self, id: &ListingId) -> Result<Option<SignedListing>, StoreError>;
+
+    /// Every stored listing by one author, in no particular order.
+    fn by_author(&self, author: &MemberId) -> Result<Vec<SignedListing>, StoreError>;
+
+    /// Listings whose scope is `scope` or lies below it, segment by segment
+    /// as [`Scope::contains`]: `nl/amsterdam` finds `nl/amsterdam/oost` but
+    /// not `nl/amsterdamse-bos`. In no particular order.
+    fn by_scope(&self, scope: &Scope) -> Result<Vec<SignedListing>, StoreError>;
+
+    /// At most `limit` listing ids whose lowercase hexadecimal form starts
+    /// with `prefix`, for lookup by any unique prefix. The prefix is matched
+    /// literally: lowercase it first. Ids come in ascending order.
+    fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<ListingId>, StoreError>;
+
+    /// Removes every listing, tombstones included, with `expires_at <= now`
+    /// and returns the removed ids.
+    fn sweep_expired(&self, now: i64) -> Result<Vec<ListingId>, StoreError>;
+
+    /// Number of stored addresses (tombstones included).
+    fn len(&self) -> Result<usize, StoreError>;
+
+    /// Whether the store holds no listing at all.
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Every stored listing, in no particular order, for rebuilding the
+    /// search index.
+    fn all(&self) -> Result<Vec<SignedListing>, StoreError>;
+
+    /// Makes every write that has returned durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}

@@ -1,7 +1,7 @@
 //! Secret keys from seeds. The caller supplies the 32 random bytes (from the
 //! operating system's generator), keeping this crate free of randomness.
 
-pub use ed25519_dalek::SigningKey;
+pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 
 use crate::id::{MemberId, NodeId};
 

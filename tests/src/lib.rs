@@ -1,1 +1,220 @@
+//! Test harness: runs the real `buurt` binary against real nodes, each in its
+//! own temporary data directory, with the API on a free loopback port.
+//!
+//! Used by the end-to-end tests of `cli/tests/`; the binary's path comes from
+//! `env!("CARGO_BIN_EXE_buurt")` there.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The result of one CLI run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Parses stdout as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs `buurt --data-dir DIR ARGS...` and returns what happened.
+pub fn buurt(bin: &Path, dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(bin)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("BUURT_DIR")
+        .env_remove("BUURT_API")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the buurt binary runs");
+    Run::from(out)
+}
+
+/// A node running as a child process.
+pub struct TestNode {
+    pub bin: PathBuf,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+    /// The API address, `127.0.0.1:PORT`.
+    pub api: String,
+    stderr_path: PathBuf,
+}
+
+impl TestNode {
+    /// Initialises a data directory with `scope` and starts a node on it.
+    pub fn start(bin: &Path, scope: &str) -> TestNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let r = buurt(bin, dir.path(), &["init", "--scope", scope]);
+        assert_eq!(r.code, 0, "init failed: {}", r.stderr);
+        let stderr_path = dir.path().join("node.log");
+        let mut n = TestNode {
+            bin: bin.to_owned(),
+            dir,
+            child: None,
+            api: String::new(),
+            stderr_path,
+        };
+        n.spawn();
+        n
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts the node process and waits until its API answers.
+    pub fn spawn(&mut self) {
+        let _ = std::fs::remove_file(self.path().join("api.addr"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stderr_path)
+            .expect("log file");
+        let child = Command::new(&self.bin)
+            .arg("--data-dir")
+            .arg(self.path())
+            .args([
+                "--api",
+                "127.0.0.1:0",
+                "node",
+                "--no-mdns",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+            ])
+            .env_remove("BUURT_DIR")
+            .env_remove("BUURT_API")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("buurt node starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(addr) = std::fs::read_to_string(self.path().join("api.addr")) {
+                if !addr.trim().is_empty() && self.http_get("/v1/status").is_ok() {
+                    self.api = addr.trim().to_owned();
+                    return;
+                }
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("node exited early with {status}; log:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node did not start in 30 s; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The node's stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Runs the CLI against this node's data directory.
+    pub fn cli(&self, args: &[&str]) -> Run {
+        buurt(&self.bin, self.path(), args)
+    }
+
+    /// Runs the CLI and asserts it succeeded.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.cli(args);
+        assert_eq!(
+            r.code, 0,
+            "buurt {args:?} failed:\nstdout: {}\nstderr: {}",
+            r.stdout, r.stderr
+        );
+        r
+    }
+
+    fn http_get(&self, path: &str) -> Result<Value, String> {
+        let addr =
+            std::fs::read_to_string(self.path().join("api.addr")).map_err(|e| e.to_string())?;
+        let mut resp = ureq::get(format!("http://{}{path}", addr.trim()))
+            .call()
+            .map_err(|e| e.to_string())?;
+        resp.body_mut().read_json().map_err(|e| e.to_string())
+    }
+
+    /// The API's base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
+    }
+
+    /// Sends a signal to the node process and waits for it to exit; returns
+    /// its exit code (None when killed by the signal).
+    pub fn signal(&mut self, sig: &str) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "node did not stop on SIG{sig} within 20 s; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `kill -9`: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Polls `f` until it returns true or `secs` pass; returns the last answer.
+    pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if f() {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

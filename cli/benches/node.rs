@@ -1,0 +1,549 @@
+//! The single-node benchmark: prints figures, asserts nothing.
+//!
+//! `cargo bench -p buurt-cli --bench node` (add `-- 10000` for one size only).
+//! For each size (10,000 and 100,000 listings) it measures, on this machine:
+//! raw `verify_strict` rate; ingest throughput through the whole pipeline
+//! (validate, store, index); duplicate rejection rate; search latency in the
+//! engine; node start time and resident memory; post latency through the
+//! HTTP API (sign, send, validate, store, flush, answer) and time until a post
+//! is searchable; and `buurt search` end to end as a user runs it.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use buurt_node::config::{Config, FileConfig, Overrides};
+use buurt_node::ingest::{Ingest, Outcome, Source};
+use buurt_node::search::{Query, SearchIndex};
+use buurt_node::store::{SledStore, Store};
+use buurt_protocol::keys::{self, Signature, SigningKey, VerifyingKey};
+use buurt_protocol::limits::DAY;
+use buurt_protocol::{Certificate, Exchange, Kind, Listing, ListingKey, Scope, Status, Terms};
+
+const BIN: &str = env!("CARGO_BIN_EXE_buurt");
+
+/// A small deterministic generator (xorshift64*), so runs are comparable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn pick<'a>(&mut self, xs: &'a [&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+}
+
+const THINGS: &[&str] = &[
+    "boormachine",
+    "ladder",
+    "fiets",
+    "bakfiets",
+    "partytent",
+    "grasmaaier",
+    "naaimachine",
+    "steekwagen",
+    "tent",
+    "slaapzak",
+    "kinderwagen",
+    "gourmetstel",
+    "decoupeerzaag",
+    "schuurmachine",
+    "hogedrukreiniger",
+    "drill",
+    "lawnmower",
+    "sewing machine",
+    "tent",
+    "bike",
+    "stroller",
+    "projector",
+    "boormachines",
+    "accuboor",
+];
+const VERBS: &[&str] = &[
+    "te leen",
+    "te huur",
+    "gezocht",
+    "weg te geven",
+    "to lend",
+    "wanted",
+    "for rent",
+];
+const BODY: &[&str] = &[
+    "ophalen",
+    "in",
+    "de",
+    "buurt",
+    "goed",
+    "werkend",
+    "met",
+    "handleiding",
+    "graag",
+    "terug",
+    "binnen",
+    "week",
+    "pick",
+    "up",
+    "near",
+    "the",
+    "park",
+    "works",
+    "fine",
+    "batterij",
+    "snoer",
+    "koffer",
+    "boren",
+    "zagen",
+];
+const SCOPES: &[&str] = &[
+    "nl/amsterdam/oost/dapperbuurt",
+    "nl/amsterdam/oost/transvaal",
+    "nl/amsterdam/oost",
+    "nl/amsterdam",
+    "nl/amsterdam/oost/oosterpark",
+];
+const TOPICS: &[&str] = &[
+    "goods.tools",
+    "goods.garden",
+    "goods.mobility",
+    "goods.camping",
+    "help.chores",
+    "goods.party",
+];
+
+struct Member {
+    key: SigningKey,
+    cert: Certificate,
+}
+
+fn members(now: i64, n: usize) -> Vec<Member> {
+    let node = keys::from_seed([0xAB; 32]);
+    (0..n)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            let key = keys::from_seed(seed);
+            let scope = Scope::parse("nl/amsterdam/oost", 6).unwrap();
+            let cert = Certificate::issue(
+                &node,
+                keys::member_id(&key),
+                scope,
+                now - DAY,
+                now + 365 * DAY,
+            );
+            Member { key, cert }
+        })
+        .collect()
+}
+
+/// `n` valid, signed listings from 1,000 members.
+fn corpus(n: usize, now: i64) -> Vec<Vec<u8>> {
+    let ms = members(now, 1_000);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|i| {
+            let m = &ms[i % ms.len()];
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&rng.next().to_be_bytes());
+            key[8..].copy_from_slice(&(i as u64).to_be_bytes());
+            let title = format!("{} {}", rng.pick(THINGS), rng.pick(VERBS));
+            let body: Vec<&str> = (0..(8 + rng.next() % 24)).map(|_| rng.pick(BODY)).collect();
+            let created = now - (rng.next() % (10 * DAY as u64)) as i64;
+            let l = Listing {
+                author: keys::member_id(&m.key),
+                key: ListingKey(key),
+                revision: created as u64,
+                created_at: created,
+                expires_at: created + 60 * DAY,
+                kind: if rng.next() % 3 == 0 {
+                    Kind::Request
+                } else {
+                    Kind::Offer
+                },
+                exchange: [
+                    Exchange::Lend,
+                    Exchange::Give,
+                    Exchange::Rent,
+                    Exchange::Help,
+                ][(rng.next() % 4) as usize],
+                status: Status::Open,
+                scope: Scope::parse(rng.pick(SCOPES), 6).unwrap(),
+                topics: vec![rng.pick(TOPICS).to_owned()],
+                title,
+                body: body.join(" "),
+                tags: vec![],
+                geohash: Some(
+                    ["u173zq", "u173zr", "u173zm", "u173yx"][(rng.next() % 4) as usize].to_owned(),
+                ),
+                terms: Terms::default(),
+                certificate: m.cert.clone(),
+            };
+            l.sign(&m.key).unwrap().bytes().to_vec()
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1_000.0)
+}
+
+fn summary(name: &str, mut xs: Vec<Duration>) {
+    xs.sort();
+    println!(
+        "  {name:<44} n={:<5} p50 {:>10}  p99 {:>10}  max {:>10}",
+        xs.len(),
+        ms(percentile(&xs, 0.5)),
+        ms(percentile(&xs, 0.99)),
+        ms(*xs.last().unwrap_or(&Duration::ZERO))
+    );
+}
+
+fn verify_rate(corpus: &[Vec<u8>]) -> f64 {
+    use buurt_protocol::SignedListing;
+    let decoded: Vec<SignedListing> = corpus
+        .iter()
+        .take(5_000)
+        .map(|b| SignedListing::decode(b).unwrap())
+        .collect();
+    let inputs: Vec<(VerifyingKey, Vec<u8>, Signature)> = decoded
+        .iter()
+        .map(|s| {
+            (
+                s.listing.author.verifying_key().unwrap(),
+                s.signing_input(),
+                Signature::from_bytes(&s.signature),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    for (k, m, s) in &inputs {
+        k.verify_strict(m, s).unwrap();
+    }
+    inputs.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn buurt(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn start_node(dir: &Path) -> (Child, Duration) {
+    let _ = std::fs::remove_file(dir.join("api.addr"));
+    let t = Instant::now();
+    let child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--api", "127.0.0.1:0", "node", "--no-mdns"])
+        .env("BUURT_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    loop {
+        if let Ok(a) = std::fs::read_to_string(dir.join("api.addr")) {
+            if ureq::get(format!("http://{}/v1/status", a.trim()))
+                .call()
+                .is_ok()
+            {
+                return (child, t.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn run(size: usize) {
+    println!("\n== {size} listings ==");
+    let now = buurt_node::run::now();
+    let t = Instant::now();
+    let corpus = corpus(size, now);
+    println!(
+        "  generated and signed {size} listings in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let verify = verify_rate(&corpus);
+    println!("  raw verify_strict, one core: {verify:.0} signatures/s");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let out = buurt(dir, &["init", "--scope", "nl/amsterdam/oost"]);
+    assert!(out.status.success());
+    let config = Arc::new(
+        Config::build(
+            FileConfig::load(&dir.join("config.toml")).unwrap(),
+            Overrides::default(),
+        )
+        .unwrap(),
+    );
+    {
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("db")).unwrap());
+        let index = Arc::new(SearchIndex::open(&dir.join("index")).unwrap());
+        let ingest = Ingest::new(store, index.clone(), config, None);
+
+        let t = Instant::now();
+        for (i, b) in corpus.iter().enumerate() {
+            let o = ingest.submit(b, Source::Gossip, now).unwrap();
+            assert!(matches!(o, Outcome::Stored(_)), "{o:?}");
+            if i % 5_000 == 4_999 {
+                ingest.commit_index().unwrap();
+            }
+        }
+        ingest.commit_index().unwrap();
+        ingest.flush().unwrap();
+        let el = t.elapsed().as_secs_f64();
+        let rate = size as f64 / el;
+        println!(
+            "  ingest (validate, store, index, commit, flush): {rate:.0} listings/s = {:.2} x raw verify rate ({el:.1} s)",
+            rate / verify
+        );
+
+        let t = Instant::now();
+        for b in &corpus {
+            assert!(matches!(
+                ingest.submit(b, Source::Gossip, now).unwrap(),
+                Outcome::Duplicate(_)
+            ));
+        }
+        let rate = size as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "  duplicate rejection: {rate:.0} listings/s = {:.1} x raw verify rate",
+            rate / verify
+        );
+
+        let queries: Vec<Query> = vec![
+            Query {
+                text: "boormachine".into(),
+                ..Default::default()
+            },
+            Query {
+                text: "ladder".into(),
+                ..Default::default()
+            },
+            Query {
+                text: "partytent te leen".into(),
+                ..Default::default()
+            },
+            Query {
+                text: "boormachien".into(),
+                ..Default::default()
+            },
+            Query {
+                text: "grasmaier".into(),
+                ..Default::default()
+            },
+            Query {
+                text: "fiets".into(),
+                kind: Some(Kind::Offer),
+                ..Default::default()
+            },
+            Query {
+                text: "tent".into(),
+                topic: Some("goods.camping".into()),
+                ..Default::default()
+            },
+            Query {
+                text: "boren".into(),
+                scope: Some(Scope::parse("nl/amsterdam/oost", 6).unwrap()),
+                ..Default::default()
+            },
+            Query {
+                text: "drill".into(),
+                near: Some("u173zq".into()),
+                ..Default::default()
+            },
+            Query {
+                text: String::new(),
+                exchange: Some(Exchange::Lend),
+                ..Default::default()
+            },
+        ];
+        let mut lat = Vec::new();
+        for round in 0..100 {
+            for q in &queries {
+                let t = Instant::now();
+                let hits = index.search(q, now).unwrap();
+                lat.push(t.elapsed());
+                if round == 0 && hits.is_empty() && !q.text.is_empty() {
+                    println!("  (query {:?} found nothing)", q.text);
+                }
+            }
+        }
+        summary("search in the engine (10-query mix)", lat);
+    }
+
+    // The node as a process: start time, memory, post latency, CLI search.
+    let (mut child, start) = start_node(dir);
+    println!("  node start with {size} listings: {}", ms(start));
+    let addr = std::fs::read_to_string(dir.join("api.addr"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let member = keys::from_seed({
+        let s = std::fs::read_to_string(dir.join("member.key")).unwrap();
+        let mut b = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut b).unwrap();
+        b
+    });
+    let cert = {
+        let s = std::fs::read_to_string(dir.join("member.cert")).unwrap();
+        Certificate::from_bytes(&hex::decode(s.trim()).unwrap()).unwrap()
+    };
+    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().build());
+    let mut post_lat = Vec::new();
+    let mut visible = Vec::new();
+    for i in 0..300u64 {
+        let t0 = buurt_node::run::now();
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&i.to_be_bytes());
+        key[8] = 0xEE;
+        let title = if i % 15 == 0 {
+            format!("zeldzaamwoord{i} te leen")
+        } else {
+            format!("Steigerplank {i} te leen")
+        };
+        let t = Instant::now();
+        let l = Listing {
+            author: keys::member_id(&member),
+            key: ListingKey(key),
+            revision: t0 as u64,
+            created_at: t0,
+            expires_at: t0 + DAY,
+            kind: Kind::Offer,
+            exchange: Exchange::Lend,
+            status: Status::Open,
+            scope: cert.scope.clone(),
+            topics: vec!["goods.tools".into()],
+            title: title.clone(),
+            body: String::new(),
+            tags: vec![],
+            geohash: None,
+            terms: Terms::default(),
+            certificate: cert.clone(),
+        };
+        let signed = l.sign(&member).unwrap();
+        let body = serde_json::json!({ "signed": hex::encode(signed.bytes()) });
+        let r = agent
+            .post(format!("http://{addr}/v1/listings"))
+            .send_json(&body)
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        post_lat.push(t.elapsed());
+        if i % 15 == 0 {
+            let word = format!("zeldzaamwoord{i}");
+            loop {
+                let mut r = agent
+                    .get(format!("http://{addr}/v1/search"))
+                    .query("q", &word)
+                    .call()
+                    .unwrap();
+                let v: serde_json::Value = r.body_mut().read_json().unwrap();
+                if v.as_array().map(|a| !a.is_empty()).unwrap_or(false) {
+                    visible.push(t.elapsed());
+                    break;
+                }
+                if t.elapsed() > Duration::from_secs(5) {
+                    println!("  post {i} not searchable after 5 s");
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    summary("post (sign, HTTP, validate, store, flush)", post_lat);
+    summary("post until searchable", visible);
+
+    let mut cli = Vec::new();
+    for q in ["boormachine", "ladder", "boormachien", "partytent", "fiets"]
+        .iter()
+        .cycle()
+        .take(100)
+    {
+        let t = Instant::now();
+        let out = buurt(dir, &["search", q]);
+        cli.push(t.elapsed());
+        assert!(out.status.success());
+    }
+    summary("`buurt search` end to end (process + HTTP)", cli);
+    println!(
+        "  node resident memory after the runs: {} MB",
+        rss_kb(child.id()) / 1024
+    );
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let size_on_disk = dir_size(&dir.join("db")) + dir_size(&dir.join("index"));
+    println!(
+        "  data directory (db + index): {} MB",
+        size_on_disk / 1_048_576
+    );
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let m = match e.metadata() {
+                Ok(m) => m,
+                Err(_) => continue,
+            };
+            total += if m.is_dir() {
+                dir_size(&e.path())
+            } else {
+                m.len()
+            };
+        }
+    }
+    total
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        sizes
+    };
+    println!(
+        "buurt single-node benchmark on {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    for s in sizes {
+        run(s);
+    }
+}

@@ -1,0 +1,132 @@
+//! Human output: aligned tables and key-value blocks. `--json` output is
+//! printed by the commands themselves.
+
+use buurt_node::view::ListingView;
+
+use crate::compose::show_money;
+
+/// Cuts text to `max` characters, marking the cut.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Prints rows under a header, columns padded to their widest cell.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(c);
+                out.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+/// Terms in a few words: `free`, `EUR 5.00/dag`, `free, deposit EUR 20.00`.
+pub fn terms(v: &ListingView) -> String {
+    let mut s = match &v.terms.price {
+        None => "free".to_owned(),
+        Some(p) if p.unit.is_empty() => show_money(&p.amount),
+        Some(p) => format!("{}/{}", show_money(&p.amount), p.unit),
+    };
+    if let Some(d) = &v.terms.deposit {
+        s.push_str(&format!(", deposit {}", show_money(d)));
+    }
+    s
+}
+
+/// The date part of an RFC 3339 time.
+pub fn date(rfc3339: &str) -> &str {
+    rfc3339.get(..10).unwrap_or(rfc3339)
+}
+
+/// A table of listings; `score` adds a relevance column.
+pub fn listings(list: &[ListingView], score: bool) {
+    if list.is_empty() {
+        println!("No listings found.");
+        return;
+    }
+    let mut header = vec![
+        "ID", "KIND", "EXCHANGE", "TITLE", "TERMS", "SCOPE", "STATUS", "EXPIRES",
+    ];
+    if score {
+        header.push("SCORE");
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|v| {
+            let mut r = vec![
+                v.id[..12].to_owned(),
+                v.kind.clone(),
+                v.exchange.clone(),
+                cut(&v.title, 40),
+                terms(v),
+                cut(&v.scope, 30),
+                v.status.clone(),
+                date(&v.expires_at).to_owned(),
+            ];
+            if score {
+                r.push(format!("{:.2}", v.score.unwrap_or(0.0)));
+            }
+            r
+        })
+        .collect();
+    table(&header, &rows);
+}
+
+/// One listing in full.
+pub fn listing(v: &ListingView) {
+    let rows = [
+        ("id", v.id.clone()),
+        ("title", v.title.clone()),
+        ("kind", format!("{} ({})", v.kind, v.exchange)),
+        ("topics", v.topics.join(", ")),
+        ("terms", terms(v)),
+        ("status", v.status.clone()),
+        ("scope", v.scope.clone()),
+        ("near", v.geohash.clone().unwrap_or_else(|| "-".into())),
+        (
+            "tags",
+            if v.tags.is_empty() {
+                "-".into()
+            } else {
+                v.tags.join(", ")
+            },
+        ),
+        ("author", v.author.clone()),
+        ("home node", v.home_node.clone()),
+        ("created", v.created_at.clone()),
+        ("expires", v.expires_at.clone()),
+        (
+            "revision",
+            format!("{} ({})", v.revision, &v.revision_id[..16]),
+        ),
+    ];
+    for (k, val) in rows {
+        println!("{k:>10}  {val}");
+    }
+    if !v.body.is_empty() {
+        println!();
+        println!("{}", v.body);
+    }
+}

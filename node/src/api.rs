@@ -1,0 +1,446 @@
+//! The HTTP/JSON API under `/v1`, bound to loopback by default.
+//!
+//! Residents post listings they signed themselves: the node never sees a
+//! resident's secret key. Operator routes need the bearer token from the data
+//! directory. Every error is a JSON object `{"error": "...", "reason": "..."}`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use buurt_protocol::{taxonomy, Exchange, Kind, ListingId, MemberId, Scope};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::ingest::{Ingest, Outcome, Source};
+use crate::search::Query as SearchQuery;
+use crate::view::ListingView;
+
+/// Largest request body: a hex-encoded listing at the wire ceiling plus JSON.
+pub const MAX_BODY_BYTES: usize = 160 * 1024;
+/// Most results one search returns.
+pub const MAX_SEARCH_LIMIT: usize = 500;
+
+/// What the API handlers share.
+pub struct ApiState {
+    pub ingest: Arc<Ingest>,
+    pub node_id: String,
+    pub member_id: String,
+    pub token: String,
+    pub api_addr: String,
+    pub started_at: i64,
+    pub clock: fn() -> i64,
+}
+
+/// An error answer: HTTP status, a message for people and a stable code.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+    fn bad(reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, reason, message)
+    }
+    fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!("internal error: {e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": self.message, "reason": self.reason })),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Builds the router.
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/search", get(search))
+        .route("/v1/listings", post(post_listing))
+        .route("/v1/listings/{id}", get(get_listing))
+        .route("/v1/members/{member}/listings", get(member_listings))
+        .route("/v1/peers", get(peers))
+        .route("/v1/admin/reindex", post(reindex))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Runs blocking store or index work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
+#[derive(Serialize)]
+struct StatusView {
+    node_id: String,
+    member_id: String,
+    name: String,
+    scope: String,
+    follows: Vec<String>,
+    listen_addrs: Vec<String>,
+    api: String,
+    peers: usize,
+    listings: usize,
+    started_at: String,
+    version: &'static str,
+    ingest: crate::ingest::Stats,
+}
+
+async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> {
+    let s = st.clone();
+    let listings = blocking(move || s.ingest.store().len())
+        .await?
+        .map_err(ApiError::internal)?;
+    let cfg = st.ingest.config();
+    Ok(Json(StatusView {
+        node_id: st.node_id.clone(),
+        member_id: st.member_id.clone(),
+        name: cfg.name.clone(),
+        scope: cfg.scope.to_string(),
+        follows: cfg.follow.iter().map(|s| s.to_string()).collect(),
+        listen_addrs: vec![],
+        api: st.api_addr.clone(),
+        peers: 0,
+        listings,
+        started_at: crate::view::rfc3339(st.started_at),
+        version: env!("CARGO_PKG_VERSION"),
+        ingest: st.ingest.stats(),
+    }))
+}
+
+/// Connected peers: none until federation is on.
+async fn peers() -> Json<Vec<serde_json::Value>> {
+    Json(vec![])
+}
+
+/// Query string of `/v1/search`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SearchParams {
+    pub q: String,
+    pub kind: Option<String>,
+    pub exchange: Option<String>,
+    pub topic: Option<String>,
+    pub scope: Option<String>,
+    pub near: Option<String>,
+    pub limit: Option<usize>,
+    /// Include reserved, closed and expired listings.
+    pub all: bool,
+}
+
+fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery> {
+    let kind = match p.kind.as_deref() {
+        None | Some("") => None,
+        Some(k) => Some(
+            k.parse::<Kind>()
+                .map_err(|e| ApiError::bad("bad_kind", e))?,
+        ),
+    };
+    let exchange = match p.exchange.as_deref() {
+        None | Some("") => None,
+        Some(e) => Some(
+            e.parse::<Exchange>()
+                .map_err(|e| ApiError::bad("bad_exchange", e))?,
+        ),
+    };
+    let topic = match p.topic.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(
+            taxonomy::parse_filter(t)
+                .ok_or_else(|| ApiError::bad("unknown_topic", format!("unknown topic `{t}`")))?
+                .to_owned(),
+        ),
+    };
+    let scope = match p.scope.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            Scope::parse(s, max_levels).map_err(|e| ApiError::bad("bad_scope", e.to_string()))?,
+        ),
+    };
+    let near = match p.near {
+        None => None,
+        Some(g) if g.is_empty() => None,
+        Some(g) => {
+            let ok = |c: char| "0123456789bcdefghjkmnpqrstuvwxyz".contains(c);
+            if g.len() > 12 || !g.chars().all(ok) {
+                return Err(ApiError::bad(
+                    "bad_geohash",
+                    format!("`{g}` is not a geohash"),
+                ));
+            }
+            Some(g)
+        }
+    };
+    let limit = p.limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_SEARCH_LIMIT {
+        return Err(ApiError::bad(
+            "bad_limit",
+            format!("limit must be between 1 and {MAX_SEARCH_LIMIT}"),
+        ));
+    }
+    if p.q.len() > 1_000 {
+        return Err(ApiError::bad(
+            "query_too_long",
+            "query is longer than 1000 bytes",
+        ));
+    }
+    Ok(SearchQuery {
+        text: p.q,
+        kind,
+        exchange,
+        topic,
+        scope,
+        near,
+        include_inactive: p.all,
+        limit,
+    })
+}
+
+async fn search(
+    State(st): State<Arc<ApiState>>,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<ListingView>>> {
+    let Query(params) = params.map_err(|e| ApiError::bad("bad_query", e.body_text()))?;
+    let q = parse_query(params, st.ingest.config().limits.max_scope_levels)?;
+    let now = (st.clock)();
+    let s = st.clone();
+    let views = blocking(move || -> Result<Vec<ListingView>, String> {
+        let hits = s
+            .ingest
+            .index()
+            .search(&q, now)
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(hits.len());
+        for h in hits {
+            if let Some(l) = s.ingest.store().get(&h.id).map_err(|e| e.to_string())? {
+                out.push(ListingView::new(&l).with_score(h.score));
+            }
+        }
+        Ok(out)
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok(Json(views))
+}
+
+/// Body of `POST /v1/listings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostBody {
+    /// The signed listing, hex-encoded.
+    pub signed: String,
+}
+
+/// Answer of `POST /v1/listings`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PostAnswer {
+    pub outcome: String,
+    pub id: String,
+    pub revision_id: String,
+}
+
+async fn post_listing(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<PostBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<PostAnswer>)> {
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("request body is over {MAX_BODY_BYTES} bytes"),
+        ),
+        _ => ApiError::bad("bad_json", e.body_text()),
+    })?;
+    let bytes = hex::decode(body.signed.trim()).map_err(|_| {
+        ApiError::bad(
+            "bad_hex",
+            "`signed` must be the listing's bytes in hexadecimal",
+        )
+    })?;
+    let now = (st.clock)();
+    let s = st.clone();
+    let (outcome, decoded_id) = blocking(move || {
+        let o = s.ingest.submit(&bytes, Source::Local, now)?;
+        if matches!(o, Outcome::Stored(_)) {
+            s.ingest.flush()?;
+        }
+        let id = buurt_protocol::SignedListing::decode(&bytes).map(|l| l.listing_id().to_string());
+        Ok::<_, crate::ingest::IngestError>((o, id.unwrap_or_default()))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    match outcome {
+        Outcome::Stored(l) => {
+            notify_commit();
+            Ok((
+                StatusCode::CREATED,
+                Json(PostAnswer {
+                    outcome: "stored".into(),
+                    id: l.listing_id().to_string(),
+                    revision_id: l.content_id().to_string(),
+                }),
+            ))
+        }
+        Outcome::Duplicate(cid) => Ok((
+            StatusCode::OK,
+            Json(PostAnswer {
+                outcome: "duplicate".into(),
+                id: decoded_id,
+                revision_id: cid.to_string(),
+            }),
+        )),
+        Outcome::Superseded(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "superseded",
+            "a newer revision of this listing is already stored",
+        )),
+        Outcome::Rejected(r) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r.code(),
+            r.to_string(),
+        )),
+    }
+}
+
+static COMMIT: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Asks the index committer to commit soon.
+pub fn notify_commit() {
+    COMMIT.notify_one();
+}
+
+/// Waits until a commit is asked for.
+pub async fn commit_requested() {
+    COMMIT.notified().await
+}
+
+/// Resolves a listing id or unique prefix of one.
+pub fn resolve(ingest: &Ingest, text: &str) -> ApiResult<ListingId> {
+    let t = text.trim().to_ascii_lowercase();
+    if t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad(
+            "bad_id",
+            format!("`{text}` is not a listing id (hexadecimal, or a prefix of one)"),
+        ));
+    }
+    if let Ok(id) = t.parse::<ListingId>() {
+        return Ok(id);
+    }
+    let ids = ingest
+        .store()
+        .ids_with_prefix(&t, 2)
+        .map_err(ApiError::internal)?;
+    match ids.as_slice() {
+        [] => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no listing with id starting `{t}`"),
+        )),
+        [one] => Ok(*one),
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "ambiguous_id",
+            format!("more than one listing has an id starting `{t}`: give more characters"),
+        )),
+    }
+}
+
+async fn get_listing(
+    State(st): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListingView>> {
+    let s = st.clone();
+    blocking(move || {
+        let lid = resolve(&s.ingest, &id)?;
+        match s.ingest.store().get(&lid).map_err(ApiError::internal)? {
+            Some(l) => Ok(Json(ListingView::new(&l).with_bytes(&l))),
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no listing with id `{id}`"),
+            )),
+        }
+    })
+    .await?
+}
+
+async fn member_listings(
+    State(st): State<Arc<ApiState>>,
+    Path(member): Path<String>,
+) -> ApiResult<Json<Vec<ListingView>>> {
+    let member: MemberId = member
+        .parse()
+        .map_err(|e: buurt_protocol::IdError| ApiError::bad("bad_member_id", e.to_string()))?;
+    let s = st.clone();
+    let mut list = blocking(move || s.ingest.store().by_author(&member))
+        .await?
+        .map_err(ApiError::internal)?;
+    list.sort_by_key(|l| std::cmp::Reverse(l.listing.created_at));
+    Ok(Json(list.iter().map(ListingView::new).collect()))
+}
+
+fn check_operator(st: &ApiState, headers: &HeaderMap) -> ApiResult<()> {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = st.token.as_bytes();
+    let ok = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if ok && !expected.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "operator_only",
+            "this needs the operator token (operator.token in the node's data directory)",
+        ))
+    }
+}
+
+async fn reindex(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_operator(&st, &headers)?;
+    let s = st.clone();
+    let n = blocking(move || {
+        s.ingest
+            .reindex(&mut |done, total| tracing::info!("reindex {done}/{total}"))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "indexed": n })))
+}

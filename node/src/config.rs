@@ -1,0 +1,237 @@
+//! Node configuration: `config.toml` in the data directory, merged once with
+//! command-line flags, then validated into a [`Config`].
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use buurt_protocol::{Limits, Scope};
+use serde::{Deserialize, Serialize};
+
+/// The default API address: loopback only.
+pub const DEFAULT_API: &str = "127.0.0.1:4747";
+/// The scope a node gets when none is given.
+pub const DEFAULT_SCOPE: &str = "local";
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// `config.toml` as written on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    /// This node's neighbourhood scope, such as `nl/amsterdam/oost/dapperbuurt`.
+    pub scope: String,
+    /// A name for people: shown in `status`.
+    pub name: String,
+    /// Extra scopes this node follows beyond its own and its ancestors.
+    pub follow: Vec<String>,
+    /// Address of the HTTP API. Keep it on loopback unless a proxy guards it.
+    pub api: String,
+    /// libp2p listen addresses (used once federation is on).
+    pub listen: Vec<String>,
+    /// Peers to dial at start (multiaddresses).
+    pub peers: Vec<String>,
+    /// Local network discovery.
+    pub mdns: bool,
+    /// Seconds between sweeps of expired listings.
+    pub sweep_interval_secs: u64,
+    /// Listing limits; defaults are the protocol's.
+    pub limits: Limits,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig {
+            scope: DEFAULT_SCOPE.into(),
+            name: String::new(),
+            follow: vec![],
+            api: DEFAULT_API.into(),
+            listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
+            peers: vec![],
+            mdns: true,
+            sweep_interval_secs: 300,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl FileConfig {
+    /// Reads `config.toml`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Flags that override the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub api: Option<String>,
+    pub listen: Vec<String>,
+    pub peers: Vec<String>,
+    pub no_mdns: bool,
+}
+
+/// The validated configuration the node runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub scope: Scope,
+    pub name: String,
+    pub follow: Vec<Scope>,
+    pub api: SocketAddr,
+    pub listen: Vec<String>,
+    pub peers: Vec<String>,
+    pub mdns: bool,
+    pub sweep_interval_secs: u64,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Merges the file with flags and validates the result.
+    pub fn build(file: FileConfig, o: Overrides) -> Result<Config, ConfigError> {
+        let limits = file.limits;
+        let levels = limits.max_scope_levels;
+        let scope = Scope::parse(&file.scope, levels).map_err(|e| ConfigError::Invalid {
+            field: "scope",
+            message: e.to_string(),
+        })?;
+        let follow = file
+            .follow
+            .iter()
+            .map(|s| Scope::parse(s, levels))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError::Invalid {
+                field: "follow",
+                message: e.to_string(),
+            })?;
+        let api_text = o.api.unwrap_or(file.api);
+        let api = api_text.parse().map_err(|_| ConfigError::Invalid {
+            field: "api",
+            message: format!("`{api_text}` is not HOST:PORT (for example 127.0.0.1:4747)"),
+        })?;
+        if limits.max_listing_bytes == 0
+            || limits.max_listing_bytes > buurt_protocol::limits::MAX_LISTING_BYTES_CEILING
+        {
+            return Err(ConfigError::Invalid {
+                field: "limits.max_listing_bytes",
+                message: "must be between 1 and 65536".into(),
+            });
+        }
+        if file.sweep_interval_secs == 0 {
+            return Err(ConfigError::Invalid {
+                field: "sweep_interval_secs",
+                message: "must be at least 1".into(),
+            });
+        }
+        let listen = if o.listen.is_empty() {
+            file.listen
+        } else {
+            o.listen
+        };
+        let mut peers = file.peers;
+        peers.extend(o.peers);
+        Ok(Config {
+            scope,
+            name: file.name,
+            follow,
+            api,
+            listen,
+            peers,
+            mdns: file.mdns && !o.no_mdns,
+            sweep_interval_secs: file.sweep_interval_secs,
+            limits,
+        })
+    }
+
+    /// Whether this node keeps listings of `scope`: its own scope, anything
+    /// above or below it, and anything inside a followed scope.
+    pub fn follows(&self, scope: &Scope) -> bool {
+        self.scope.contains(scope)
+            || scope.contains(&self.scope)
+            || self.follow.iter().any(|f| f.contains(scope))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::build(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(c.scope.as_str(), "local");
+        assert_eq!(c.api.to_string(), DEFAULT_API);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let f = FileConfig {
+            scope: "NL/Amsterdam".into(),
+            ..Default::default()
+        };
+        let e = Config::build(f, Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("scope:"), "{e}");
+        let o = Overrides {
+            api: Some("localhost".into()),
+            ..Default::default()
+        };
+        let e = Config::build(FileConfig::default(), o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("HOST:PORT"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = toml::from_str::<FileConfig>("scoop = \"nl\"").unwrap_err();
+        assert!(e.message().contains("scoop"), "{}", e.message());
+    }
+
+    #[test]
+    fn follows_own_path_and_followed_scopes() {
+        let f = FileConfig {
+            scope: "nl/amsterdam/oost".into(),
+            follow: vec!["nl/utrecht".into()],
+            ..Default::default()
+        };
+        let c = Config::build(f, Overrides::default()).unwrap();
+        let s = |t: &str| Scope::parse(t, 6).unwrap();
+        assert!(c.follows(&s("nl/amsterdam")));
+        assert!(c.follows(&s("nl/amsterdam/oost/dapperbuurt")));
+        assert!(c.follows(&s("nl/utrecht/centrum")));
+        assert!(!c.follows(&s("nl/amsterdam/west")));
+    }
+}

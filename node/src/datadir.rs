@@ -1,0 +1,236 @@
+//! The data directory: keys, certificate, operator token, config, database,
+//! search index, and the address of the running node's API.
+//!
+//! Secrets are files of mode 0600 in a directory of mode 0700. Keys are never
+//! overwritten: `init` on an existing directory keeps them.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use buurt_protocol::keys::{self, SigningKey};
+use buurt_protocol::{Certificate, MemberId, NodeId};
+
+/// Why the data directory could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}: not a valid key file (expected 64 hexadecimal characters)")]
+    BadKey(PathBuf),
+    #[error("{0}: not a valid membership certificate")]
+    BadCertificate(PathBuf),
+    #[error("{0} is not initialised: run `buurt init --scope SCOPE` (or `buurt node`, which initialises it)")]
+    NotInitialised(PathBuf),
+    #[error("could not get random bytes from the operating system: {0}")]
+    Random(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
+    move |source| DataDirError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Paths inside one data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> DataDir {
+        DataDir { root: root.into() }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    pub fn node_key_path(&self) -> PathBuf {
+        self.root.join("node.key")
+    }
+    pub fn member_key_path(&self) -> PathBuf {
+        self.root.join("member.key")
+    }
+    pub fn certificate_path(&self) -> PathBuf {
+        self.root.join("member.cert")
+    }
+    pub fn token_path(&self) -> PathBuf {
+        self.root.join("operator.token")
+    }
+    pub fn api_addr_path(&self) -> PathBuf {
+        self.root.join("api.addr")
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join("db")
+    }
+    pub fn index_path(&self) -> PathBuf {
+        self.root.join("index")
+    }
+    /// Present while a node runs; left behind by a crash, so that the next
+    /// start knows the search index may lag the store.
+    pub fn index_dirty_path(&self) -> PathBuf {
+        self.root.join("index.dirty")
+    }
+
+    /// True when the node key exists.
+    pub fn is_initialised(&self) -> bool {
+        self.node_key_path().exists()
+    }
+
+    /// Creates the directory (mode 0700) if needed.
+    pub fn create(&self) -> Result<(), DataDirError> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        set_mode(&self.root, 0o700)
+    }
+
+    /// Loads the key at `path`, or creates one from fresh randomness if the
+    /// file does not exist. Returns the key and whether it was created.
+    pub fn load_or_create_key(&self, path: &Path) -> Result<(SigningKey, bool), DataDirError> {
+        if path.exists() {
+            return Ok((read_key(path)?, false));
+        }
+        let seed = random_bytes::<32>()?;
+        write_secret(path, hex::encode(seed).as_bytes())?;
+        Ok((keys::from_seed(seed), true))
+    }
+
+    pub fn node_key(&self) -> Result<SigningKey, DataDirError> {
+        self.require(&self.node_key_path())?;
+        read_key(&self.node_key_path())
+    }
+
+    pub fn member_key(&self) -> Result<SigningKey, DataDirError> {
+        self.require(&self.member_key_path())?;
+        read_key(&self.member_key_path())
+    }
+
+    pub fn node_id(&self) -> Result<NodeId, DataDirError> {
+        Ok(keys::node_id(&self.node_key()?))
+    }
+
+    pub fn member_id(&self) -> Result<MemberId, DataDirError> {
+        Ok(keys::member_id(&self.member_key()?))
+    }
+
+    /// The member's certificate, if one was issued or fetched.
+    pub fn certificate(&self) -> Result<Option<Certificate>, DataDirError> {
+        let path = self.certificate_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let bytes =
+            hex::decode(text.trim()).map_err(|_| DataDirError::BadCertificate(path.clone()))?;
+        Certificate::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|_| DataDirError::BadCertificate(path))
+    }
+
+    pub fn write_certificate(&self, cert: &Certificate) -> Result<(), DataDirError> {
+        let path = self.certificate_path();
+        let bytes = cert
+            .to_bytes()
+            .map_err(|_| DataDirError::BadCertificate(path.clone()))?;
+        write_secret(&path, hex::encode(bytes).as_bytes())
+    }
+
+    /// The operator token, creating it if missing.
+    pub fn load_or_create_token(&self) -> Result<String, DataDirError> {
+        let path = self.token_path();
+        if path.exists() {
+            return Ok(fs::read_to_string(&path)
+                .map_err(io(&path))?
+                .trim()
+                .to_owned());
+        }
+        let token = hex::encode(random_bytes::<32>()?);
+        write_secret(&path, token.as_bytes())?;
+        Ok(token)
+    }
+
+    /// The operator token, if this data directory has one.
+    pub fn token(&self) -> Option<String> {
+        fs::read_to_string(self.token_path())
+            .ok()
+            .map(|t| t.trim().to_owned())
+    }
+
+    /// Records the running API's address for the CLI.
+    pub fn write_api_addr(&self, addr: &str) -> Result<(), DataDirError> {
+        let path = self.api_addr_path();
+        let tmp = self.root.join("api.addr.tmp");
+        fs::write(&tmp, addr).map_err(io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    /// The running API's address as the node last recorded it.
+    pub fn api_addr(&self) -> Option<String> {
+        fs::read_to_string(self.api_addr_path())
+            .ok()
+            .map(|a| a.trim().to_owned())
+    }
+
+    pub fn remove_api_addr(&self) {
+        let _ = fs::remove_file(self.api_addr_path());
+    }
+
+    fn require(&self, path: &Path) -> Result<(), DataDirError> {
+        if path.exists() {
+            Ok(())
+        } else {
+            Err(DataDirError::NotInitialised(self.root.clone()))
+        }
+    }
+}
+
+fn read_key(path: &Path) -> Result<SigningKey, DataDirError> {
+    let text = fs::read_to_string(path).map_err(io(path))?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed)
+        .map_err(|_| DataDirError::BadKey(path.to_owned()))?;
+    Ok(keys::from_seed(seed))
+}
+
+/// Writes a file readable by the owner only, atomically (temp file + rename).
+pub fn write_secret(path: &Path, data: &[u8]) -> Result<(), DataDirError> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(io(&tmp))?;
+        f.write_all(data).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    set_mode(&tmp, 0o600)?;
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), DataDirError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io(path))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// `N` bytes from the operating system's random generator.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], DataDirError> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| DataDirError::Random(e.to_string()))?;
+    Ok(b)
+}

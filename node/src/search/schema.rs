@@ -1,0 +1,219 @@
+//! The index schema, its text analyzers, and how a listing becomes a document.
+//!
+//! Text is indexed three times: once through a Dutch stemmer, once through an
+//! English stemmer (listings are written in either language and the index
+//! cannot tell which), and once unstemmed (`words`), for typo-tolerant and
+//! prefix matching. All three share one tokenizer (split on anything that is
+//! not a letter or digit, drop tokens of [`MAX_TOKEN_BYTES`] or more,
+//! lowercase, fold accents to ASCII), so a query word can be analysed the same
+//! way with [`crate::search::plan`].
+//!
+//! The analyzer names carry a version: a change of analysis changes the schema
+//! stored in the index, so an old index is refused at open and rebuilt instead
+//! of silently disagreeing with the queries.
+
+use buurt_protocol::{Listing, ListingId};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
+    Stemmer, TextAnalyzer, TokenizerManager,
+};
+use tantivy::TantivyDocument;
+
+/// Tokens this long (in bytes) or longer are not indexed: they are not words,
+/// and a Levenshtein automaton over one would be costly to build.
+pub(crate) const MAX_TOKEN_BYTES: usize = 40;
+
+/// Analyzer of the Dutch-stemmed fields.
+const NL: &str = "buurt_nl_v1";
+/// Analyzer of the English-stemmed fields.
+const EN: &str = "buurt_en_v1";
+/// Analyzer of the unstemmed field.
+const PLAIN: &str = "buurt_plain_v1";
+
+/// Name of the fast field holding `created_at`, used to order results.
+pub(crate) const CREATED_AT: &str = "created_at";
+
+/// Index of the Dutch variant in the per-language field pairs.
+pub(crate) const DUTCH: usize = 0;
+/// Index of the English variant in the per-language field pairs.
+pub(crate) const ENGLISH: usize = 1;
+
+/// The fields of the schema. Every search index built by this module has
+/// exactly these, in this order, so the handles are valid for any index whose
+/// schema equals [`Fields::schema`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields {
+    /// Listing id as lowercase hex: the delete key, and stored.
+    pub id: Field,
+    /// First 8 bytes of the listing id, big-endian; a fast field, so that hits
+    /// are turned into ids without touching the document store.
+    pub id_hi: Field,
+    /// Last 8 bytes of the listing id, big-endian.
+    pub id_lo: Field,
+    pub created_at: Field,
+    pub expires_at: Field,
+    pub kind: Field,
+    pub exchange: Field,
+    pub status: Field,
+    /// Every topic key, and the group of each (`goods.tools` and `goods`).
+    pub topic: Field,
+    /// The scope and every ancestor (`nl`, `nl/amsterdam`, ...), so that a
+    /// scope filter is one term and matches whole segments only.
+    pub scope: Field,
+    /// Every prefix of the geohash (`u`, `u1`, ... `u173zq`).
+    pub geo: Field,
+    /// `[Dutch, English]` stemmed title.
+    pub title: [Field; 2],
+    /// `[Dutch, English]` stemmed body.
+    pub body: [Field; 2],
+    /// `[Dutch, English]` stemmed tags.
+    pub tags: [Field; 2],
+    /// Title, body and tags, unstemmed: for fuzzy and prefix matching.
+    pub words: Field,
+}
+
+fn text(tokenizer: &str, record: IndexRecordOption, fieldnorms: bool) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(record)
+            .set_fieldnorms(fieldnorms),
+    )
+}
+
+impl Fields {
+    /// Builds the schema and its field handles.
+    pub(crate) fn schema() -> (Schema, Fields) {
+        let mut b = Schema::builder();
+        // No phrase queries are run: frequencies (for BM25) but no positions.
+        let nl = || text(NL, IndexRecordOption::WithFreqs, true);
+        let en = || text(EN, IndexRecordOption::WithFreqs, true);
+        let fields = Fields {
+            id: b.add_text_field("id", STRING | tantivy::schema::STORED),
+            id_hi: b.add_u64_field("id_hi", FAST),
+            id_lo: b.add_u64_field("id_lo", FAST),
+            created_at: b.add_i64_field(CREATED_AT, FAST),
+            expires_at: b.add_i64_field("expires_at", FAST),
+            kind: b.add_text_field("kind", STRING),
+            exchange: b.add_text_field("exchange", STRING),
+            status: b.add_text_field("status", STRING),
+            topic: b.add_text_field("topic", STRING),
+            scope: b.add_text_field("scope", STRING),
+            geo: b.add_text_field("geo", STRING),
+            title: [
+                b.add_text_field("title_nl", nl()),
+                b.add_text_field("title_en", en()),
+            ],
+            body: [
+                b.add_text_field("body_nl", nl()),
+                b.add_text_field("body_en", en()),
+            ],
+            tags: [
+                b.add_text_field("tags_nl", nl()),
+                b.add_text_field("tags_en", en()),
+            ],
+            // Only matched through automata, which read doc ids alone.
+            words: b.add_text_field("words", text(PLAIN, IndexRecordOption::Basic, false)),
+        };
+        (b.build(), fields)
+    }
+
+    /// The document for a listing (which must not be a tombstone).
+    pub(crate) fn document(&self, listing: &Listing) -> TantivyDocument {
+        let id = listing.listing_id();
+        let (hi, lo) = id_halves(&id);
+        let mut d = TantivyDocument::new();
+        d.add_text(self.id, id.to_hex());
+        d.add_u64(self.id_hi, hi);
+        d.add_u64(self.id_lo, lo);
+        d.add_i64(self.created_at, listing.created_at);
+        d.add_i64(self.expires_at, listing.expires_at);
+        d.add_text(self.kind, listing.kind.as_str());
+        d.add_text(self.exchange, listing.exchange.as_str());
+        d.add_text(self.status, listing.status.as_str());
+        for t in &listing.topics {
+            d.add_text(self.topic, t);
+            if let Some((group, _)) = t.split_once('.') {
+                d.add_text(self.topic, group);
+            }
+        }
+        for s in listing.scope.self_and_ancestors() {
+            d.add_text(self.scope, s.as_str());
+        }
+        if let Some(g) = &listing.geohash {
+            let g = g.to_ascii_lowercase();
+            for end in 1..=g.len() {
+                if let Some(prefix) = g.get(..end) {
+                    d.add_text(self.geo, prefix);
+                }
+            }
+        }
+        for lang in [DUTCH, ENGLISH] {
+            d.add_text(self.title[lang], &listing.title);
+            d.add_text(self.body[lang], &listing.body);
+            for t in &listing.tags {
+                d.add_text(self.tags[lang], t);
+            }
+        }
+        d.add_text(self.words, &listing.title);
+        d.add_text(self.words, &listing.body);
+        for t in &listing.tags {
+            d.add_text(self.words, t);
+        }
+        d
+    }
+}
+
+/// The two big-endian halves of a listing id.
+pub(crate) fn id_halves(id: &ListingId) -> (u64, u64) {
+    let mut hi = [0u8; 8];
+    let mut lo = [0u8; 8];
+    hi.copy_from_slice(&id.0[..8]);
+    lo.copy_from_slice(&id.0[8..]);
+    (u64::from_be_bytes(hi), u64::from_be_bytes(lo))
+}
+
+/// The listing id from its two halves.
+pub(crate) fn id_from_halves(hi: u64, lo: u64) -> ListingId {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&hi.to_be_bytes());
+    id[8..].copy_from_slice(&lo.to_be_bytes());
+    ListingId(id)
+}
+
+/// The unstemmed analyzer: words, lowercased and folded to ASCII.
+pub(crate) fn plain_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+fn stemmed_analyzer(language: Language) -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(Stemmer::new(language))
+        .build()
+}
+
+/// Stems one word that [`plain_analyzer`] already produced; the result equals
+/// what the stemmed field analyzer makes of that word in a document.
+pub(crate) fn word_stemmer(language: Language) -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(Stemmer::new(language))
+        .build()
+}
+
+/// Registers the analyzers the schema names. Tokenizers are not stored in
+/// the index, so this runs on every open.
+pub(crate) fn register_analyzers(manager: &TokenizerManager) {
+    manager.register(NL, stemmed_analyzer(Language::Dutch));
+    manager.register(EN, stemmed_analyzer(Language::English));
+    manager.register(PLAIN, plain_analyzer());
+}

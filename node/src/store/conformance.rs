@@ -1,0 +1,411 @@
+//! The conformance suite every [`Store`] must pass.
+//!
+//! The rules a store applies (which revision wins, what a tombstone blocks,
+//! what a scope query returns) are protocol behaviour: every node must reach
+//! the same state from the same listings. Running one suite against each
+//! implementation keeps the sled store and the in-memory store in step.
+
+use std::collections::BTreeSet;
+
+use buurt_protocol::limits::DAY;
+use buurt_protocol::sample::{self, Identity, NODE_SEED, SCOPE, T0};
+use buurt_protocol::{Listing, ListingId, Scope, SignedListing, Status};
+
+use super::{PutOutcome, Store};
+
+/// One named check of the suite.
+type Check = (&'static str, fn(&dyn Store));
+
+/// Runs every check, each on a fresh store from `make`.
+pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
+    let checks: &[Check] = &[
+        ("put_then_get", put_then_get),
+        (
+            "same_revision_twice_is_duplicate",
+            same_revision_twice_is_duplicate,
+        ),
+        ("higher_revision_replaces", higher_revision_replaces),
+        ("lower_revision_is_superseded", lower_revision_is_superseded),
+        ("tie_goes_to_lower_content_id", tie_goes_to_lower_content_id),
+        (
+            "tombstone_replaces_and_blocks_older",
+            tombstone_replaces_and_blocks_older,
+        ),
+        ("by_author", by_author),
+        ("by_scope_is_segment_wise", by_scope_is_segment_wise),
+        ("new_revision_moves_scope", new_revision_moves_scope),
+        ("ids_with_prefix", ids_with_prefix),
+        ("sweep_expired", sweep_expired),
+        ("remove", remove),
+        ("len_and_all", len_and_all),
+        (
+            "contains_content_is_latest_only",
+            contains_content_is_latest_only,
+        ),
+    ];
+    for (name, check) in checks {
+        eprintln!("store conformance: {name}");
+        let store = make();
+        check(&*store);
+    }
+}
+
+fn alice() -> Identity {
+    Identity::fixed()
+}
+
+fn bob() -> Identity {
+    Identity::new(NODE_SEED, [0x03; 32], SCOPE, T0 - DAY)
+}
+
+fn scope(text: &str) -> Scope {
+    Scope::parse(text, 16).expect("test scope is valid")
+}
+
+/// Revision `revision` of the listing at (`who`, `key`), changed by `edit`.
+fn listing(
+    who: &Identity,
+    key: u8,
+    revision: u64,
+    edit: impl FnOnce(&mut Listing),
+) -> SignedListing {
+    let mut l = who.offer([key; 16], &format!("Ding {key} r{revision}"), T0);
+    l.revision = revision;
+    edit(&mut l);
+    l.sign(&who.member).expect("test listing encodes")
+}
+
+fn plain(key: u8, revision: u64) -> SignedListing {
+    listing(&alice(), key, revision, |_| {})
+}
+
+fn stored(store: &dyn Store, l: &SignedListing) -> Option<SignedListing> {
+    match store.put(l).expect("put") {
+        PutOutcome::Stored { replaced } => replaced,
+        other => panic!("expected Stored, got {other:?}"),
+    }
+}
+
+fn ids(ls: &[SignedListing]) -> BTreeSet<ListingId> {
+    ls.iter().map(|l| l.listing_id()).collect()
+}
+
+fn contents(ls: Vec<SignedListing>) -> BTreeSet<Vec<u8>> {
+    ls.iter().map(|l| l.bytes().to_vec()).collect()
+}
+
+fn put_then_get(store: &dyn Store) {
+    let l = plain(1, 10);
+    assert_eq!(store.get(&l.listing_id()).expect("get"), None);
+    assert_eq!(stored(store, &l), None);
+    assert_eq!(store.get(&l.listing_id()).expect("get"), Some(l.clone()));
+    assert_eq!(store.get(&plain(2, 10).listing_id()).expect("get"), None);
+}
+
+fn same_revision_twice_is_duplicate(store: &dyn Store) {
+    let l = plain(1, 10);
+    stored(store, &l);
+    assert_eq!(store.put(&l).expect("put"), PutOutcome::Duplicate);
+    assert_eq!(store.len().expect("len"), 1);
+}
+
+fn higher_revision_replaces(store: &dyn Store) {
+    let old = plain(1, 10);
+    let new = plain(1, 11);
+    stored(store, &old);
+    assert_eq!(stored(store, &new), Some(old));
+    assert_eq!(store.get(&new.listing_id()).expect("get"), Some(new));
+    assert_eq!(store.len().expect("len"), 1);
+}
+
+fn lower_revision_is_superseded(store: &dyn Store) {
+    let old = plain(1, 10);
+    let new = plain(1, 11);
+    stored(store, &new);
+    assert_eq!(store.put(&old).expect("put"), PutOutcome::Superseded);
+    assert_eq!(store.get(&new.listing_id()).expect("get"), Some(new));
+    assert!(!store.contains_content(&old.content_id()).expect("contains"));
+}
+
+fn tie_goes_to_lower_content_id(store: &dyn Store) {
+    let a = listing(&alice(), 1, 10, |l| l.title = "Eerste".into());
+    let b = listing(&alice(), 1, 10, |l| l.title = "Tweede".into());
+    let (low, high) = if a.content_id() < b.content_id() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    // High first: the low one replaces it.
+    stored(store, &high);
+    assert_eq!(stored(store, &low), Some(high.clone()));
+    assert_eq!(
+        store.get(&low.listing_id()).expect("get"),
+        Some(low.clone())
+    );
+    // Low first (after clearing): the high one loses.
+    store.remove(&low.listing_id()).expect("remove");
+    stored(store, &low);
+    assert_eq!(store.put(&high).expect("put"), PutOutcome::Superseded);
+    assert_eq!(store.get(&low.listing_id()).expect("get"), Some(low));
+}
+
+fn tombstone_replaces_and_blocks_older(store: &dyn Store) {
+    let who = alice();
+    let offer = who.offer([1; 16], "Boormachine", T0);
+    let open = offer.clone().sign(&who.member).expect("signs");
+    let dead = sample::tombstone(&offer, offer.revision + 100, T0 + 100)
+        .sign(&who.member)
+        .expect("signs");
+    stored(store, &open);
+    assert_eq!(stored(store, &dead), Some(open.clone()));
+    let got = store
+        .get(&open.listing_id())
+        .expect("get")
+        .expect("present");
+    assert_eq!(got.listing.status, Status::Withdrawn);
+    assert!(got.listing.title.is_empty());
+    assert_eq!(store.put(&open).expect("put"), PutOutcome::Superseded);
+    let between = listing(&who, 1, offer.revision + 50, |_| {});
+    assert_eq!(store.put(&between).expect("put"), PutOutcome::Superseded);
+    assert_eq!(store.len().expect("len"), 1);
+    assert!(store
+        .contains_content(&dead.content_id())
+        .expect("contains"));
+    assert_eq!(
+        store.by_author(&open.listing.author).expect("by_author"),
+        [dead]
+    );
+}
+
+fn by_author(store: &dyn Store) {
+    let a1 = plain(1, 10);
+    let a2 = plain(2, 10);
+    let b1 = listing(&bob(), 1, 10, |_| {});
+    for l in [&a1, &a2, &b1] {
+        stored(store, l);
+    }
+    let a2v2 = plain(2, 11);
+    stored(store, &a2v2);
+    assert_eq!(
+        contents(store.by_author(&a1.listing.author).expect("by_author")),
+        contents(vec![a1.clone(), a2v2])
+    );
+    assert_eq!(
+        contents(store.by_author(&b1.listing.author).expect("by_author")),
+        contents(vec![b1])
+    );
+    let nobody = Identity::new(NODE_SEED, [0x09; 32], SCOPE, T0);
+    let nobody = buurt_protocol::keys::member_id(&nobody.member);
+    assert!(store.by_author(&nobody).expect("by_author").is_empty());
+}
+
+fn by_scope_is_segment_wise(store: &dyn Store) {
+    let place = |key: u8, s: &str| listing(&alice(), key, 10, |l| l.scope = scope(s));
+    let city = place(1, "nl/amsterdam");
+    let oost = place(2, "nl/amsterdam/oost");
+    let dapper = place(3, "nl/amsterdam/oost/dapperbuurt");
+    let bos = place(4, "nl/amsterdamse-bos");
+    let rdam = place(5, "nl/rotterdam");
+    let be = place(6, "be/antwerpen");
+    let all = [&city, &oost, &dapper, &bos, &rdam, &be];
+    for l in all {
+        stored(store, l);
+    }
+    let query = |s: &str| ids(&store.by_scope(&scope(s)).expect("by_scope"));
+    let expect = |ls: &[&SignedListing]| ls.iter().map(|l| l.listing_id()).collect();
+    assert_eq!(query("nl/amsterdam"), expect(&[&city, &oost, &dapper]));
+    assert_eq!(query("nl/amsterdam/oost"), expect(&[&oost, &dapper]));
+    assert_eq!(query("nl/amsterdam/oost/dapperbuurt"), expect(&[&dapper]));
+    assert_eq!(query("nl/amsterdamse-bos"), expect(&[&bos]));
+    assert_eq!(query("nl"), expect(&[&city, &oost, &dapper, &bos, &rdam]));
+    assert_eq!(query("nl/amsterdam/west"), expect(&[]));
+    assert_eq!(query("n"), expect(&[]));
+    assert_eq!(query("be"), expect(&[&be]));
+}
+
+fn new_revision_moves_scope(store: &dyn Store) {
+    let before = listing(&alice(), 1, 10, |l| l.scope = scope("nl/amsterdam/oost"));
+    let after = listing(&alice(), 1, 11, |l| l.scope = scope("nl/amsterdam/west"));
+    stored(store, &before);
+    stored(store, &after);
+    assert!(store
+        .by_scope(&scope("nl/amsterdam/oost"))
+        .expect("by_scope")
+        .is_empty());
+    assert_eq!(
+        store.by_scope(&scope("nl/amsterdam")).expect("by_scope"),
+        std::slice::from_ref(&after)
+    );
+    assert_eq!(
+        store
+            .by_scope(&scope("nl/amsterdam/west"))
+            .expect("by_scope"),
+        [after]
+    );
+}
+
+fn ids_with_prefix(store: &dyn Store) {
+    let ls: Vec<SignedListing> = (1..=40).map(|k| plain(k, 10)).collect();
+    for l in &ls {
+        stored(store, l);
+    }
+    let hexes: Vec<String> = ls.iter().map(|l| l.listing_id().to_hex()).collect();
+    let matching = |p: &str| -> BTreeSet<ListingId> {
+        ls.iter()
+            .filter(|l| l.listing_id().to_hex().starts_with(p))
+            .map(|l| l.listing_id())
+            .collect()
+    };
+    let got = |p: &str, limit: usize| -> BTreeSet<ListingId> {
+        let v = store.ids_with_prefix(p, limit).expect("ids_with_prefix");
+        assert!(v.len() <= limit, "{p}: {} > {limit}", v.len());
+        v.into_iter().collect()
+    };
+    let full = &hexes[0];
+    assert_eq!(got(full, 5), matching(full));
+    assert_eq!(got(full, 5).len(), 1);
+    for n in [1, 2, 3, 7, 31] {
+        let p = &full[..n];
+        assert_eq!(got(p, 100), matching(p), "prefix {p}");
+    }
+    for digit in "0123456789abcdef".chars() {
+        let p = digit.to_string();
+        assert_eq!(got(&p, 100), matching(&p), "prefix {p}");
+    }
+    assert_eq!(got("", 100).len(), 40);
+    assert_eq!(got("", 3).len(), 3);
+    assert_eq!(got(&full[..1], 0).len(), 0);
+    let limited = got(&full[..1], 1);
+    assert_eq!(limited.len(), 1);
+    assert!(limited.is_subset(&matching(&full[..1])));
+    // Not an id: too long, or not lowercase hexadecimal.
+    assert!(got(&format!("{full}0"), 10).is_empty());
+    assert!(got("xyz", 10).is_empty());
+    assert!(got("A", 10).is_empty());
+}
+
+fn sweep_expired(store: &dyn Store) {
+    let expiring = |key: u8, at: i64, s: &str| {
+        listing(&alice(), key, 10, |l| {
+            l.expires_at = at;
+            l.scope = scope(s);
+        })
+    };
+    let early = expiring(1, T0 + 100, "nl/amsterdam/oost");
+    let exact = expiring(2, T0 + 200, "nl/amsterdam/oost");
+    let late = expiring(3, T0 + 201, "nl/amsterdam/oost");
+    let negative = expiring(4, -50, "nl/utrecht");
+    let who = alice();
+    let gone_offer = who.offer([5; 16], "Fiets", T0);
+    let gone = sample::tombstone(&gone_offer, gone_offer.revision + 1, T0 + 1);
+    let gone = Listing {
+        expires_at: T0 + 150,
+        ..gone
+    }
+    .sign(&who.member)
+    .expect("signs");
+    for l in [&early, &exact, &late, &negative, &gone] {
+        stored(store, l);
+    }
+    assert!(store.sweep_expired(-51).expect("sweep").is_empty());
+    assert_eq!(
+        store.sweep_expired(0).expect("sweep"),
+        [negative.listing_id()]
+    );
+    let swept: BTreeSet<ListingId> = store
+        .sweep_expired(T0 + 200)
+        .expect("sweep")
+        .into_iter()
+        .collect();
+    assert_eq!(swept, ids(&[early.clone(), exact.clone(), gone.clone()]));
+    assert_eq!(store.len().expect("len"), 1);
+    for l in [&early, &exact, &negative, &gone] {
+        assert_eq!(store.get(&l.listing_id()).expect("get"), None);
+        assert!(!store.contains_content(&l.content_id()).expect("contains"));
+    }
+    assert_eq!(
+        store.by_scope(&scope("nl")).expect("by_scope"),
+        std::slice::from_ref(&late)
+    );
+    assert_eq!(
+        store.by_author(&late.listing.author).expect("by_author"),
+        std::slice::from_ref(&late)
+    );
+    assert_eq!(store.all().expect("all"), std::slice::from_ref(&late));
+    assert!(store.sweep_expired(T0 + 200).expect("sweep").is_empty());
+    // A swept tombstone no longer blocks the revision it withdrew.
+    let revived = gone_offer.sign(&who.member).expect("signs");
+    assert_eq!(stored(store, &revived), None);
+    assert_eq!(
+        store.sweep_expired(i64::MAX).expect("sweep").len(),
+        2,
+        "everything expires at the end of time"
+    );
+    assert_eq!(store.len().expect("len"), 0);
+}
+
+fn remove(store: &dyn Store) {
+    let l = listing(&alice(), 1, 10, |l| l.scope = scope("nl/amsterdam"));
+    let other = plain(2, 10);
+    stored(store, &l);
+    stored(store, &other);
+    assert_eq!(
+        store.remove(&l.listing_id()).expect("remove"),
+        Some(l.clone())
+    );
+    assert_eq!(store.remove(&l.listing_id()).expect("remove"), None);
+    assert_eq!(store.get(&l.listing_id()).expect("get"), None);
+    assert!(!store.contains_content(&l.content_id()).expect("contains"));
+    assert_eq!(store.len().expect("len"), 1);
+    assert_eq!(
+        store.by_author(&l.listing.author).expect("by_author"),
+        std::slice::from_ref(&other)
+    );
+    assert!(store
+        .by_scope(&scope("nl/amsterdam"))
+        .expect("by_scope")
+        .iter()
+        .all(|x| x.listing_id() != l.listing_id()));
+    assert!(store
+        .ids_with_prefix(&l.listing_id().to_hex(), 5)
+        .expect("ids")
+        .is_empty());
+    assert!(!store
+        .sweep_expired(i64::MAX)
+        .expect("sweep")
+        .contains(&l.listing_id()));
+    // Removal forgets the address: even an older revision may come back.
+    assert_eq!(stored(store, &plain(1, 5)), None);
+}
+
+fn len_and_all(store: &dyn Store) {
+    assert_eq!(store.len().expect("len"), 0);
+    assert!(store.is_empty().expect("is_empty"));
+    assert!(store.all().expect("all").is_empty());
+    let ls: Vec<SignedListing> = (1..=5).map(|k| plain(k, 10)).collect();
+    for (n, l) in ls.iter().enumerate() {
+        stored(store, l);
+        assert_eq!(store.len().expect("len"), n + 1);
+    }
+    stored(store, &plain(3, 11));
+    assert_eq!(
+        store.put(&plain(4, 9)).expect("put"),
+        PutOutcome::Superseded
+    );
+    assert_eq!(store.len().expect("len"), 5);
+    let mut expect = ls.clone();
+    expect[2] = plain(3, 11);
+    assert_eq!(contents(store.all().expect("all")), contents(expect));
+    store.flush().expect("flush");
+}
+
+fn contains_content_is_latest_only(store: &dyn Store) {
+    let old = plain(1, 10);
+    let new = plain(1, 11);
+    assert!(!store.contains_content(&old.content_id()).expect("contains"));
+    stored(store, &old);
+    assert!(store.contains_content(&old.content_id()).expect("contains"));
+    stored(store, &new);
+    assert!(!store.contains_content(&old.content_id()).expect("contains"));
+    assert!(store.contains_content(&new.content_id()).expect("contains"));
+}

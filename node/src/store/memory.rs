@@ -1,0 +1,151 @@
+//! An in-memory [`Store`]: the same rules as the sled store, nothing on disk.
+//!
+//! Used by tests that need a store but not a directory, and as a second
+//! implementation that keeps the trait honest: both pass the conformance
+//! suite. Queries by author and scope scan every listing, which is fine for
+//! the sizes it is meant for.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use buurt_protocol::revision::supersedes;
+use buurt_protocol::{ContentId, ListingId, MemberId, Scope, SignedListing};
+
+use super::{PutOutcome, Store, StoreError};
+
+/// A [`Store`] held in memory; everything is lost when it is dropped.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Latest revision by address.
+    listings: BTreeMap<ListingId, SignedListing>,
+    /// Content id of each latest revision, to its address.
+    contents: HashMap<ContentId, ListingId>,
+    /// `(expires_at, id)` of every listing, so a sweep reads only what lapsed.
+    expiry: BTreeSet<(i64, ListingId)>,
+}
+
+impl Inner {
+    fn insert(&mut self, l: &SignedListing) {
+        let id = l.listing_id();
+        self.contents.insert(l.content_id(), id);
+        self.expiry.insert((l.listing.expires_at, id));
+        self.listings.insert(id, l.clone());
+    }
+
+    fn remove(&mut self, id: &ListingId) -> Option<SignedListing> {
+        let old = self.listings.remove(id)?;
+        self.contents.remove(&old.content_id());
+        self.expiry.remove(&(old.listing.expires_at, *id));
+        Some(old)
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every update below completes before it can panic, so a poisoned
+        // lock still guards consistent maps.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn filtered(&self, keep: impl Fn(&SignedListing) -> bool) -> Vec<SignedListing> {
+        self.lock()
+            .listings
+            .values()
+            .filter(|l| keep(l))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Store for MemoryStore {
+    fn put(&self, listing: &SignedListing) -> Result<PutOutcome, StoreError> {
+        let mut inner = self.lock();
+        let id = listing.listing_id();
+        let replaced = match inner.listings.get(&id) {
+            Some(old) if old.content_id() == listing.content_id() => {
+                return Ok(PutOutcome::Duplicate)
+            }
+            Some(old) if !supersedes(listing, old) => return Ok(PutOutcome::Superseded),
+            Some(_) => inner.remove(&id),
+            None => None,
+        };
+        inner.insert(listing);
+        Ok(PutOutcome::Stored { replaced })
+    }
+
+    fn get(&self, id: &ListingId) -> Result<Option<SignedListing>, StoreError> {
+        Ok(self.lock().listings.get(id).cloned())
+    }
+
+    fn contains_content(&self, id: &ContentId) -> Result<bool, StoreError> {
+        Ok(self.lock().contents.contains_key(id))
+    }
+
+    fn remove(&self, id: &ListingId) -> Result<Option<SignedListing>, StoreError> {
+        Ok(self.lock().remove(id))
+    }
+
+    fn by_author(&self, author: &MemberId) -> Result<Vec<SignedListing>, StoreError> {
+        Ok(self.filtered(|l| l.listing.author == *author))
+    }
+
+    fn by_scope(&self, scope: &Scope) -> Result<Vec<SignedListing>, StoreError> {
+        Ok(self.filtered(|l| scope.contains(&l.listing.scope)))
+    }
+
+    fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<ListingId>, StoreError> {
+        Ok(self
+            .lock()
+            .listings
+            .keys()
+            .filter(|id| id.to_hex().starts_with(prefix))
+            .take(limit)
+            .copied()
+            .collect())
+    }
+
+    fn sweep_expired(&self, now: i64) -> Result<Vec<ListingId>, StoreError> {
+        let mut inner = self.lock();
+        let lapsed: Vec<ListingId> = inner
+            .expiry
+            .range(..=(now, ListingId([0xff; 16])))
+            .map(|(_, id)| *id)
+            .collect();
+        for id in &lapsed {
+            inner.remove(id);
+        }
+        Ok(lapsed)
+    }
+
+    fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.lock().listings.len())
+    }
+
+    fn all(&self) -> Result<Vec<SignedListing>, StoreError> {
+        Ok(self.filtered(|_| true))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conformance() {
+        super::super::conformance::run_all(&|| Box::new(MemoryStore::new()));
+    }
+}
