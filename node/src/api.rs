@@ -297,17 +297,14 @@ async fn post_listing(
     .await?
     .map_err(ApiError::internal)?;
     match outcome {
-        Outcome::Stored(l) => {
-            notify_commit();
-            Ok((
-                StatusCode::CREATED,
-                Json(PostAnswer {
-                    outcome: "stored".into(),
-                    id: l.listing_id().to_string(),
-                    revision_id: l.content_id().to_string(),
-                }),
-            ))
-        }
+        Outcome::Stored(l) => Ok((
+            StatusCode::CREATED,
+            Json(PostAnswer {
+                outcome: "stored".into(),
+                id: l.listing_id().to_string(),
+                revision_id: l.content_id().to_string(),
+            }),
+        )),
         Outcome::Duplicate(cid) => Ok((
             StatusCode::OK,
             Json(PostAnswer {
@@ -327,18 +324,6 @@ async fn post_listing(
             r.to_string(),
         )),
     }
-}
-
-static COMMIT: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-/// Asks the index committer to commit soon.
-pub fn notify_commit() {
-    COMMIT.notify_one();
-}
-
-/// Waits until a commit is asked for.
-pub async fn commit_requested() {
-    COMMIT.notified().await
 }
 
 /// Resolves a listing id or unique prefix of one.

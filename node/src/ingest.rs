@@ -7,7 +7,6 @@
 //! ([`Outcome`]); only failures of the node itself are errors.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use buurt_protocol::{
@@ -16,6 +15,7 @@ use buurt_protocol::{
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::indexer::{Indexer, IndexerError};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{PutOutcome, Store, StoreError};
 
@@ -91,24 +91,38 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("search index: {0}")]
     Search(#[from] SearchError),
+    #[error(transparent)]
+    Indexer(#[from] IndexerError),
 }
 
 /// Most certificates remembered as verified; the cache is cleared when full.
 const CERT_CACHE_MAX: usize = 100_000;
 
-struct CertCache(HashSet<[u8; 32]>);
+/// Fingerprints of verified certificates, shared by validating threads. The
+/// lock is taken per look-up, never across a signature check.
+struct CertCache<'a>(&'a Mutex<HashSet<[u8; 32]>>);
 
-impl CertificateCache for CertCache {
+impl CertificateCache for CertCache<'_> {
     fn is_verified(&self, fp: &[u8; 32]) -> bool {
-        self.0.contains(fp)
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(fp)
     }
     fn remember(&mut self, fp: [u8; 32]) {
-        if self.0.len() >= CERT_CACHE_MAX {
-            self.0.clear();
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if set.len() >= CERT_CACHE_MAX {
+            set.clear();
         }
-        self.0.insert(fp);
+        set.insert(fp);
     }
 }
+
+/// A listing that passed the checks, or the outcome that stopped it.
+type Checked = Result<Result<SignedListing, Outcome>, IngestError>;
+
+/// Most content ids remembered as stored; the set is cleared when full.
+const SEEN_MAX: usize = 1_000_000;
 
 /// Counters since start, for `status`.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -124,15 +138,18 @@ pub struct Stats {
 pub struct Ingest {
     store: Arc<dyn Store>,
     index: Arc<SearchIndex>,
+    indexer: Indexer,
     config: Arc<Config>,
-    certs: Mutex<CertCache>,
+    certs: Mutex<HashSet<[u8; 32]>>,
+    /// Content ids of revisions this process stored (and that are still the
+    /// latest at their address): most duplicates are answered from here
+    /// without touching the database. A miss falls back to the store.
+    seen: Mutex<HashSet<ContentId>>,
     announce: Option<mpsc::Sender<SignedListing>>,
     stats: Mutex<Stats>,
-    index_dirty: AtomicBool,
-    /// Serialises store-then-index so that the index never ends up holding an
-    /// older revision than the store when two revisions race.
+    /// Serialises store-then-enqueue so that index changes reach the indexer
+    /// in store order, and the index never keeps an older revision.
     write: Mutex<()>,
-    generation: AtomicU64,
 }
 
 impl Ingest {
@@ -143,15 +160,15 @@ impl Ingest {
         announce: Option<mpsc::Sender<SignedListing>>,
     ) -> Ingest {
         Ingest {
+            indexer: Indexer::start(index.clone()),
             store,
             index,
             config,
-            certs: Mutex::new(CertCache(HashSet::new())),
+            certs: Mutex::new(HashSet::new()),
+            seen: Mutex::new(HashSet::new()),
             announce,
             stats: Mutex::new(Stats::default()),
-            index_dirty: AtomicBool::new(false),
             write: Mutex::new(()),
-            generation: AtomicU64::new(0),
         }
     }
 
@@ -170,41 +187,101 @@ impl Ingest {
     /// Runs one listing through the pipeline at time `now` (Unix seconds).
     /// Does not flush: call [`Ingest::flush`] before acknowledging to a user.
     pub fn submit(&self, bytes: &[u8], _source: Source, now: i64) -> Result<Outcome, IngestError> {
-        let outcome = self.run(bytes, now)?;
+        let outcome = match self.check(bytes, now)? {
+            Ok(signed) => self.commit_listing(signed)?,
+            Err(outcome) => outcome,
+        };
         self.count(&outcome);
         Ok(outcome)
     }
 
-    fn run(&self, bytes: &[u8], now: i64) -> Result<Outcome, IngestError> {
-        let content_id = ContentId::of(bytes);
-        if self.store.contains_content(&content_id)? {
-            return Ok(Outcome::Duplicate(content_id));
+    /// Runs a page of listings through the pipeline: the checks (duplicate,
+    /// validation, policy) on every core, then storing in page order.
+    /// Outcomes come back in the order of `items`.
+    pub fn submit_batch(
+        &self,
+        items: &[Vec<u8>],
+        _source: Source,
+        now: i64,
+    ) -> Result<Vec<Outcome>, IngestError> {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8);
+        let checked: Vec<Checked> = if workers < 2 || items.len() < 2 * workers {
+            items.iter().map(|b| self.check(b, now)).collect()
+        } else {
+            let chunk = items.len().div_ceil(workers);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = items
+                    .chunks(chunk)
+                    .map(|part| {
+                        scope.spawn(move || {
+                            part.iter()
+                                .map(|b| self.check(b, now))
+                                .collect::<Vec<Checked>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for c in checked {
+            let outcome = match c? {
+                Ok(signed) => self.commit_listing(signed)?,
+                Err(outcome) => outcome,
+            };
+            self.count(&outcome);
+            out.push(outcome);
         }
-        let signed = {
-            let mut certs = self.certs.lock().unwrap_or_else(|p| p.into_inner());
-            match validate_cached(bytes, now, &self.config.limits, &mut *certs) {
-                Ok(s) => s,
-                Err(r) => return Ok(Outcome::Rejected(Reason::Invalid(r))),
-            }
+        Ok(out)
+    }
+
+    /// The stages that need no write lock: the duplicate check by content id
+    /// (before any signature check), validation and policy.
+    fn check(&self, bytes: &[u8], now: i64) -> Checked {
+        let content_id = ContentId::of(bytes);
+        if self.seen_contains(&content_id) || self.store.contains_content(&content_id)? {
+            return Ok(Err(Outcome::Duplicate(content_id)));
+        }
+        let mut certs = CertCache(&self.certs);
+        let signed = match validate_cached(bytes, now, &self.config.limits, &mut certs) {
+            Ok(s) => s,
+            Err(r) => return Ok(Err(Outcome::Rejected(Reason::Invalid(r)))),
         };
         if !self.config.follows(&signed.listing.scope) {
-            return Ok(Outcome::Rejected(Reason::NotFollowed(
+            return Ok(Err(Outcome::Rejected(Reason::NotFollowed(
                 signed.listing.scope.to_string(),
-            )));
+            ))));
         }
-        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        match self.store.put(&signed)? {
+        Ok(Ok(signed))
+    }
+
+    /// Store, index, announce: in order, under the write lock.
+    fn commit_listing(&self, signed: SignedListing) -> Result<Outcome, IngestError> {
+        let content_id = signed.content_id();
+        let w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let replaced = match self.store.put(&signed)? {
             PutOutcome::Duplicate => return Ok(Outcome::Duplicate(content_id)),
             PutOutcome::Superseded => return Ok(Outcome::Superseded(content_id)),
-            PutOutcome::Stored { .. } => {}
+            PutOutcome::Stored { replaced } => replaced,
+        };
+        self.indexer.upsert(&signed);
+        drop(w);
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(old) = replaced {
+                seen.remove(&old.content_id());
+            }
+            if seen.len() >= SEEN_MAX {
+                seen.clear();
+            }
+            seen.insert(content_id);
         }
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.index.upsert(&signed) {
-            // The store is the truth; the index is rebuilt from it at next start.
-            tracing::warn!("search index update failed, will rebuild: {e}");
-        }
-        self.index_dirty.store(true, Ordering::Release);
-        drop(_w);
         if let Some(tx) = &self.announce {
             if tx.try_send(signed.clone()).is_err() {
                 tracing::debug!(
@@ -230,20 +307,25 @@ impl Ingest {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    fn seen_contains(&self, id: &ContentId) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
+    fn forget_seen(&self) {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Makes every stored listing durable.
     pub fn flush(&self) -> Result<(), IngestError> {
         Ok(self.store.flush()?)
     }
 
-    /// Commits the search index if anything changed since the last commit.
+    /// Waits until every change so far is committed to the search index.
     pub fn commit_index(&self) -> Result<(), IngestError> {
-        if self.index_dirty.swap(false, Ordering::AcqRel) {
-            if let Err(e) = self.index.commit() {
-                self.index_dirty.store(true, Ordering::Release);
-                return Err(e.into());
-            }
-        }
-        Ok(())
+        Ok(self.indexer.barrier()?)
     }
 
     /// Removes expired listings from the store and the index.
@@ -251,10 +333,12 @@ impl Ingest {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let removed = self.store.sweep_expired(now)?;
         for id in &removed {
-            self.index.remove(id)?;
+            self.indexer.remove(*id);
         }
         if !removed.is_empty() {
-            self.index_dirty.store(true, Ordering::Release);
+            // An expired revision sent again must be refused as expired, not
+            // answered as a duplicate.
+            self.forget_seen();
             self.store.flush()?;
         }
         Ok(removed.len())
@@ -264,14 +348,21 @@ impl Ingest {
     pub fn remove(&self, id: &ListingId) -> Result<Option<SignedListing>, IngestError> {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let removed = self.store.remove(id)?;
-        self.index.remove(id)?;
-        self.index_dirty.store(true, Ordering::Release);
+        self.indexer.remove(*id);
+        if let Some(l) = &removed {
+            self.seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&l.content_id());
+        }
         Ok(removed)
     }
 
     /// Rebuilds the search index from the store, reporting `(done, total)`.
     pub fn reindex(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize, IngestError> {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        // Let queued changes land first, so none of them lands after the rebuild.
+        self.indexer.barrier()?;
         let all = self.store.all()?;
         let total = all.len();
         self.index.clear()?;
@@ -286,7 +377,6 @@ impl Ingest {
             }
         }
         self.index.commit()?;
-        self.index_dirty.store(false, Ordering::Release);
         progress(total, total);
         Ok(indexed)
     }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod datadir;
+pub mod indexer;
 pub mod ingest;
 pub mod run;
 pub mod search;

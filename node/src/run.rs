@@ -234,28 +234,18 @@ impl Node {
     }
 }
 
-/// Index commits (soon after a post, and at least every second) and the
-/// periodic expiry sweep.
+/// The periodic expiry sweep.
 fn spawn_background(ingest: Arc<Ingest>, sweep_secs: u64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(Duration::from_secs(sweep_secs));
         sweep.tick().await;
         loop {
-            tokio::select! {
-                _ = api::commit_requested() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = sweep.tick() => {
-                    let i = ingest.clone();
-                    match tokio::task::spawn_blocking(move || i.sweep(now())).await {
-                        Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired listings"),
-                        Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}"),
-                        _ => {}
-                    }
-                }
-            }
+            sweep.tick().await;
             let i = ingest.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || i.commit_index()).await {
-                tracing::warn!("search index commit failed: {e}");
+            match tokio::task::spawn_blocking(move || i.sweep(now())).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired listings"),
+                Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}"),
+                _ => {}
             }
         }
     })

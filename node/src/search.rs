@@ -7,11 +7,12 @@
 //!   through a Dutch and an English Snowball stemmer (after splitting on
 //!   non-alphanumerics, lowercasing and folding accents), and a query word is
 //!   looked up both ways. BM25 ranks, with the title weighted 3, tags 2 and
-//!   the body 1. See [`schema`](self) for the analyzers.
-//! - **Stemmers disagree with themselves.** The Dutch stemmer maps "fietsen"
-//!   to `fiets` but `fiets` to `fiet`; the query word is therefore also looked
-//!   up unstemmed and stemmed twice against the stemmed fields, and as a
-//!   prefix of the unstemmed words, which also lets `boor` find the compound
+//!   the body 1.
+//! - **Stemmers disagree with themselves.** Once, the Dutch stemmer maps
+//!   "fietsen" to `fiets` but `fiets` to `fiet`, and "kinderwagens" to
+//!   `kinderwagen` but that to `kinderwaag`; run twice, it maps each pair to
+//!   one stem, so the Dutch fields and queries are stemmed twice. A prefix
+//!   match on the unstemmed words adds Dutch compounds: `boor` finds
 //!   "boormachine".
 //! - **Typos.** A fuzzy match on the unstemmed words: Levenshtein distance 1
 //!   for words of 4 to 7 characters, 2 from 8 on, a transposition counting as
@@ -19,16 +20,24 @@
 //!   match also matches both, so exact results always rank first.
 //! - **AND, then OR.** Every word of a query must match (each in any field and
 //!   any of its forms), because residents type few words and expect them all
-//!   to count; short function words (`de`, `een`, `the`) are optional. When no
+//!   to count; function words (`de`, `een`, `the`) are dropped. When no
 //!   listing has every word, the search is run again requiring any one word,
 //!   so a query never comes back empty only because of one stray word.
+//! - **Exact first, cheaply.** The fuzzy and prefix automata cost more than
+//!   the term lookups, so a search first asks for exact (stemmed) matches of
+//!   every word, and only if those do not fill the page asks again with fuzzy
+//!   and prefix matching. For one word this gives the same results as always
+//!   matching loosely, since exact matches rank first either way.
 //! - **No query syntax.** User text never reaches tantivy's query parser: it is
 //!   analysed by the index's own analyzers and turned into term, fuzzy and
 //!   prefix queries, so no input can make a search fail.
 //! - **Filters are terms.** Scope and geohash are indexed with every prefix
 //!   (segment-wise for scopes), topics with their group, so each filter is one
 //!   term lookup; `near` adds the eight neighbouring cells. By default only
-//!   open listings that have not expired are found.
+//!   open listings that have not expired are found: one fast field holds the
+//!   expiry of open listings (the smallest `i64` for others), checked per
+//!   candidate while ranking (`rank`), since the condition rules out too few
+//!   listings to be worth driving a search with.
 //! - **Ids from fast fields.** A hit carries only the listing id, read from
 //!   two `u64` fast fields; the caller loads the listing from its store.
 //!
@@ -38,25 +47,26 @@
 
 mod geohash;
 mod plan;
+mod rank;
 mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use buurt_protocol::{Exchange, Kind, ListingId, Scope, SignedListing, Status};
-use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
 use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::IndexWriterOptions;
-use tantivy::query::{Query as TantivyQuery, QueryClone};
+use tantivy::query::QueryClone;
 use tantivy::{
-    DocAddress, Index, IndexBuilder, IndexReader, IndexSettings, IndexWriter, Order, ReloadPolicy,
-    Searcher, TantivyError, Term,
+    DocAddress, Index, IndexBuilder, IndexReader, IndexSettings, IndexSortByField, IndexWriter,
+    Order, ReloadPolicy, Searcher, TantivyError, Term,
 };
 
-use plan::Mode;
-use schema::{id_from_halves, register_analyzers, Fields, CREATED_AT};
+use plan::{Matching, Mode};
+use rank::Rank;
+use schema::{id_from_halves, register_analyzers, Fields};
 
 /// Results returned when [`Query::limit`] is 0.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -186,7 +196,7 @@ impl SearchIndex {
             }
             index
         } else {
-            Index::create(directory, schema, IndexSettings::default()).map_err(open_err)?
+            Index::create(directory, schema, settings()).map_err(open_err)?
         };
         SearchIndex::with_index(index, fields).map_err(|e| match e {
             SearchError::Index(error) => open_err(error),
@@ -197,7 +207,10 @@ impl SearchIndex {
     /// A fresh index in memory, for tests and throwaway use.
     pub fn in_memory() -> Result<SearchIndex, SearchError> {
         let (schema, fields) = Fields::schema();
-        let index = IndexBuilder::new().schema(schema).create_in_ram()?;
+        let index = IndexBuilder::new()
+            .schema(schema)
+            .settings(settings())
+            .create_in_ram()?;
         SearchIndex::with_index(index, fields)
     }
 
@@ -329,56 +342,69 @@ impl SearchIndex {
             0 => DEFAULT_LIMIT,
             n => n.min(MAX_LIMIT),
         };
-        let filter = plan::filters(&self.fields, q, now)?;
+        let filter = plan::filters(&self.fields, q)?;
         let searcher = self.reader.searcher();
         if searcher.num_docs() == 0 {
             return Ok(Vec::new());
         }
+        let rank = |scored| Rank {
+            open_at: (!q.include_inactive).then_some(now),
+            scored,
+        };
         let words = plan::words(&q.text);
+        if words.is_empty() && q.text.chars().any(char::is_alphanumeric) {
+            // Only words too long to be indexed: nothing can match.
+            return Ok(Vec::new());
+        }
         if words.is_empty() {
             let query = plan::filter_only_query(filter);
-            let newest =
-                TopDocs::with_limit(limit).order_by_fast_field::<i64>(CREATED_AT, Order::Desc);
-            let found = searcher.search(&*query, &newest)?;
-            return resolve(&searcher, found.into_iter().map(|(_, doc)| (0.0, doc)));
+            let newest = TopDocs::with_limit(limit).order_by(rank(false));
+            return resolve(&searcher, searcher.search(&*query, &newest)?);
         }
-        let run = |mode: Mode, filter: Option<Box<dyn TantivyQuery>>| {
-            let query = plan::text_query(&self.fields, &words, filter, mode);
-            // Best score first; equal scores (fuzzy-only matches, say): newest first.
-            let ranked = TopDocs::with_limit(limit).order_by((
-                SortBySimilarityScore,
-                SortByStaticFastValue::<i64>::for_field(CREATED_AT),
-            ));
-            searcher.search(&*query, &ranked)
+        let run = |mode: Mode, matching: Matching| {
+            let filter = filter.as_ref().map(|f| f.box_clone());
+            let query = plan::text_query(&self.fields, &words, filter, mode, matching);
+            let ranked = TopDocs::with_limit(limit).order_by(rank(true));
+            let mut found = searcher.search(&*query, &ranked)?;
+            found.retain(|(key, _)| rank::is_included(key));
+            Ok::<_, TantivyError>(found)
         };
-        let mut found = run(Mode::All, filter.as_ref().map(|f| f.box_clone()))?;
-        let required = words.iter().filter(|w| !w.optional).count();
-        if found.is_empty() && required > 1 {
-            found = run(Mode::Any, filter)?;
+        // Exact matches of every word, when they fill the page, are what a
+        // loose query would rank first anyway (for one word, provably: an
+        // exact match scores its BM25 plus every loose clause's constant);
+        // the fuzzy and prefix automata are costly, so they run only when
+        // the page is not full.
+        let mut found = run(Mode::All, Matching::Exact)?;
+        if found.len() < limit {
+            found = run(Mode::All, Matching::Loose)?;
         }
-        resolve(
-            &searcher,
-            found.into_iter().map(|((score, _), doc)| (score, doc)),
-        )
+        if found.is_empty() && words.len() > 1 {
+            found = run(Mode::Any, Matching::Loose)?;
+        }
+        resolve(&searcher, found)
     }
 }
 
-/// Turns document addresses into listing ids, through the id fast fields.
+/// Turns document addresses into listing ids, through the id fast fields,
+/// leaving out excluded candidates.
 fn resolve(
     searcher: &Searcher,
-    found: impl Iterator<Item = (f32, DocAddress)>,
+    found: Vec<(rank::Key, DocAddress)>,
 ) -> Result<Vec<Hit>, SearchError> {
     let segments = searcher.segment_readers();
     let mut columns: Vec<Option<(Column<u64>, Column<u64>)>> =
         (0..segments.len()).map(|_| None).collect();
-    let mut hits = Vec::new();
-    for (score, doc) in found {
+    let mut hits = Vec::with_capacity(found.len());
+    for (key, doc) in found {
         let (Some(reader), Some(slot)) = (
             segments.get(doc.segment_ord as usize),
             columns.get_mut(doc.segment_ord as usize),
         ) else {
             continue;
         };
+        if !rank::is_included(&key) {
+            continue;
+        }
         if slot.is_none() {
             let ff = reader.fast_fields();
             *slot = Some((ff.u64("id_hi")?, ff.u64("id_lo")?));
@@ -387,12 +413,25 @@ fn resolve(
             if let (Some(hi), Some(lo)) = (hi.first(doc.doc_id), lo.first(doc.doc_id)) {
                 hits.push(Hit {
                     id: id_from_halves(hi, lo),
-                    score,
+                    score: key.0,
                 });
             }
         }
     }
     Ok(hits)
+}
+
+/// Index settings: documents sorted newest first within each segment, so
+/// that a top-k by recency (a search without text, or ties) meets its best
+/// candidates first and rejects the rest after one fast-field read.
+fn settings() -> IndexSettings {
+    IndexSettings {
+        sort_by_field: Some(IndexSortByField {
+            field: schema::CREATED_AT.to_owned(),
+            order: Order::Desc,
+        }),
+        ..IndexSettings::default()
+    }
 }
 
 fn parse_marker(payload: &str) -> Option<u64> {

@@ -1,18 +1,18 @@
 //! The index schema, its text analyzers, and how a listing becomes a document.
 //!
-//! Text is indexed three times: once through a Dutch stemmer, once through an
-//! English stemmer (listings are written in either language and the index
-//! cannot tell which), and once unstemmed (`words`), for typo-tolerant and
-//! prefix matching. All three share one tokenizer (split on anything that is
-//! not a letter or digit, drop tokens of [`MAX_TOKEN_BYTES`] or more,
-//! lowercase, fold accents to ASCII), so a query word can be analysed the same
-//! way with [`crate::search::plan`].
+//! Text is indexed three times: through the Dutch Snowball stemmer (applied
+//! twice, see `dutch_analyzer`), through the English one (listings are
+//! written in either language and the index cannot tell which), and unstemmed
+//! (`words`), for typo-tolerant and prefix matching. All three share one
+//! tokenizer (split on anything that is not a letter or digit, drop tokens of
+//! `MAX_TOKEN_BYTES` or more, lowercase, fold accents to ASCII), so a query
+//! word is analysed the same way (see `plan`).
 //!
 //! The analyzer names carry a version: a change of analysis changes the schema
 //! stored in the index, so an old index is refused at open and rebuilt instead
 //! of silently disagreeing with the queries.
 
-use buurt_protocol::{Listing, ListingId};
+use buurt_protocol::{Listing, ListingId, Status};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
 };
@@ -35,6 +35,8 @@ const PLAIN: &str = "buurt_plain_v1";
 
 /// Name of the fast field holding `created_at`, used to order results.
 pub(crate) const CREATED_AT: &str = "created_at";
+/// Name of the fast field holding [`Fields::open_until`].
+pub(crate) const OPEN_UNTIL: &str = "open_until";
 
 /// Index of the Dutch variant in the per-language field pairs.
 pub(crate) const DUTCH: usize = 0;
@@ -54,10 +56,11 @@ pub(crate) struct Fields {
     /// Last 8 bytes of the listing id, big-endian.
     pub id_lo: Field,
     pub created_at: Field,
-    pub expires_at: Field,
+    /// `expires_at` for an open listing, `i64::MIN` otherwise: "open and not
+    /// expired at `now`" is then the one comparison `open_until > now`.
+    pub open_until: Field,
     pub kind: Field,
     pub exchange: Field,
-    pub status: Field,
     /// Every topic key, and the group of each (`goods.tools` and `goods`).
     pub topic: Field,
     /// The scope and every ancestor (`nl`, `nl/amsterdam`, ...), so that a
@@ -96,10 +99,9 @@ impl Fields {
             id_hi: b.add_u64_field("id_hi", FAST),
             id_lo: b.add_u64_field("id_lo", FAST),
             created_at: b.add_i64_field(CREATED_AT, FAST),
-            expires_at: b.add_i64_field("expires_at", FAST),
+            open_until: b.add_i64_field(OPEN_UNTIL, FAST),
             kind: b.add_text_field("kind", STRING),
             exchange: b.add_text_field("exchange", STRING),
-            status: b.add_text_field("status", STRING),
             topic: b.add_text_field("topic", STRING),
             scope: b.add_text_field("scope", STRING),
             geo: b.add_text_field("geo", STRING),
@@ -130,10 +132,13 @@ impl Fields {
         d.add_u64(self.id_hi, hi);
         d.add_u64(self.id_lo, lo);
         d.add_i64(self.created_at, listing.created_at);
-        d.add_i64(self.expires_at, listing.expires_at);
+        let open_until = match listing.status {
+            Status::Open => listing.expires_at,
+            _ => i64::MIN,
+        };
+        d.add_i64(self.open_until, open_until);
         d.add_text(self.kind, listing.kind.as_str());
         d.add_text(self.exchange, listing.exchange.as_str());
-        d.add_text(self.status, listing.status.as_str());
         for t in &listing.topics {
             d.add_text(self.topic, t);
             if let Some((group, _)) = t.split_once('.') {
@@ -193,27 +198,51 @@ pub(crate) fn plain_analyzer() -> TextAnalyzer {
         .build()
 }
 
-fn stemmed_analyzer(language: Language) -> TextAnalyzer {
+/// The Dutch field analyzer. The Snowball stemmer runs twice: once is not
+/// idempotent in Dutch ("fietsen" gives `fiets`, "fiets" gives `fiet`;
+/// "kinderwagens" gives `kinderwagen`, "kinderwagen" gives `kinderwaag`), so a
+/// word and its plural would not meet. A second pass maps both to one stem.
+fn dutch_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
-        .filter(Stemmer::new(language))
+        .filter(Stemmer::new(Language::Dutch))
+        .filter(Stemmer::new(Language::Dutch))
         .build()
 }
 
-/// Stems one word that [`plain_analyzer`] already produced; the result equals
-/// what the stemmed field analyzer makes of that word in a document.
-pub(crate) fn word_stemmer(language: Language) -> TextAnalyzer {
+/// The English field analyzer (Porter2 is stable under a second pass).
+fn english_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// Stems one word that [`plain_analyzer`] already produced, the way the
+/// Dutch field analyzer does.
+pub(crate) fn dutch_word_stemmer() -> TextAnalyzer {
     TextAnalyzer::builder(RawTokenizer::default())
-        .filter(Stemmer::new(language))
+        .filter(Stemmer::new(Language::Dutch))
+        .filter(Stemmer::new(Language::Dutch))
+        .build()
+}
+
+/// Stems one word that [`plain_analyzer`] already produced, the way the
+/// English field analyzer does.
+pub(crate) fn english_word_stemmer() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(Stemmer::new(Language::English))
         .build()
 }
 
 /// Registers the analyzers the schema names. Tokenizers are not stored in
 /// the index, so this runs on every open.
 pub(crate) fn register_analyzers(manager: &TokenizerManager) {
-    manager.register(NL, stemmed_analyzer(Language::Dutch));
-    manager.register(EN, stemmed_analyzer(Language::English));
+    manager.register(NL, dutch_analyzer());
+    manager.register(EN, english_analyzer());
     manager.register(PLAIN, plain_analyzer());
 }

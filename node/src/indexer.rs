@@ -1,0 +1,154 @@
+//! The indexer thread: applies index changes off the ingest path and commits
+//! them in batches.
+//!
+//! A tantivy commit takes tens to hundreds of milliseconds and needs the
+//! writer to itself; doing it on the ingest path would stall every post behind
+//! it. Ingest enqueues each change while it holds its write lock, so the queue
+//! carries changes in store order. The thread commits as soon as the queue
+//! runs dry (so a lone post is searchable within one commit), and at most
+//! every [`MAX_BATCH`] changes under load.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use buurt_protocol::{ListingId, SignedListing, Status};
+
+use crate::search::SearchIndex;
+
+/// The indexer could not commit, or is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("search indexer: {0}")]
+pub struct IndexerError(String);
+
+/// Capacity of the queue of index changes; ingest waits when it is full.
+pub const QUEUE: usize = 8_192;
+/// Most changes applied between two commits under load.
+pub const MAX_BATCH: usize = 5_000;
+/// Least time between two commits.
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
+
+enum Op {
+    Upsert(Box<SignedListing>),
+    Remove(ListingId),
+    /// Commit everything before this point, then answer.
+    Barrier(SyncSender<Result<(), String>>),
+}
+
+/// Handle to the indexer thread.
+pub struct Indexer {
+    tx: Option<SyncSender<Op>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Indexer {
+    /// Starts the thread that owns writes to `index`.
+    pub fn start(index: Arc<SearchIndex>) -> Indexer {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("buurt-indexer".into())
+            .spawn(move || run(index, rx))
+            .ok();
+        Indexer {
+            tx: Some(tx),
+            thread,
+        }
+    }
+
+    fn send(&self, op: Op) {
+        if let Some(tx) = &self.tx {
+            if tx.send(op).is_err() {
+                tracing::warn!(
+                    "the indexer thread has stopped; the index is rebuilt at next start"
+                );
+            }
+        }
+    }
+
+    /// Queues the listing's new state: indexed, or (a tombstone) removed.
+    pub fn upsert(&self, l: &SignedListing) {
+        if l.listing.status == Status::Withdrawn {
+            self.send(Op::Remove(l.listing_id()));
+        } else {
+            self.send(Op::Upsert(Box::new(l.clone())));
+        }
+    }
+
+    /// Queues the removal of an address.
+    pub fn remove(&self, id: ListingId) {
+        self.send(Op::Remove(id));
+    }
+
+    /// Waits until every change queued so far is committed and searchable.
+    pub fn barrier(&self) -> Result<(), IndexerError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Op::Barrier(tx));
+        match rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(IndexerError(e)),
+            Err(_) => Err(IndexerError("the indexer thread has stopped".into())),
+        }
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(index: Arc<SearchIndex>, rx: Receiver<Op>) {
+    let mut pending = 0usize;
+    let mut last_commit = Instant::now();
+    loop {
+        let op = if pending == 0 {
+            match rx.recv() {
+                Ok(op) => op,
+                Err(_) => return,
+            }
+        } else {
+            let wait = COMMIT_INTERVAL.saturating_sub(last_commit.elapsed());
+            match rx.recv_timeout(wait) {
+                Ok(op) => op,
+                Err(RecvTimeoutError::Timeout) => {
+                    commit(&index, &mut pending, &mut last_commit);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    commit(&index, &mut pending, &mut last_commit);
+                    return;
+                }
+            }
+        };
+        let applied = match op {
+            Op::Upsert(l) => index.upsert(&l),
+            Op::Remove(id) => index.remove(&id),
+            Op::Barrier(reply) => {
+                let r = if pending > 0 { index.commit() } else { Ok(()) };
+                pending = 0;
+                last_commit = Instant::now();
+                let _ = reply.send(r.map_err(|e| e.to_string()));
+                continue;
+            }
+        };
+        match applied {
+            Ok(()) => pending += 1,
+            Err(e) => tracing::warn!("search index update failed: {e}"),
+        }
+        if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= COMMIT_INTERVAL) {
+            commit(&index, &mut pending, &mut last_commit);
+        }
+    }
+}
+
+fn commit(index: &SearchIndex, pending: &mut usize, last: &mut Instant) {
+    if let Err(e) = index.commit() {
+        tracing::warn!("search index commit failed: {e}");
+    }
+    *pending = 0;
+    *last = Instant::now();
+}
