@@ -22,16 +22,37 @@ use crate::search::SearchIndex;
 #[error("search indexer: {0}")]
 pub struct IndexerError(String);
 
-/// Capacity of the queue of index changes; ingest waits when it is full.
-pub const QUEUE: usize = 8_192;
+/// Capacity of the queue, in messages; ingest waits when it is full.
+pub const QUEUE: usize = 128;
+/// Most changes in one message: with [`QUEUE`], at most 32,768 listings wait
+/// for the indexer at any time.
+pub const MAX_CHANGES_PER_MESSAGE: usize = 256;
 /// Most changes applied between two commits under load.
 pub const MAX_BATCH: usize = 5_000;
 /// Least time between two commits.
 pub const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
 
-enum Op {
+/// One change to the index.
+pub enum Change {
     Upsert(Box<SignedListing>),
     Remove(ListingId),
+}
+
+impl Change {
+    /// The change that brings the index in line with a newly stored
+    /// revision: indexed, or (a tombstone) removed.
+    pub fn for_listing(l: &SignedListing) -> Change {
+        if l.listing.status == Status::Withdrawn {
+            Change::Remove(l.listing_id())
+        } else {
+            Change::Upsert(Box::new(l.clone()))
+        }
+    }
+}
+
+enum Op {
+    /// Changes in store order; one message per page wakes the thread once.
+    Changes(Vec<Change>),
     /// Commit everything before this point, then answer.
     Barrier(SyncSender<Result<(), String>>),
 }
@@ -66,18 +87,21 @@ impl Indexer {
         }
     }
 
-    /// Queues the listing's new state: indexed, or (a tombstone) removed.
-    pub fn upsert(&self, l: &SignedListing) {
-        if l.listing.status == Status::Withdrawn {
-            self.send(Op::Remove(l.listing_id()));
-        } else {
-            self.send(Op::Upsert(Box::new(l.clone())));
+    /// Queues changes, in order.
+    pub fn apply(&self, mut changes: Vec<Change>) {
+        while changes.len() > MAX_CHANGES_PER_MESSAGE {
+            let rest = changes.split_off(MAX_CHANGES_PER_MESSAGE);
+            self.send(Op::Changes(changes));
+            changes = rest;
+        }
+        if !changes.is_empty() {
+            self.send(Op::Changes(changes));
         }
     }
 
     /// Queues the removal of an address.
     pub fn remove(&self, id: ListingId) {
-        self.send(Op::Remove(id));
+        self.apply(vec![Change::Remove(id)]);
     }
 
     /// Waits until every change queued so far is committed and searchable.
@@ -124,9 +148,8 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>) {
                 }
             }
         };
-        let applied = match op {
-            Op::Upsert(l) => index.upsert(&l),
-            Op::Remove(id) => index.remove(&id),
+        let changes = match op {
+            Op::Changes(changes) => changes,
             Op::Barrier(reply) => {
                 let r = if pending > 0 { index.commit() } else { Ok(()) };
                 pending = 0;
@@ -135,9 +158,15 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>) {
                 continue;
             }
         };
-        match applied {
-            Ok(()) => pending += 1,
-            Err(e) => tracing::warn!("search index update failed: {e}"),
+        for change in changes {
+            let applied = match change {
+                Change::Upsert(l) => index.upsert(&l),
+                Change::Remove(id) => index.remove(&id),
+            };
+            match applied {
+                Ok(()) => pending += 1,
+                Err(e) => tracing::warn!("search index update failed: {e}"),
+            }
         }
         if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= COMMIT_INTERVAL) {
             commit(&index, &mut pending, &mut last_commit);

@@ -6,16 +6,17 @@
 //! the same bytes from many peers. Expected outcomes are values
 //! ([`Outcome`]); only failures of the node itself are errors.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use buurt_protocol::keys::VerifyingKey;
 use buurt_protocol::{
     validate_cached, CertificateCache, ContentId, ListingId, Rejection, SignedListing, Status,
 };
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::indexer::{Indexer, IndexerError};
+use crate::indexer::{Change, Indexer, IndexerError};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{PutOutcome, Store, StoreError};
 
@@ -98,23 +99,25 @@ pub enum IngestError {
 /// Most certificates remembered as verified; the cache is cleared when full.
 const CERT_CACHE_MAX: usize = 100_000;
 
-/// Fingerprints of verified certificates, shared by validating threads. The
-/// lock is taken per look-up, never across a signature check.
-struct CertCache<'a>(&'a Mutex<HashSet<[u8; 32]>>);
+/// Verified certificates (by fingerprint) with their member keys, shared by
+/// validating threads. The lock is taken per look-up, never across a
+/// signature check.
+struct CertCache<'a>(&'a Mutex<HashMap<[u8; 32], VerifyingKey>>);
 
 impl CertificateCache for CertCache<'_> {
-    fn is_verified(&self, fp: &[u8; 32]) -> bool {
+    fn get(&self, fp: &[u8; 32]) -> Option<VerifyingKey> {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(fp)
+            .get(fp)
+            .copied()
     }
-    fn remember(&mut self, fp: [u8; 32]) {
-        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if set.len() >= CERT_CACHE_MAX {
-            set.clear();
+    fn remember(&mut self, fp: [u8; 32], key: VerifyingKey) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CERT_CACHE_MAX {
+            map.clear();
         }
-        set.insert(fp);
+        map.insert(fp, key);
     }
 }
 
@@ -140,7 +143,7 @@ pub struct Ingest {
     index: Arc<SearchIndex>,
     indexer: Indexer,
     config: Arc<Config>,
-    certs: Mutex<HashSet<[u8; 32]>>,
+    certs: Mutex<HashMap<[u8; 32], VerifyingKey>>,
     /// Content ids of revisions this process stored (and that are still the
     /// latest at their address): most duplicates are answered from here
     /// without touching the database. A miss falls back to the store.
@@ -164,7 +167,7 @@ impl Ingest {
             store,
             index,
             config,
-            certs: Mutex::new(HashSet::new()),
+            certs: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashSet::new()),
             announce,
             stats: Mutex::new(Stats::default()),
@@ -195,8 +198,9 @@ impl Ingest {
         Ok(outcome)
     }
 
-    /// Runs a page of listings through the pipeline: the checks (duplicate,
-    /// validation, policy) on every core, then storing in page order.
+    /// Runs a page of listings through the pipeline: worker threads (one per
+    /// core) run the checks (duplicate, validation, policy) while this thread
+    /// stores the checked listings in page order as soon as each is ready.
     /// Outcomes come back in the order of `items`.
     pub fn submit_batch(
         &self,
@@ -208,37 +212,71 @@ impl Ingest {
             .map(|n| n.get())
             .unwrap_or(1)
             .min(8);
-        let checked: Vec<Checked> = if workers < 2 || items.len() < 2 * workers {
-            items.iter().map(|b| self.check(b, now)).collect()
-        } else {
-            let chunk = items.len().div_ceil(workers);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = items
-                    .chunks(chunk)
-                    .map(|part| {
-                        scope.spawn(move || {
-                            part.iter()
-                                .map(|b| self.check(b, now))
-                                .collect::<Vec<Checked>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        };
+        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changes = Vec::with_capacity(items.len());
         let mut out = Vec::with_capacity(items.len());
-        for c in checked {
-            let outcome = match c? {
-                Ok(signed) => self.commit_listing(signed)?,
-                Err(outcome) => outcome,
+        let mut failed = None;
+        let mut store =
+            |checked: Checked, out: &mut Vec<Outcome>, changes: &mut Vec<Change>| -> bool {
+                let outcome = match checked {
+                    Ok(Ok(signed)) => self.commit_locked(signed, changes),
+                    Ok(Err(outcome)) => Ok(outcome),
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(o) => {
+                        self.count(&o);
+                        out.push(o);
+                        true
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
             };
-            self.count(&outcome);
-            out.push(outcome);
+        if workers < 2 || items.len() < 2 * workers {
+            for b in items {
+                if !store(self.check(b, now), &mut out, &mut changes) {
+                    break;
+                }
+            }
+        } else {
+            std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Checked)>(items.len());
+                for k in 0..workers {
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        for i in (k..items.len()).step_by(workers) {
+                            if tx.send((i, self.check(&items[i], now))).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+                drop(tx);
+                // Results arrive out of order; store them in order.
+                let mut ready: Vec<Option<Checked>> = (0..items.len()).map(|_| None).collect();
+                let mut next = 0;
+                while next < items.len() {
+                    let Ok((i, c)) = rx.recv() else { break };
+                    ready[i] = Some(c);
+                    while next < items.len() {
+                        let Some(c) = ready[next].take() else { break };
+                        next += 1;
+                        if !store(c, &mut out, &mut changes) {
+                            return;
+                        }
+                    }
+                }
+            });
         }
-        Ok(out)
+        // What was stored reaches the index even when a later store failed.
+        self.indexer.apply(changes);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     /// The stages that need no write lock: the duplicate check by content id
@@ -263,15 +301,28 @@ impl Ingest {
 
     /// Store, index, announce: in order, under the write lock.
     fn commit_listing(&self, signed: SignedListing) -> Result<Outcome, IngestError> {
+        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changes = Vec::with_capacity(1);
+        let outcome = self.commit_locked(signed, &mut changes)?;
+        self.indexer.apply(changes);
+        Ok(outcome)
+    }
+
+    /// Stores one checked listing; the caller holds the write lock and hands
+    /// `changes` to the indexer before it lets go, so that the index sees
+    /// changes in store order.
+    fn commit_locked(
+        &self,
+        signed: SignedListing,
+        changes: &mut Vec<Change>,
+    ) -> Result<Outcome, IngestError> {
         let content_id = signed.content_id();
-        let w = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let replaced = match self.store.put(&signed)? {
             PutOutcome::Duplicate => return Ok(Outcome::Duplicate(content_id)),
             PutOutcome::Superseded => return Ok(Outcome::Superseded(content_id)),
             PutOutcome::Stored { replaced } => replaced,
         };
-        self.indexer.upsert(&signed);
-        drop(w);
+        changes.push(Change::for_listing(&signed));
         {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(old) = replaced {

@@ -4,7 +4,7 @@
 //! Cheap structural and content checks run first and the two signature
 //! checks last, so that junk costs a receiver as little as possible.
 
-use ed25519_dalek::Signature;
+use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::certificate::Certificate;
 use crate::codec::DecodeError;
@@ -121,22 +121,25 @@ impl Rejection {
     }
 }
 
-/// Remembers certificates whose signature has already been verified, so that
-/// a node checks each certificate once rather than once per listing. Keys are
-/// [`Certificate::fingerprint`]s, which cover every byte of the certificate.
+/// Remembers certificates whose signature has already been verified, with
+/// their member's key already decompressed and checked not to be weak, so
+/// that a node does that work once per certificate rather than once per
+/// listing. Keys are [`Certificate::fingerprint`]s, which cover every byte of
+/// the certificate.
 pub trait CertificateCache {
-    fn is_verified(&self, fingerprint: &[u8; 32]) -> bool;
-    fn remember(&mut self, fingerprint: [u8; 32]);
+    /// The member key of a certificate verified before.
+    fn get(&self, fingerprint: &[u8; 32]) -> Option<VerifyingKey>;
+    fn remember(&mut self, fingerprint: [u8; 32], member_key: VerifyingKey);
 }
 
 /// No cache: every certificate is verified every time.
 pub struct NoCache;
 
 impl CertificateCache for NoCache {
-    fn is_verified(&self, _: &[u8; 32]) -> bool {
-        false
+    fn get(&self, _: &[u8; 32]) -> Option<VerifyingKey> {
+        None
     }
-    fn remember(&mut self, _: [u8; 32]) {}
+    fn remember(&mut self, _: [u8; 32], _: VerifyingKey) {}
 }
 
 /// Validates received bytes at time `now` (Unix seconds) under `limits`.
@@ -165,14 +168,7 @@ pub fn validate_cached(
     let l = &signed.listing;
     check_content(l, limits)?;
     check_times(l, now, limits)?;
-    check_certificate(l, cache)?;
-    let author = l
-        .author
-        .verifying_key()
-        .map_err(|_| Rejection::BadSignature)?;
-    if author.is_weak() {
-        return Err(Rejection::WeakKey);
-    }
+    let author = check_certificate(l, cache)?;
     author
         .verify_strict(
             &signed.signing_input(),
@@ -182,7 +178,11 @@ pub fn validate_cached(
     Ok(signed)
 }
 
-fn check_certificate(l: &Listing, cache: &mut dyn CertificateCache) -> Result<(), Rejection> {
+/// Checks the certificate against the listing and returns the author's key.
+fn check_certificate(
+    l: &Listing,
+    cache: &mut dyn CertificateCache,
+) -> Result<VerifyingKey, Rejection> {
     let cert: &Certificate = &l.certificate;
     if cert.member != l.author {
         return Err(Rejection::CertificateMismatch);
@@ -201,11 +201,19 @@ fn check_certificate(l: &Listing, cache: &mut dyn CertificateCache) -> Result<()
         return Err(Rejection::ScopeNotCovered);
     }
     let fp = cert.fingerprint();
-    if !cache.is_verified(&fp) {
-        cert.verify_signature()?;
-        cache.remember(fp);
+    if let Some(key) = cache.get(&fp) {
+        return Ok(key);
     }
-    Ok(())
+    cert.verify_signature()?;
+    let author = l
+        .author
+        .verifying_key()
+        .map_err(|_| Rejection::BadSignature)?;
+    if author.is_weak() {
+        return Err(Rejection::WeakKey);
+    }
+    cache.remember(fp, author);
+    Ok(author)
 }
 
 fn check_times(l: &Listing, now: i64, limits: &Limits) -> Result<(), Rejection> {

@@ -95,7 +95,7 @@ impl Fields {
         let nl = || text(NL, IndexRecordOption::WithFreqs, true);
         let en = || text(EN, IndexRecordOption::WithFreqs, true);
         let fields = Fields {
-            id: b.add_text_field("id", STRING | tantivy::schema::STORED),
+            id: b.add_text_field("id", STRING),
             id_hi: b.add_u64_field("id_hi", FAST),
             id_lo: b.add_u64_field("id_lo", FAST),
             created_at: b.add_i64_field(CREATED_AT, FAST),
