@@ -272,11 +272,21 @@ fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()> {
     }
     println!("{}", answer.id);
     eprintln!(
-        "Posted {kind}: {} (id {})",
+        "Posted {kind}: {} (id {}){}",
         a.title.trim(),
-        &answer.id[..12]
+        &answer.id[..12],
+        reach(&answer)
     );
     Ok(())
+}
+
+/// How far a post got, in words.
+fn reach(answer: &PostAnswer) -> String {
+    match answer.peers {
+        0 => "; stored on this node, not yet seen by peers".into(),
+        1 => "; sent to 1 peer".into(),
+        n => format!("; sent to {n} peers"),
+    }
 }
 
 /// Fetches one listing with its signed bytes.
@@ -352,9 +362,10 @@ fn update(cli: &Cli, dir: &DataDir, a: &UpdateArgs) -> Result<()> {
     }
     println!("{}", answer.id);
     eprintln!(
-        "Updated {} (revision {})",
+        "Updated {} (revision {}){}",
         &answer.id[..12],
-        &answer.revision_id[..12]
+        &answer.revision_id[..12],
+        reach(&answer)
     );
     Ok(())
 }
@@ -448,6 +459,11 @@ fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
     println!("member    {}", f("member_id"));
     println!("scope     {}", f("scope"));
     println!("api       http://{}", f("api"));
+    if let Some(addrs) = s["listen_addrs"].as_array() {
+        for a in addrs.iter().filter_map(|a| a.as_str()) {
+            println!("listen    {a}");
+        }
+    }
     println!("listings  {}", f("listings"));
     println!("peers     {}", f("peers"));
     println!("since     {}", f("started_at"));
@@ -467,13 +483,19 @@ fn peers(cli: &Cli, dir: &DataDir) -> Result<()> {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|p| {
+            let scopes: Vec<&str> = p["scopes"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+                .unwrap_or_default();
             vec![
                 p["node_id"].as_str().unwrap_or("").to_owned(),
                 p["address"].as_str().unwrap_or("").to_owned(),
+                scopes.join(" "),
+                p["since"].as_str().unwrap_or("").to_owned(),
             ]
         })
         .collect();
-    output::table(&["NODE", "ADDRESS"], &rows);
+    output::table(&["NODE", "ADDRESS", "SCOPES", "SINCE"], &rows);
     Ok(())
 }
 

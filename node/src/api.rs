@@ -34,6 +34,8 @@ pub struct ApiState {
     pub api_addr: String,
     pub started_at: i64,
     pub clock: fn() -> i64,
+    /// The federation; `None` when the node runs without a network.
+    pub net: Option<crate::net::NetClient>,
 }
 
 /// An error answer: HTTP status, a message for people and a stable code.
@@ -119,15 +121,19 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         .await?
         .map_err(ApiError::internal)?;
     let cfg = st.ingest.config();
+    let (listen_addrs, peers) = match &st.net {
+        Some(n) => (n.listen_addrs().await, n.peers().await.len()),
+        None => (vec![], 0),
+    };
     Ok(Json(StatusView {
         node_id: st.node_id.clone(),
         member_id: st.member_id.clone(),
         name: cfg.name.clone(),
         scope: cfg.scope.to_string(),
         follows: cfg.follow.iter().map(|s| s.to_string()).collect(),
-        listen_addrs: vec![],
+        listen_addrs,
         api: st.api_addr.clone(),
-        peers: 0,
+        peers,
         listings,
         started_at: crate::view::rfc3339(st.started_at),
         version: env!("CARGO_PKG_VERSION"),
@@ -135,9 +141,12 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
     }))
 }
 
-/// Connected peers: none until federation is on.
-async fn peers() -> Json<Vec<serde_json::Value>> {
-    Json(vec![])
+/// Connected peers.
+async fn peers(State(st): State<Arc<ApiState>>) -> Json<Vec<crate::net::PeerInfo>> {
+    match &st.net {
+        Some(n) => Json(n.peers().await),
+        None => Json(vec![]),
+    }
 }
 
 /// Query string of `/v1/search`.
@@ -264,6 +273,10 @@ pub struct PostAnswer {
     pub outcome: String,
     pub id: String,
     pub revision_id: String,
+    /// Connected peers that follow the listing's scope and were sent it; 0
+    /// means stored on this node only, for now (sync delivers it later).
+    #[serde(default)]
+    pub peers: usize,
 }
 
 async fn post_listing(
@@ -297,20 +310,29 @@ async fn post_listing(
     .await?
     .map_err(ApiError::internal)?;
     match outcome {
-        Outcome::Stored(l) => Ok((
-            StatusCode::CREATED,
-            Json(PostAnswer {
-                outcome: "stored".into(),
-                id: l.listing_id().to_string(),
-                revision_id: l.content_id().to_string(),
-            }),
-        )),
+        Outcome::Stored(l) => {
+            let (id, revision_id) = (l.listing_id().to_string(), l.content_id().to_string());
+            let peers = match &st.net {
+                Some(n) => n.publish(*l).await,
+                None => 0,
+            };
+            Ok((
+                StatusCode::CREATED,
+                Json(PostAnswer {
+                    outcome: "stored".into(),
+                    id,
+                    revision_id,
+                    peers,
+                }),
+            ))
+        }
         Outcome::Duplicate(cid) => Ok((
             StatusCode::OK,
             Json(PostAnswer {
                 outcome: "duplicate".into(),
                 id: decoded_id,
                 revision_id: cid.to_string(),
+                peers: 0,
             }),
         )),
         Outcome::Superseded(_) => Err(ApiError::new(

@@ -9,6 +9,7 @@ pub mod config;
 pub mod datadir;
 pub mod indexer;
 pub mod ingest;
+pub mod net;
 pub mod run;
 pub mod search;
 pub mod store;

@@ -206,6 +206,7 @@ impl Node {
             .map_err(|e| RunError::Other(e.to_string()))?
             .to_string();
         self.dir.write_api_addr(&addr)?;
+        let net = self.start_network()?;
         let state = Arc::new(ApiState {
             ingest: self.ingest.clone(),
             node_id: self.dir.node_id()?.to_string(),
@@ -214,6 +215,7 @@ impl Node {
             api_addr: addr.clone(),
             started_at: now(),
             clock: now,
+            net,
         });
         let tasks = spawn_background(self.ingest.clone(), self.config.sweep_interval_secs);
         on_ready(&addr);
@@ -231,6 +233,38 @@ impl Node {
         let _ = std::fs::remove_file(self.dir.index_dirty_path());
         self.dir.remove_api_addr();
         served.map_err(|e| RunError::Other(format!("API server: {e}")))
+    }
+}
+
+impl Node {
+    /// Starts the federation, unless the node is configured with no listen
+    /// address and no peers.
+    fn start_network(&self) -> Result<Option<crate::net::NetClient>, RunError> {
+        if self.config.listen.is_empty() && self.config.peers.is_empty() {
+            return Ok(None);
+        }
+        let mut scopes = self.config.scope.self_and_ancestors();
+        for f in &self.config.follow {
+            if !scopes.contains(f) {
+                scopes.push(f.clone());
+            }
+        }
+        let cfg = crate::net::NetConfig {
+            node_key: self.dir.node_key()?.to_bytes(),
+            listen: self.config.listen.clone(),
+            peers: self.config.peers.clone(),
+            mdns: self.config.mdns,
+            scopes,
+            max_message: self
+                .config
+                .limits
+                .max_listing_bytes
+                .min(crate::net::MAX_MESSAGE),
+        };
+        let (client, event_loop) = crate::net::start(cfg, self.ingest.clone())
+            .map_err(|e| RunError::Other(e.to_string()))?;
+        tokio::spawn(event_loop);
+        Ok(Some(client))
     }
 }
 

@@ -60,11 +60,18 @@ pub struct TestNode {
     /// The API address, `127.0.0.1:PORT`.
     pub api: String,
     stderr_path: PathBuf,
+    /// Peers given with `--peer` at every start.
+    peers: Vec<String>,
 }
 
 impl TestNode {
     /// Initialises a data directory with `scope` and starts a node on it.
     pub fn start(bin: &Path, scope: &str) -> TestNode {
+        TestNode::start_with_peers(bin, scope, &[])
+    }
+
+    /// Like [`TestNode::start`], dialling `peers` (full multiaddresses).
+    pub fn start_with_peers(bin: &Path, scope: &str, peers: &[String]) -> TestNode {
         let dir = tempfile::tempdir().expect("temp dir");
         let r = buurt(bin, dir.path(), &["init", "--scope", scope]);
         assert_eq!(r.code, 0, "init failed: {}", r.stderr);
@@ -75,6 +82,7 @@ impl TestNode {
             child: None,
             api: String::new(),
             stderr_path,
+            peers: peers.to_vec(),
         };
         n.spawn();
         n
@@ -103,6 +111,7 @@ impl TestNode {
                 "--listen",
                 "/ip4/127.0.0.1/tcp/0",
             ])
+            .args(self.peers.iter().flat_map(|p| ["--peer", p.as_str()]))
             .env_remove("BUURT_DIR")
             .env_remove("BUURT_API")
             .stdin(Stdio::null())
@@ -129,6 +138,24 @@ impl TestNode {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The node's full listen address (with `/p2p/`), for others to dial.
+    pub fn address(&self) -> String {
+        let s = self.ok(&["--json", "status"]).json();
+        s["listen_addrs"][0]
+            .as_str()
+            .expect("the node listens")
+            .to_owned()
+    }
+
+    /// The number of connected peers.
+    pub fn peer_count(&self) -> usize {
+        self.ok(&["--json", "peers"])
+            .json()
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0)
     }
 
     /// The node's stderr so far.
