@@ -106,3 +106,73 @@ fn scope_decides_what_a_node_keeps() {
     let status = west.ok(&["--json", "status"]).json();
     assert_eq!(status["listings"], 1);
 }
+
+#[test]
+fn a_hostile_peer_is_refused_and_honest_traffic_flows() {
+    use buurt_protocol::sample::Identity;
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+
+    let now = buurt_node::run::now();
+    let id = Identity::new([0x31; 32], [0x32; 32], SCOPE, now - 60);
+    let forged = |key: u8| {
+        let mut bytes = id
+            .offer([key; 16], "Vervalste boormachine", now)
+            .sign(&id.member)
+            .unwrap()
+            .bytes()
+            .to_vec();
+        let n = bytes.len();
+        bytes[n - 5] ^= 0x20;
+        bytes
+    };
+    let oversized = {
+        let mut l = id.offer([0x40; 16], "Te groot", now);
+        l.body = "x".repeat(20_000);
+        l.sign(&id.member).unwrap().bytes().to_vec()
+    };
+    let messages = vec![
+        forged(0x41),
+        oversized,
+        b"random bytes, not a listing".to_vec(),
+        forged(0x42),
+        vec![0xFF; 300],
+    ];
+    let report = buurt_tests::hostile::attack(
+        &a.address(),
+        SCOPE,
+        messages,
+        std::time::Duration::from_secs(20),
+    );
+    // Cut off after its third invalid message: the rest never go out.
+    assert_eq!(report.published, 3, "{report:?}");
+    assert!(
+        report.disconnected,
+        "the hostile peer is disconnected: {report:?}; A log:\n{}",
+        a.log()
+    );
+    assert!(
+        report.refused_again,
+        "and refused when it comes back: {report:?}"
+    );
+
+    // Nothing it sent is stored or passed on.
+    for node in [&a, &b] {
+        let s = node.ok(&["--json", "status"]).json();
+        assert_eq!(s["listings"], 0, "{s}");
+    }
+    let rejected = &a.ok(&["--json", "status"]).json()["ingest"]["rejected"];
+    assert!(
+        rejected["bad_signature"].as_u64().unwrap_or(0) >= 1,
+        "{rejected}"
+    );
+
+    // Honest traffic keeps flowing.
+    let id = a.ok(&["--json", "offer", "Echte boormachine"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reaches(&b, &["boormachine"], &id, true));
+    assert_eq!(a.peer_count(), 1, "only the honest peer remains");
+}

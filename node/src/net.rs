@@ -144,8 +144,9 @@ pub struct NetConfig {
     pub mdns: bool,
     /// Scopes to subscribe to: own scope, its ancestors, followed scopes.
     pub scopes: Vec<Scope>,
-    /// Largest gossip message accepted or sent.
-    pub max_message: usize,
+    /// Largest listing accepted from a peer; a larger gossip message is
+    /// invalid. (The transport refuses anything over [`MAX_MESSAGE`].)
+    pub max_listing: usize,
 }
 
 /// The node id of a peer, from its libp2p identity.
@@ -179,11 +180,11 @@ pub fn start(
     let keypair = identity::Keypair::ed25519_from_bytes(&mut seed)
         .map_err(|e| NetError::Key(e.to_string()))?;
     let local = keypair.public().to_peer_id();
-    let max_message = cfg.max_message;
+    let max_listing = cfg.max_listing;
     let gossip_config = gossipsub::ConfigBuilder::default()
         .validation_mode(ValidationMode::Anonymous)
         .validate_messages()
-        .max_transmit_size(max_message)
+        .max_transmit_size(MAX_MESSAGE)
         .message_id_fn(|m: &gossipsub::Message| {
             gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec())
         })
@@ -263,7 +264,7 @@ pub fn start(
         invalid: HashMap::new(),
         banned: HashMap::new(),
         validating: Arc::new(Semaphore::new(VALIDATING)),
-        max_message,
+        max_listing,
     };
     Ok((NetClient { tx }, event_loop.run()))
 }
@@ -280,7 +281,7 @@ struct EventLoop {
     invalid: HashMap<PeerId, u32>,
     banned: HashMap<PeerId, Instant>,
     validating: Arc<Semaphore>,
-    max_message: usize,
+    max_listing: usize,
 }
 
 impl EventLoop {
@@ -453,7 +454,7 @@ impl EventLoop {
                 acceptance: MessageAcceptance::Reject,
             });
         };
-        if message.data.len() > self.max_message {
+        if message.data.len() > self.max_listing {
             return reject(self, message_id, "too large");
         }
         // The listing must travel on its own scope's topic.

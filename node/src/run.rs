@@ -255,11 +255,7 @@ impl Node {
             peers: self.config.peers.clone(),
             mdns: self.config.mdns,
             scopes,
-            max_message: self
-                .config
-                .limits
-                .max_listing_bytes
-                .min(crate::net::MAX_MESSAGE),
+            max_listing: self.config.limits.max_listing_bytes,
         };
         let (client, event_loop) = crate::net::start(cfg, self.ingest.clone())
             .map_err(|e| RunError::Other(e.to_string()))?;

@@ -4,6 +4,8 @@
 //! Used by the end-to-end tests of `cli/tests/`; the binary's path comes from
 //! `env!("CARGO_BIN_EXE_buurt")` there.
 
+pub mod hostile;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,123 @@
+//! A hostile peer for tests: speaks gossipsub to a real node and publishes
+//! whatever bytes it is given on a scope's topic.
+
+use std::time::Duration;
+
+use libp2p::futures::StreamExt;
+use libp2p::gossipsub::{self, MessageAuthenticity, ValidationMode};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{noise, tcp, yamux, Multiaddr};
+use sha2::{Digest, Sha256};
+
+/// What the hostile peer saw.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Messages handed to gossipsub for sending.
+    pub published: usize,
+    /// Whether the target closed the connection afterwards.
+    pub disconnected: bool,
+    /// Whether a later dial was refused or closed at once.
+    pub refused_again: bool,
+}
+
+/// Connects to `target` (a multiaddress with `/p2p/`), subscribes to the
+/// topic of `scope`, publishes each of `messages` once the target follows the
+/// topic, then waits up to `wait` to be disconnected, and tries once more.
+pub fn attack(target: &str, scope: &str, messages: Vec<Vec<u8>>, wait: Duration) -> Report {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(
+        target.parse().expect("target address"),
+        scope,
+        messages,
+        wait,
+    ))
+}
+
+async fn run(target: Multiaddr, scope: &str, messages: Vec<Vec<u8>>, wait: Duration) -> Report {
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Anonymous)
+        .max_transmit_size(1 << 20)
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec())
+        })
+        .heartbeat_interval(Duration::from_millis(200))
+        .build()
+        .expect("gossipsub config");
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .expect("transport")
+        .with_behaviour(|_| -> gossipsub::Behaviour {
+            gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).expect("gossipsub")
+        })
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    let topic = gossipsub::IdentTopic::new(format!("buurt/v1/scope/{scope}"));
+    swarm.behaviour_mut().subscribe(&topic).expect("subscribes");
+    swarm.dial(target.clone()).expect("dials");
+    let mut report = Report::default();
+    let deadline = tokio::time::Instant::now() + wait;
+    // Wait for the target to announce the topic.
+    loop {
+        let ev = tokio::time::timeout_at(deadline, swarm.select_next_some()).await;
+        match ev {
+            Ok(SwarmEvent::Behaviour(gossipsub::Event::Subscribed { topic: t, .. }))
+                if t == topic.hash() =>
+            {
+                break
+            }
+            Ok(_) => {}
+            Err(_) => return report,
+        }
+    }
+    for m in messages {
+        if swarm.behaviour_mut().publish(topic.clone(), m).is_ok() {
+            report.published += 1;
+        }
+        // Let each message go out on its own.
+        let pause = tokio::time::Instant::now() + Duration::from_millis(100);
+        while let Ok(ev) = tokio::time::timeout_at(pause, swarm.select_next_some()).await {
+            if let SwarmEvent::ConnectionClosed {
+                num_established: 0, ..
+            } = ev
+            {
+                report.disconnected = true;
+            }
+        }
+    }
+    while !report.disconnected {
+        match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
+            Ok(SwarmEvent::ConnectionClosed {
+                num_established: 0, ..
+            }) => report.disconnected = true,
+            Ok(_) => {}
+            Err(_) => return report,
+        }
+    }
+    // Come back: a banned peer is dropped again at once.
+    if swarm.dial(target).is_ok() {
+        let again = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout_at(again, swarm.select_next_some()).await {
+                Ok(SwarmEvent::ConnectionClosed {
+                    num_established: 0, ..
+                })
+                | Ok(SwarmEvent::OutgoingConnectionError { .. }) => {
+                    report.refused_again = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    report
+}
