@@ -60,6 +60,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Id => id(&cli, &dir),
         Command::Reindex => reindex(&cli, dir),
         Command::Topics => topics(&cli),
+        Command::Follow { scope } => follow(&cli, &dir, scope, true),
+        Command::Unfollow { scope } => follow(&cli, &dir, scope, false),
     }
 }
 
@@ -596,5 +598,43 @@ fn topics(cli: &Cli) -> Result<()> {
         .map(|t| vec![t.key.into(), t.nl.into(), t.en.into()])
         .collect();
     output::table(&["TOPIC", "NEDERLANDS", "ENGLISH"], &rows);
+    Ok(())
+}
+
+/// Adds or removes a followed scope in `config.toml`.
+fn follow(cli: &Cli, dir: &DataDir, scope: &str, add: bool) -> Result<()> {
+    if !dir.is_initialised() {
+        bail!(
+            "{} is not initialised: run `buurt init --scope SCOPE` first",
+            dir.root().display()
+        );
+    }
+    let scope = scope.trim().to_lowercase();
+    let mut file = FileConfig::load(&dir.config_path())?;
+    let present = file.follow.contains(&scope);
+    match (add, present) {
+        (true, true) => bail!("already following {scope}"),
+        (false, false) => {
+            bail!("not following {scope} (`buurt status` shows what this node follows)")
+        }
+        (true, false) => file.follow.push(scope.clone()),
+        (false, true) => file.follow.retain(|s| *s != scope),
+    }
+    // Validate before writing, so that a bad scope changes nothing.
+    Config::build(file.clone(), Overrides::default())?;
+    buurt_node::datadir::write_secret(&dir.config_path(), file.to_toml().as_bytes())?;
+    let running = dir.api_addr().is_some();
+    if cli.json {
+        return print_json(&json!({ "follow": file.follow, "restart_needed": running }));
+    }
+    let verb = if add {
+        "Following"
+    } else {
+        "No longer following"
+    };
+    println!("{verb} {scope}");
+    if running {
+        eprintln!("The running node takes this up when it restarts.");
+    }
     Ok(())
 }

@@ -90,6 +90,13 @@ pub enum Command {
     Reindex,
     /// List the topics listings can have
     Topics,
+    /// Also keep and receive the listings of SCOPE (taken up at the next start)
+    Follow {
+        /// A scope outside this node's own path, e.g. nl/amsterdam/west
+        scope: String,
+    },
+    /// Stop following SCOPE (taken up at the next start)
+    Unfollow { scope: String },
 }
 
 #[derive(Args, Debug)]

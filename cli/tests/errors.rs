@@ -214,3 +214,43 @@ fn a_second_node_on_the_same_directory_is_refused() {
         "the first node still runs"
     );
 }
+
+#[test]
+fn follow_and_unfollow_edit_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        buurt(BIN.as_ref(), dir.path(), &["init", "--scope", SCOPE]).code,
+        0
+    );
+    let r = buurt(
+        BIN.as_ref(),
+        dir.path(),
+        &["--json", "follow", "nl/amsterdam/west"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["follow"], serde_json::json!(["nl/amsterdam/west"]));
+    one_line_error(
+        &buurt(BIN.as_ref(), dir.path(), &["follow", "nl/amsterdam/west"]),
+        1,
+        "already",
+    );
+    one_line_error(
+        &buurt(BIN.as_ref(), dir.path(), &["follow", "NL//x"]),
+        1,
+        "follow",
+    );
+    let config = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
+    assert!(
+        config.contains("nl/amsterdam/west") && !config.contains("NL//x"),
+        "{config}"
+    );
+    assert_eq!(
+        buurt(BIN.as_ref(), dir.path(), &["unfollow", "nl/amsterdam/west"]).code,
+        0
+    );
+    one_line_error(
+        &buurt(BIN.as_ref(), dir.path(), &["unfollow", "nl/amsterdam/west"]),
+        1,
+        "not following",
+    );
+}

@@ -105,6 +105,23 @@ fn scope_decides_what_a_node_keeps() {
     );
     let status = west.ok(&["--json", "status"]).json();
     assert_eq!(status["listings"], 1);
+
+    // Following the neighbourhood brings its listings in (after a restart).
+    let mut west = west;
+    west.ok(&["follow", "nl/amsterdam/oost/dapperbuurt"]);
+    assert_eq!(west.signal("TERM"), Some(0));
+    west.spawn();
+    assert!(TestNode::eventually(20, || oost.peer_count() == 1));
+    let next = oost
+        .ok(&["--json", "offer", "Naaimachine in de Dapperbuurt"])
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reaches(&west, &["naaimachine"], &next, true),
+        "a followed scope's listing arrives"
+    );
 }
 
 #[test]
