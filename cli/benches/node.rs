@@ -278,14 +278,7 @@ fn start_node(dir: &Path) -> (Child, Duration) {
     let child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
-        .args([
-            "--api",
-            "127.0.0.1:0",
-            "node",
-            "--no-mdns",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-        ])
+        .args(buurt_tests::NODE_ARGS)
         .env("BUURT_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

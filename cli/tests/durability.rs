@@ -75,14 +75,7 @@ fn node_on_a_fresh_directory_initialises_itself() {
     let child = std::process::Command::new(BIN)
         .arg("--data-dir")
         .arg(&data)
-        .args([
-            "--api",
-            "127.0.0.1:0",
-            "node",
-            "--no-mdns",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-        ])
+        .args(buurt_tests::NODE_ARGS)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -194,14 +194,7 @@ fn ambiguous_prefix_is_a_clear_error() {
 #[test]
 fn a_second_node_on_the_same_directory_is_refused() {
     let node = TestNode::start(BIN.as_ref(), SCOPE);
-    let r = node.cli(&[
-        "--api",
-        "127.0.0.1:0",
-        "node",
-        "--no-mdns",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-    ]);
+    let r = node.cli(&buurt_tests::NODE_ARGS);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("in use") || r.stderr.contains("another"),

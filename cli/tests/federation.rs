@@ -6,21 +6,8 @@ use buurt_tests::TestNode;
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
 
-fn search_ids(node: &TestNode, args: &[&str]) -> Vec<String> {
-    let mut full = vec!["--json", "search"];
-    full.extend_from_slice(args);
-    let v = node.ok(&full).json();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn reaches(node: &TestNode, args: &[&str], id: &str, want: bool) -> bool {
-    TestNode::eventually(20, || {
-        search_ids(node, args).iter().any(|x| x == id) == want
-    })
+    node.finds(args, id, want, 20)
 }
 
 #[test]

@@ -6,20 +6,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
 
 fn search_ids(node: &TestNode, args: &[&str]) -> Vec<String> {
-    let mut full = vec!["--json", "search"];
-    full.extend_from_slice(args);
-    let v = node.ok(&full).json();
-    v.as_array()
-        .expect("search gives an array")
-        .iter()
-        .map(|l| l["id"].as_str().unwrap().to_owned())
-        .collect()
+    node.search_ids(args)
 }
 
-/// Searches until `want` is (or is not) among the results: the index commits
-/// within a second of a post.
 fn eventually_found(node: &TestNode, args: &[&str], id: &str, want: bool) -> bool {
-    TestNode::eventually(5, || search_ids(node, args).iter().any(|x| x == id) == want)
+    node.finds(args, id, want, 5)
 }
 
 #[test]

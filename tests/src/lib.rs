@@ -12,6 +12,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The flags every test node runs with after `--data-dir`: API and libp2p on
+/// free loopback ports, no mDNS (tests dial explicit addresses).
+pub const NODE_ARGS: [&str; 6] = [
+    "--api",
+    "127.0.0.1:0",
+    "node",
+    "--no-mdns",
+    "--listen",
+    "/ip4/127.0.0.1/tcp/0",
+];
+
 /// The result of one CLI run.
 #[derive(Debug)]
 pub struct Run {
@@ -105,14 +116,7 @@ impl TestNode {
         let child = Command::new(&self.bin)
             .arg("--data-dir")
             .arg(self.path())
-            .args([
-                "--api",
-                "127.0.0.1:0",
-                "node",
-                "--no-mdns",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-            ])
+            .args(NODE_ARGS)
             .args(self.peers.iter().flat_map(|p| ["--peer", p.as_str()]))
             .env_remove("BUURT_DIR")
             .env_remove("BUURT_API")
@@ -149,6 +153,27 @@ impl TestNode {
             .as_str()
             .expect("the node listens")
             .to_owned()
+    }
+
+    /// The ids of the listings `buurt --json search ARGS` finds.
+    pub fn search_ids(&self, args: &[&str]) -> Vec<String> {
+        let mut full = vec!["--json", "search"];
+        full.extend_from_slice(args);
+        let v = self.ok(&full).json();
+        v.as_array()
+            .expect("search gives an array")
+            .iter()
+            .map(|l| l["id"].as_str().expect("listings have ids").to_owned())
+            .collect()
+    }
+
+    /// Searches until listing `id` is (`want`) or is not among the results,
+    /// for up to `secs` seconds: the index commits within a second of a post,
+    /// and gossip takes a moment.
+    pub fn finds(&self, args: &[&str], id: &str, want: bool, secs: u64) -> bool {
+        TestNode::eventually(secs, || {
+            self.search_ids(args).iter().any(|x| x == id) == want
+        })
     }
 
     /// The number of connected peers.
