@@ -207,11 +207,21 @@ pub fn start(
                 identify::Config::new("/buurt/1".into(), key.public())
                     .with_agent_version(format!("buurt/{}", env!("CARGO_PKG_VERSION"))),
             );
+            // Local discovery is a convenience: a host without multicast
+            // still federates through configured peers.
             let mdns = if mdns_on {
-                Some(mdns::tokio::Behaviour::new(
+                match mdns::tokio::Behaviour::new(
                     mdns::Config::default(),
                     key.public().to_peer_id(),
-                )?)
+                ) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::warn!(
+                            "mDNS is unavailable ({e}); running without local discovery"
+                        );
+                        None
+                    }
+                }
             } else {
                 None
             };
