@@ -197,8 +197,7 @@ fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery> {
         None => None,
         Some(g) if g.is_empty() => None,
         Some(g) => {
-            let ok = |c: char| "0123456789bcdefghjkmnpqrstuvwxyz".contains(c);
-            if g.len() > 12 || !g.chars().all(ok) {
+            if !buurt_protocol::geohash::is_valid(&g, 12) {
                 return Err(ApiError::bad(
                     "bad_geohash",
                     format!("`{g}` is not a geohash"),

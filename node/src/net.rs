@@ -311,7 +311,7 @@ impl EventLoop {
                     Some(c) => self.on_command(c),
                     None => return,
                 },
-                Some(v) = done_rx.recv() => self.on_validated(v),
+                Some(v) = done_rx.recv() => self.report(v),
                 _ = redial.tick() => self.redial(),
             }
         }
@@ -503,10 +503,6 @@ impl EventLoop {
                 acceptance,
             });
         });
-    }
-
-    fn on_validated(&mut self, v: Validated) {
-        self.report(v);
     }
 
     fn report(&mut self, v: Validated) {

@@ -10,6 +10,7 @@
 
 pub mod certificate;
 pub mod codec;
+pub mod geohash;
 pub mod id;
 pub mod keys;
 pub mod limits;

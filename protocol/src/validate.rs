@@ -294,8 +294,7 @@ pub fn check_content(l: &Listing, limits: &Limits) -> Result<(), Rejection> {
         }
     }
     if let Some(g) = &l.geohash {
-        let ok = |c: char| "0123456789bcdefghjkmnpqrstuvwxyz".contains(c);
-        if g.is_empty() || g.len() > MAX_GEOHASH_CHARS || !g.chars().all(ok) {
+        if !crate::geohash::is_valid(g, MAX_GEOHASH_CHARS) {
             return Err(Rejection::BadGeohash);
         }
     }

@@ -8,8 +8,7 @@
 //! and interleaving back. Longitude wraps around; there is nothing beyond the
 //! poles.
 
-/// The geohash alphabet: digits and lowercase letters without a, i, l, o.
-const ALPHABET: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
+use buurt_protocol::geohash::ALPHABET;
 
 /// Longest geohash handled here (60 bits fit a `u64`).
 const MAX_CHARS: usize = 12;
@@ -20,7 +19,7 @@ fn value(c: u8) -> Option<u64> {
 
 /// True for a non-empty geohash of at most 12 lowercase characters.
 pub(crate) fn is_valid(hash: &str) -> bool {
-    !hash.is_empty() && hash.len() <= MAX_CHARS && hash.bytes().all(|c| value(c).is_some())
+    buurt_protocol::geohash::is_valid(hash, MAX_CHARS)
 }
 
 /// Splits a valid geohash into (column, row, column bits, row bits).
