@@ -467,6 +467,20 @@ fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
         }
     }
     println!("listings  {}", f("listings"));
+    if let Some(scopes) = s["scopes"].as_array() {
+        for sc in scopes {
+            let how = if sc["subscribed"].as_bool() == Some(true) {
+                ""
+            } else {
+                "  (not subscribed)"
+            };
+            println!(
+                "  {:>7}  {}{how}",
+                sc["listings"].as_u64().unwrap_or(0),
+                sc["scope"].as_str().unwrap_or("?")
+            );
+        }
+    }
     println!("peers     {}", f("peers"));
     println!("since     {}", f("started_at"));
     Ok(())

@@ -92,6 +92,16 @@ fn scope_decides_what_a_node_keeps() {
     );
     let status = west.ok(&["--json", "status"]).json();
     assert_eq!(status["listings"], 1);
+    assert_eq!(
+        scope_counts(&status),
+        [
+            ("nl/amsterdam/west/jordaan", 0, true),
+            ("nl/amsterdam/west", 0, true),
+            ("nl/amsterdam", 1, true),
+            ("nl", 0, true),
+        ]
+        .map(|(s, n, sub)| (s.to_owned(), n, sub))
+    );
 
     // Following the neighbourhood brings its listings in (after a restart).
     let mut west = west;
@@ -109,6 +119,27 @@ fn scope_decides_what_a_node_keeps() {
         reaches(&west, &["naaimachine"], &next, true),
         "a followed scope's listing arrives"
     );
+    let counts = scope_counts(&west.ok(&["--json", "status"]).json());
+    assert!(
+        counts.contains(&("nl/amsterdam/oost/dapperbuurt".to_owned(), 1, true)),
+        "{counts:?}"
+    );
+}
+
+/// `(scope, listings, subscribed)` from `status --json`.
+fn scope_counts(status: &serde_json::Value) -> Vec<(String, u64, bool)> {
+    status["scopes"]
+        .as_array()
+        .expect("status has scopes")
+        .iter()
+        .map(|s| {
+            (
+                s["scope"].as_str().unwrap().to_owned(),
+                s["listings"].as_u64().unwrap(),
+                s["subscribed"].as_bool().unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[test]

@@ -110,17 +110,45 @@ struct StatusView {
     api: String,
     peers: usize,
     listings: usize,
+    /// Stored listings per scope: every subscribed scope (own, ancestors,
+    /// followed), then any other scope that has listings.
+    scopes: Vec<ScopeCount>,
     started_at: String,
     version: &'static str,
     ingest: crate::ingest::Stats,
 }
 
+#[derive(Serialize)]
+struct ScopeCount {
+    scope: String,
+    listings: usize,
+    /// Whether this node subscribes to the scope's gossip topic.
+    subscribed: bool,
+}
+
 async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> {
     let s = st.clone();
-    let listings = blocking(move || s.ingest.store().len())
-        .await?
-        .map_err(ApiError::internal)?;
+    let (listings, mut counts) = blocking(move || {
+        let store = s.ingest.store();
+        Ok::<_, crate::store::StoreError>((store.len()?, store.scope_counts()?))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
     let cfg = st.ingest.config();
+    let mut scopes: Vec<ScopeCount> = cfg
+        .subscriptions()
+        .iter()
+        .map(|sc| ScopeCount {
+            scope: sc.to_string(),
+            listings: counts.remove(sc.as_str()).unwrap_or(0),
+            subscribed: true,
+        })
+        .collect();
+    scopes.extend(counts.into_iter().map(|(scope, listings)| ScopeCount {
+        scope,
+        listings,
+        subscribed: false,
+    }));
     let (listen_addrs, peers) = match &st.net {
         Some(n) => (n.listen_addrs().await, n.peers().await.len()),
         None => (vec![], 0),
@@ -135,6 +163,7 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         api: st.api_addr.clone(),
         peers,
         listings,
+        scopes,
         started_at: crate::view::rfc3339(st.started_at),
         version: env!("CARGO_PKG_VERSION"),
         ingest: st.ingest.stats(),

@@ -50,6 +50,11 @@ pub struct FileConfig {
     pub mdns: bool,
     /// Seconds between sweeps of expired listings.
     pub sweep_interval_secs: u64,
+    /// Least time between two commits of the search index, in milliseconds:
+    /// the longest a stored listing waits to become searchable under steady
+    /// traffic. Each commit costs a few milliseconds of CPU; small machines
+    /// under heavy gossip may want 1000.
+    pub index_commit_ms: u64,
     /// Listing limits; defaults are the protocol's.
     pub limits: Limits,
 }
@@ -65,6 +70,7 @@ impl Default for FileConfig {
             peers: vec![],
             mdns: true,
             sweep_interval_secs: 300,
+            index_commit_ms: crate::indexer::COMMIT_INTERVAL.as_millis() as u64,
             limits: Limits::default(),
         }
     }
@@ -114,6 +120,7 @@ pub struct Config {
     pub peers: Vec<String>,
     pub mdns: bool,
     pub sweep_interval_secs: u64,
+    pub index_commit: std::time::Duration,
     pub limits: Limits,
 }
 
@@ -154,6 +161,12 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        if !(10..=10_000).contains(&file.index_commit_ms) {
+            return Err(ConfigError::Invalid {
+                field: "index_commit_ms",
+                message: "must be between 10 and 10000".into(),
+            });
+        }
         let listen = if o.listen.is_empty() {
             file.listen
         } else {
@@ -170,8 +183,21 @@ impl Config {
             peers,
             mdns: file.mdns && !o.no_mdns,
             sweep_interval_secs: file.sweep_interval_secs,
+            index_commit: std::time::Duration::from_millis(file.index_commit_ms),
             limits,
         })
+    }
+
+    /// The scopes whose gossip topics this node subscribes to: its own
+    /// scope, every ancestor of it, and the followed scopes.
+    pub fn subscriptions(&self) -> Vec<Scope> {
+        let mut scopes = self.scope.self_and_ancestors();
+        for f in &self.follow {
+            if !scopes.contains(f) {
+                scopes.push(f.clone());
+            }
+        }
+        scopes
     }
 
     /// Whether this node keeps listings of `scope`: its own scope, anything

@@ -29,7 +29,7 @@ pub const QUEUE: usize = 128;
 pub const MAX_CHANGES_PER_MESSAGE: usize = 256;
 /// Most changes applied between two commits under load.
 pub const MAX_BATCH: usize = 5_000;
-/// Least time between two commits.
+/// Least time between two commits, unless configured otherwise.
 pub const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// One change to the index.
@@ -64,12 +64,13 @@ pub struct Indexer {
 }
 
 impl Indexer {
-    /// Starts the thread that owns writes to `index`.
-    pub fn start(index: Arc<SearchIndex>) -> Indexer {
+    /// Starts the thread that owns writes to `index`; it commits at most
+    /// once per `interval`.
+    pub fn start(index: Arc<SearchIndex>, interval: Duration) -> Indexer {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
             .name("buurt-indexer".into())
-            .spawn(move || run(index, rx))
+            .spawn(move || run(index, rx, interval))
             .ok();
         Indexer {
             tx: Some(tx),
@@ -125,7 +126,7 @@ impl Drop for Indexer {
     }
 }
 
-fn run(index: Arc<SearchIndex>, rx: Receiver<Op>) {
+fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration) {
     let mut pending = 0usize;
     let mut last_commit = Instant::now();
     loop {
@@ -135,7 +136,7 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>) {
                 Err(_) => return,
             }
         } else {
-            let wait = COMMIT_INTERVAL.saturating_sub(last_commit.elapsed());
+            let wait = interval.saturating_sub(last_commit.elapsed());
             match rx.recv_timeout(wait) {
                 Ok(op) => op,
                 Err(RecvTimeoutError::Timeout) => {
@@ -168,7 +169,7 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>) {
                 Err(e) => tracing::warn!("search index update failed: {e}"),
             }
         }
-        if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= COMMIT_INTERVAL) {
+        if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= interval) {
             commit(&index, &mut pending, &mut last_commit);
         }
     }

@@ -163,7 +163,7 @@ impl Ingest {
         announce: Option<mpsc::Sender<SignedListing>>,
     ) -> Ingest {
         Ingest {
-            indexer: Indexer::start(index.clone()),
+            indexer: Indexer::start(index.clone(), config.index_commit),
             store,
             index,
             config,

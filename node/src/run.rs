@@ -243,12 +243,7 @@ impl Node {
         if self.config.listen.is_empty() && self.config.peers.is_empty() {
             return Ok(None);
         }
-        let mut scopes = self.config.scope.self_and_ancestors();
-        for f in &self.config.follow {
-            if !scopes.contains(f) {
-                scopes.push(f.clone());
-            }
-        }
+        let scopes = self.config.subscriptions();
         let cfg = crate::net::NetConfig {
             node_key: self.dir.node_key()?.to_bytes(),
             listen: self.config.listen.clone(),
@@ -257,7 +252,7 @@ impl Node {
             scopes,
             max_listing: self.config.limits.max_listing_bytes,
         };
-        let (client, event_loop) = crate::net::start(cfg, self.ingest.clone())
+        let (client, event_loop) = crate::net::start(cfg, self.ingest.clone(), None)
             .map_err(|e| RunError::Other(e.to_string()))?;
         tokio::spawn(event_loop);
         Ok(Some(client))

@@ -19,6 +19,7 @@
 //! ([`SledStore`]) and an in-memory one ([`MemoryStore`], for tests and
 //! throw-away nodes) pass one shared conformance suite.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use buurt_protocol::{ContentId, DecodeError, ListingId, MemberId, Scope, SignedListing};
@@ -153,6 +154,11 @@ pub trait Store: Send + Sync {
 
     /// Number of stored addresses (tombstones included).
     fn len(&self) -> Result<usize, StoreError>;
+
+    /// Number of stored addresses (tombstones included) per listing scope,
+    /// each scope counted on its own (a listing of `nl/amsterdam/oost` counts
+    /// for that scope, not for `nl/amsterdam`), for `status`.
+    fn scope_counts(&self) -> Result<BTreeMap<String, usize>, StoreError>;
 
     /// Whether the store holds no listing at all.
     fn is_empty(&self) -> Result<bool, StoreError> {

@@ -38,6 +38,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
         ("sweep_expired", sweep_expired),
         ("remove", remove),
         ("len_and_all", len_and_all),
+        ("scope_counts", scope_counts),
         (
             "contains_content_is_latest_only",
             contains_content_is_latest_only,
@@ -397,6 +398,27 @@ fn len_and_all(store: &dyn Store) {
     expect[2] = plain(3, 11);
     assert_eq!(contents(store.all().expect("all")), contents(expect));
     store.flush().expect("flush");
+}
+
+fn scope_counts(store: &dyn Store) {
+    assert!(store.scope_counts().expect("counts").is_empty());
+    let place =
+        |key: u8, revision: u64, s: &str| listing(&alice(), key, revision, |l| l.scope = scope(s));
+    stored(store, &place(1, 10, "nl/amsterdam/oost"));
+    stored(store, &place(2, 10, "nl/amsterdam/oost"));
+    stored(store, &place(3, 10, "nl/amsterdam"));
+    stored(store, &place(4, 10, "nl/amsterdam/oost/dapperbuurt"));
+    // A new revision that moves to another scope moves its count; a removed
+    // address no longer counts.
+    stored(store, &place(2, 11, "nl/amsterdam"));
+    store
+        .remove(&place(4, 10, "nl").listing_id())
+        .expect("remove");
+    let counts = store.scope_counts().expect("counts");
+    let expect: Vec<(String, usize)> =
+        vec![("nl/amsterdam".into(), 2), ("nl/amsterdam/oost".into(), 1)];
+    assert_eq!(counts.into_iter().collect::<Vec<_>>(), expect);
+    assert_eq!(store.len().expect("len"), 3);
 }
 
 fn contains_content_is_latest_only(store: &dyn Store) {

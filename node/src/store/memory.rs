@@ -131,6 +131,14 @@ impl Store for MemoryStore {
         Ok(self.lock().listings.len())
     }
 
+    fn scope_counts(&self) -> Result<BTreeMap<String, usize>, StoreError> {
+        let mut counts = BTreeMap::new();
+        for l in self.lock().listings.values() {
+            *counts.entry(l.listing.scope.to_string()).or_default() += 1;
+        }
+        Ok(counts)
+    }
+
     fn all(&self) -> Result<Vec<SignedListing>, StoreError> {
         Ok(self.filtered(|_| true))
     }

@@ -36,7 +36,7 @@
 //! extend a shorter scope into a match. The number of listings is counted at
 //! open and then kept in memory, so that [`Store::len`] does not scan.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -354,6 +354,38 @@ impl Store for SledStore {
             out.push(self.id_at_end(&key)?);
         }
         Ok(out)
+    }
+
+    /// Counts scope index keys, without reading records. Index entries can
+    /// only be in excess of records (see the module docs: a record never
+    /// lacks its entry, a crash can leave an extra one), so when the entries
+    /// add up to the number of records the count is exact; otherwise each
+    /// entry is checked against its record.
+    fn scope_counts(&self) -> Result<BTreeMap<String, usize>, StoreError> {
+        let mut entries = Vec::new();
+        for item in self.db.scan_prefix([SCOPE]).keys() {
+            let key = item.map_err(|e| self.err(e))?;
+            let id = self.id_at_end(&key)?;
+            let scope = key
+                .get(1..key.len() - ID_LEN)
+                .and_then(|s| s.strip_suffix(b"/\0"))
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .ok_or_else(|| self.corrupt("a scope key is unreadable"))?
+                .to_owned();
+            entries.push((scope, id));
+        }
+        let exact = entries.len() as u64 == self.count.load(Ordering::Acquire);
+        let mut counts = BTreeMap::new();
+        for (scope, id) in entries {
+            if !exact {
+                match self.read(&id)? {
+                    Some(l) if l.listing.scope.as_str() == scope => {}
+                    _ => continue,
+                }
+            }
+            *counts.entry(scope).or_default() += 1;
+        }
+        Ok(counts)
     }
 
     fn sweep_expired(&self, now: i64) -> Result<Vec<ListingId>, StoreError> {
