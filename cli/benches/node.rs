@@ -1,6 +1,7 @@
 //! The single-node benchmark: prints figures, asserts nothing.
 //!
-//! `cargo bench -p buurt-cli --bench node` (add `-- 10000` for one size only).
+//! `cargo bench -p buurt-cli --bench node` (add `-- 10000` for one size only;
+//! set `BENCH_INGEST_ONLY=1` to stop after the ingest figures).
 //! For each size (10,000 and 100,000 listings) it measures, on this machine:
 //! raw `verify_strict` rate; ingest throughput through the whole pipeline
 //! (validate, store, index); duplicate rejection rate; search latency in the
@@ -23,6 +24,11 @@ use buurt_protocol::{
     validate_cached, Certificate, CertificateCache, Exchange, Kind, Limits, Listing, ListingKey,
     Scope, Status, Terms,
 };
+
+/// The same allocator as the `buurt` binary, so that in-process figures
+/// match the node's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 /// Listings per page in the batch ingest, as catch-up sync delivers them.
@@ -399,6 +405,9 @@ fn run(size: usize) {
             rate / verify
         );
 
+        if std::env::var_os("BENCH_INGEST_ONLY").is_some() {
+            return;
+        }
         let t = Instant::now();
         for b in &corpus {
             assert!(matches!(

@@ -283,7 +283,10 @@ impl Ingest {
     /// (before any signature check), validation and policy.
     fn check(&self, bytes: &[u8], now: i64) -> Checked {
         let content_id = ContentId::of(bytes);
-        if self.seen_contains(&content_id) || self.store.contains_content(&content_id)? {
+        let stored = |at| self.store.contains_content(&at, &content_id);
+        if self.seen_contains(&content_id)
+            || SignedListing::address_of(bytes).map_or(Ok(false), stored)?
+        {
             return Ok(Err(Outcome::Duplicate(content_id)));
         }
         let mut certs = CertCache(&self.certs);

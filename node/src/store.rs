@@ -35,7 +35,7 @@ pub use self::sled::SledStore;
 
 /// The version of the on-disk layout [`SledStore`] writes. A database with
 /// another version is refused rather than misread.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What [`Store::put`] did with a listing. These are expected outcomes, not
 /// failures: a node receives the same listing many times over gossip and sync.
@@ -126,10 +126,11 @@ pub trait Store: Send + Sync {
     /// The latest revision at an address.
     fn get(&self, id: &ListingId) -> Result<Option<SignedListing>, StoreError>;
 
-    /// Whether this exact revision is the stored latest revision of its
-    /// address. Lets ingest drop duplicates before any signature check; a
+    /// Whether the latest revision stored at address `at` is the one with
+    /// content id `id`. Lets ingest drop duplicates before any signature
+    /// check (the address is read from the first bytes of a listing); a
     /// replaced revision is no longer contained.
-    fn contains_content(&self, id: &ContentId) -> Result<bool, StoreError>;
+    fn contains_content(&self, at: &ListingId, id: &ContentId) -> Result<bool, StoreError>;
 
     /// Removes one address entirely (moderation), tombstone or not, and
     /// returns what was removed. A later revision of it may be stored again.

@@ -137,7 +137,9 @@ fn agree(store: &SledStore, model: &Model) -> Result<(), TestCaseError> {
     }
     prop_assert_eq!(store.len().expect("len"), model.0.len());
     for l in model.0.values() {
-        prop_assert!(store.contains_content(&l.content_id()).expect("contains"));
+        prop_assert!(store
+            .contains_content(&l.listing_id(), &l.content_id())
+            .expect("contains"));
     }
     for author in &p.authors {
         let want = model

@@ -263,6 +263,20 @@ impl SignedListing {
     /// Decodes signed bytes, structurally only (no signature or content
     /// checks). Rejects unknown versions, trailing bytes and any encoding that
     /// is not the canonical one.
+    /// The address of a signed listing, read from its first 49 bytes
+    /// (version, author, key) without decoding the rest; `None` when the
+    /// bytes are too short or of another version. Lets a node find what it
+    /// already stores before it spends a signature check. Says nothing about
+    /// validity.
+    pub fn address_of(bytes: &[u8]) -> Option<ListingId> {
+        if bytes.first() != Some(&LISTING_VERSION) {
+            return None;
+        }
+        let author = MemberId(bytes.get(1..33)?.try_into().ok()?);
+        let key = ListingKey(bytes.get(33..49)?.try_into().ok()?);
+        Some(ListingId::of(&author, &key))
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<SignedListing, DecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.u8("version")?;

@@ -68,10 +68,17 @@ proptest! {
         prop_assert_eq!(decoded.content_id(), signed.content_id());
         let valid = validate(signed.bytes(), T0, &Limits::default()).unwrap();
         prop_assert_eq!(valid.listing, l);
+        // The address read from the first bytes is the decoded one.
+        prop_assert_eq!(SignedListing::address_of(signed.bytes()), Some(signed.listing_id()));
+        prop_assert_eq!(SignedListing::address_of(&signed.bytes()[..48]), None);
+        let mut other = signed.bytes().to_vec();
+        other[0] ^= 0xFF;
+        prop_assert_eq!(SignedListing::address_of(&other), None);
     }
 
     #[test]
     fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..2_000)) {
+        let _ = SignedListing::address_of(&bytes);
         let _ = SignedListing::decode(&bytes);
         let _ = validate(&bytes, T0, &Limits::default());
     }

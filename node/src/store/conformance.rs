@@ -125,7 +125,9 @@ fn lower_revision_is_superseded(store: &dyn Store) {
     stored(store, &new);
     assert_eq!(store.put(&old).expect("put"), PutOutcome::Superseded);
     assert_eq!(store.get(&new.listing_id()).expect("get"), Some(new));
-    assert!(!store.contains_content(&old.content_id()).expect("contains"));
+    assert!(!store
+        .contains_content(&old.listing_id(), &old.content_id())
+        .expect("contains"));
 }
 
 fn tie_goes_to_lower_content_id(store: &dyn Store) {
@@ -170,7 +172,7 @@ fn tombstone_replaces_and_blocks_older(store: &dyn Store) {
     assert_eq!(store.put(&between).expect("put"), PutOutcome::Superseded);
     assert_eq!(store.len().expect("len"), 1);
     assert!(store
-        .contains_content(&dead.content_id())
+        .contains_content(&dead.listing_id(), &dead.content_id())
         .expect("contains"));
     assert_eq!(
         store.by_author(&open.listing.author).expect("by_author"),
@@ -322,7 +324,9 @@ fn sweep_expired(store: &dyn Store) {
     assert_eq!(store.len().expect("len"), 1);
     for l in [&early, &exact, &negative, &gone] {
         assert_eq!(store.get(&l.listing_id()).expect("get"), None);
-        assert!(!store.contains_content(&l.content_id()).expect("contains"));
+        assert!(!store
+            .contains_content(&l.listing_id(), &l.content_id())
+            .expect("contains"));
     }
     assert_eq!(
         store.by_scope(&scope("nl")).expect("by_scope"),
@@ -356,7 +360,9 @@ fn remove(store: &dyn Store) {
     );
     assert_eq!(store.remove(&l.listing_id()).expect("remove"), None);
     assert_eq!(store.get(&l.listing_id()).expect("get"), None);
-    assert!(!store.contains_content(&l.content_id()).expect("contains"));
+    assert!(!store
+        .contains_content(&l.listing_id(), &l.content_id())
+        .expect("contains"));
     assert_eq!(store.len().expect("len"), 1);
     assert_eq!(
         store.by_author(&l.listing.author).expect("by_author"),
@@ -424,10 +430,18 @@ fn scope_counts(store: &dyn Store) {
 fn contains_content_is_latest_only(store: &dyn Store) {
     let old = plain(1, 10);
     let new = plain(1, 11);
-    assert!(!store.contains_content(&old.content_id()).expect("contains"));
+    assert!(!store
+        .contains_content(&old.listing_id(), &old.content_id())
+        .expect("contains"));
     stored(store, &old);
-    assert!(store.contains_content(&old.content_id()).expect("contains"));
+    assert!(store
+        .contains_content(&old.listing_id(), &old.content_id())
+        .expect("contains"));
     stored(store, &new);
-    assert!(!store.contains_content(&old.content_id()).expect("contains"));
-    assert!(store.contains_content(&new.content_id()).expect("contains"));
+    assert!(!store
+        .contains_content(&old.listing_id(), &old.content_id())
+        .expect("contains"));
+    assert!(store
+        .contains_content(&new.listing_id(), &new.content_id())
+        .expect("contains"));
 }

@@ -5,7 +5,7 @@
 //! suite. Queries by author and scope scan every listing, which is fine for
 //! the sizes it is meant for.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 
 use buurt_protocol::revision::supersedes;
@@ -23,8 +23,6 @@ pub struct MemoryStore {
 struct Inner {
     /// Latest revision by address.
     listings: BTreeMap<ListingId, SignedListing>,
-    /// Content id of each latest revision, to its address.
-    contents: HashMap<ContentId, ListingId>,
     /// `(expires_at, id)` of every listing, so a sweep reads only what lapsed.
     expiry: BTreeSet<(i64, ListingId)>,
 }
@@ -32,14 +30,12 @@ struct Inner {
 impl Inner {
     fn insert(&mut self, l: &SignedListing) {
         let id = l.listing_id();
-        self.contents.insert(l.content_id(), id);
         self.expiry.insert((l.listing.expires_at, id));
         self.listings.insert(id, l.clone());
     }
 
     fn remove(&mut self, id: &ListingId) -> Option<SignedListing> {
         let old = self.listings.remove(id)?;
-        self.contents.remove(&old.content_id());
         self.expiry.remove(&(old.listing.expires_at, *id));
         Some(old)
     }
@@ -87,8 +83,12 @@ impl Store for MemoryStore {
         Ok(self.lock().listings.get(id).cloned())
     }
 
-    fn contains_content(&self, id: &ContentId) -> Result<bool, StoreError> {
-        Ok(self.lock().contents.contains_key(id))
+    fn contains_content(&self, at: &ListingId, id: &ContentId) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .listings
+            .get(at)
+            .is_some_and(|l| l.content_id() == *id))
     }
 
     fn remove(&self, id: &ListingId) -> Result<Option<SignedListing>, StoreError> {

@@ -3,7 +3,8 @@
 //! Everything lives in one sled tree. A write is a short sequence of
 //! single-key inserts and removes in a crash-safe order, not one
 //! `apply_batch`: sled's batches cost about ten times a single insert (105 µs
-//! for the six keys of one listing against 10 µs, measured here), and the
+//! for the six keys a listing had in format 1, against 10 µs, measured
+//! here), and the
 //! store's write rate bounds the whole ingest pipeline. The record under `L`
 //! is the truth and its insert or removal is the commit point of every write:
 //!
@@ -25,7 +26,6 @@
 //! |-----------------------------------------------|---------------------|
 //! | `M` `format`                                  | format version (u32)|
 //! | `L` listing id (16)                           | signed bytes        |
-//! | `C` content id (32)                           | listing id          |
 //! | `A` author (32) listing id (16)               | empty               |
 //! | `S` scope `/` 0x00 listing id (16)            | empty               |
 //! | `E` expires_at (8, sign bit flipped) id (16)  | empty               |
@@ -54,7 +54,8 @@ use super::{PutOutcome, Store, StoreError, FORMAT_VERSION};
 
 const FORMAT_KEY: &[u8] = b"Mformat";
 const LISTING: u8 = b'L';
-const CONTENT: u8 = b'C';
+/// Prefix of the content-id keys of store format 1, removed on upgrade.
+const FORMAT_1_CONTENT: u8 = b'C';
 const AUTHOR: u8 = b'A';
 const SCOPE: u8 = b'S';
 const EXPIRY: u8 = b'E';
@@ -140,7 +141,9 @@ impl SledStore {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .map_err(|_| self.corrupt("the format version is unreadable"))?;
-                if found != FORMAT_VERSION {
+                if found == 1 {
+                    self.upgrade_from_1()?;
+                } else if found != FORMAT_VERSION {
                     return Err(StoreError::UnknownFormat {
                         path: self.path.clone(),
                         found,
@@ -176,6 +179,22 @@ impl SledStore {
         }
     }
 
+    /// Format 1 kept a `C` key (content id to address) per record; format 2
+    /// finds a revision by its address instead. Removing the keys, then
+    /// writing the new version, can be interrupted and run again.
+    fn upgrade_from_1(&self) -> Result<(), StoreError> {
+        let mut n = 0usize;
+        for key in self.db.scan_prefix([FORMAT_1_CONTENT]).keys() {
+            let key = key.map_err(|e| self.err(e))?;
+            self.delete(&key)?;
+            n += 1;
+        }
+        self.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+        self.flush()?;
+        tracing::info!("database upgraded to store format {FORMAT_VERSION} ({n} keys removed)");
+        Ok(())
+    }
+
     fn err(&self, e: ::sled::Error) -> StoreError {
         map_error(&self.path, e)
     }
@@ -208,7 +227,6 @@ impl SledStore {
     fn erase(&self, l: &SignedListing) -> Result<(), StoreError> {
         self.delete(&listing_key(&l.listing_id()))?;
         self.count.fetch_sub(1, Ordering::AcqRel);
-        self.delete(&content_key(&l.content_id()))?;
         for key in index_keys(l) {
             self.delete(&key)?;
         }
@@ -273,7 +291,6 @@ impl Store for SledStore {
         };
         // Index entries first, the record last: see the module docs.
         let new_keys = index_keys(listing);
-        self.insert(&content_key(&listing.content_id()), &id.0)?;
         for key in &new_keys {
             self.insert(key, &[])?;
         }
@@ -283,7 +300,6 @@ impl Store for SledStore {
                 self.count.fetch_add(1, Ordering::AcqRel);
             }
             Some(old) => {
-                self.delete(&content_key(&old.content_id()))?;
                 for key in index_keys(old) {
                     if !new_keys.contains(&key) {
                         self.delete(&key)?;
@@ -298,19 +314,8 @@ impl Store for SledStore {
         self.read(id)
     }
 
-    fn contains_content(&self, id: &ContentId) -> Result<bool, StoreError> {
-        let Some(at) = self.db.get(content_key(id)).map_err(|e| self.err(e))? else {
-            return Ok(false);
-        };
-        let Ok(at) = <[u8; ID_LEN]>::try_from(at.as_ref()) else {
-            return Err(self.corrupt("a content index entry is unreadable"));
-        };
-        // The entry may be stale (see the module docs): only the record counts.
-        match self
-            .db
-            .get(listing_key(&ListingId(at)))
-            .map_err(|e| self.err(e))?
-        {
+    fn contains_content(&self, at: &ListingId, id: &ContentId) -> Result<bool, StoreError> {
+        match self.db.get(listing_key(at)).map_err(|e| self.err(e))? {
             Some(bytes) => Ok(ContentId::of(&bytes) == *id),
             None => Ok(false),
         }
@@ -470,12 +475,6 @@ fn index_keys(l: &SignedListing) -> [Vec<u8>; 3] {
 
 fn listing_key(id: &ListingId) -> Vec<u8> {
     let mut k = vec![LISTING];
-    k.extend_from_slice(&id.0);
-    k
-}
-
-fn content_key(id: &ContentId) -> Vec<u8> {
-    let mut k = vec![CONTENT];
     k.extend_from_slice(&id.0);
     k
 }
@@ -689,16 +688,10 @@ mod tests {
         store.put(&first).expect("puts");
         // A put of `second` that stopped after its index entries: the
         // record is still `first`.
-        store
-            .insert(&content_key(&second.content_id()), &second.listing_id().0)
-            .expect("inserts");
         for key in index_keys(&second) {
             store.insert(&key, &[]).expect("inserts");
         }
         // A put of `never` that stopped before its record.
-        store
-            .insert(&content_key(&never.content_id()), &never.listing_id().0)
-            .expect("inserts");
         for key in index_keys(&never) {
             store.insert(&key, &[]).expect("inserts");
         }
@@ -706,9 +699,15 @@ mod tests {
         let store = open(&dir);
 
         assert_eq!(store.len().expect("len"), 1);
-        assert!(store.contains_content(&first.content_id()).expect("reads"));
-        assert!(!store.contains_content(&second.content_id()).expect("reads"));
-        assert!(!store.contains_content(&never.content_id()).expect("reads"));
+        assert!(store
+            .contains_content(&first.listing_id(), &first.content_id())
+            .expect("reads"));
+        assert!(!store
+            .contains_content(&second.listing_id(), &second.content_id())
+            .expect("reads"));
+        assert!(!store
+            .contains_content(&never.listing_id(), &never.content_id())
+            .expect("reads"));
         let author = store.by_author(&first.listing.author).expect("reads");
         assert_eq!(author, vec![first.clone()]);
         let wide = store
@@ -731,13 +730,49 @@ mod tests {
             store.put(&second).expect("puts"),
             PutOutcome::Stored { .. }
         ));
-        assert!(store.contains_content(&second.content_id()).expect("reads"));
-        assert!(!store.contains_content(&first.content_id()).expect("reads"));
+        assert!(store
+            .contains_content(&second.listing_id(), &second.content_id())
+            .expect("reads"));
+        assert!(!store
+            .contains_content(&first.listing_id(), &first.content_id())
+            .expect("reads"));
         assert!(matches!(
             store.put(&never).expect("puts"),
             PutOutcome::Stored { .. }
         ));
         assert_eq!(store.len().expect("len"), 2);
+    }
+
+    #[test]
+    fn format_1_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ident = buurt_protocol::sample::Identity::fixed();
+        let l = ident
+            .offer([1; 16], "Ladder", buurt_protocol::sample::T0)
+            .sign(&ident.member)
+            .expect("signs");
+        {
+            // A format 1 database: the record plus its content-id key.
+            let store = open(&dir);
+            store.put(&l).expect("puts");
+            let mut old_key = vec![FORMAT_1_CONTENT];
+            old_key.extend_from_slice(&l.content_id().0);
+            store.insert(&old_key, &l.listing_id().0).expect("inserts");
+            store
+                .insert(FORMAT_KEY, &1u32.to_be_bytes())
+                .expect("inserts");
+            store.flush().expect("flushes");
+        }
+        let store = open(&dir);
+        assert_eq!(
+            store.db.get(FORMAT_KEY).expect("reads").as_deref(),
+            Some(&FORMAT_VERSION.to_be_bytes()[..])
+        );
+        assert_eq!(store.db.scan_prefix([FORMAT_1_CONTENT]).count(), 0);
+        assert_eq!(store.get(&l.listing_id()).expect("gets"), Some(l.clone()));
+        assert!(store
+            .contains_content(&l.listing_id(), &l.content_id())
+            .expect("contains"));
     }
 
     #[test]
@@ -756,7 +791,9 @@ mod tests {
         let store = open(&dir);
         assert_eq!(store.get(&l.listing_id()).expect("gets"), Some(l.clone()));
         assert_eq!(store.len().expect("len"), 1);
-        assert!(store.contains_content(&l.content_id()).expect("contains"));
+        assert!(store
+            .contains_content(&l.listing_id(), &l.content_id())
+            .expect("contains"));
     }
 
     #[test]
@@ -833,7 +870,7 @@ mod tests {
                 e,
                 StoreError::UnknownFormat {
                     found: 7,
-                    known: 1,
+                    known: 2,
                     ..
                 }
             ),
