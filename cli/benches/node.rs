@@ -25,11 +25,6 @@ use buurt_protocol::{
     Scope, Status, Terms,
 };
 
-/// The same allocator as the `buurt` binary, so that in-process figures
-/// match the node's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 /// Listings per page in the batch ingest, as catch-up sync delivers them.
 const PAGE: usize = 1_024;

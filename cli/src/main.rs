@@ -11,11 +11,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-/// sled and tantivy allocate and free small blocks at a high rate; mimalloc
-/// does that faster than the system allocator (see docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Share things, meals and help with your neighbours, on a node no company can switch off.
 #[derive(Parser, Debug)]
 #[command(

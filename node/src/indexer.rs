@@ -31,6 +31,9 @@ pub const MAX_CHANGES_PER_MESSAGE: usize = 256;
 pub const MAX_BATCH: usize = 5_000;
 /// Least time between two commits, unless configured otherwise.
 pub const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
+/// Longest time between two commits while changes wait, however long
+/// commits take.
+pub const MAX_SPACING: Duration = Duration::from_secs(1);
 
 /// One change to the index.
 pub enum Change {
@@ -129,6 +132,9 @@ impl Drop for Indexer {
 fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration) {
     let mut pending = 0usize;
     let mut last_commit = Instant::now();
+    // Spacing between commits: the configured interval, stretched under
+    // load so that commits take at most a tenth of the indexer's time.
+    let mut spacing = interval;
     loop {
         let op = if pending == 0 {
             match rx.recv() {
@@ -136,15 +142,15 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration) {
                 Err(_) => return,
             }
         } else {
-            let wait = interval.saturating_sub(last_commit.elapsed());
+            let wait = spacing.saturating_sub(last_commit.elapsed());
             match rx.recv_timeout(wait) {
                 Ok(op) => op,
                 Err(RecvTimeoutError::Timeout) => {
-                    commit(&index, &mut pending, &mut last_commit);
+                    spacing = commit(&index, &mut pending, &mut last_commit, interval);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    commit(&index, &mut pending, &mut last_commit);
+                    commit(&index, &mut pending, &mut last_commit, interval);
                     return;
                 }
             }
@@ -169,16 +175,26 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration) {
                 Err(e) => tracing::warn!("search index update failed: {e}"),
             }
         }
-        if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= interval) {
-            commit(&index, &mut pending, &mut last_commit);
+        if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= spacing) {
+            spacing = commit(&index, &mut pending, &mut last_commit, interval);
         }
     }
 }
 
-fn commit(index: &SearchIndex, pending: &mut usize, last: &mut Instant) {
+/// Commits, and returns the spacing until the next commit: ten times what
+/// this one took, at least `interval` and at most [`MAX_SPACING`] (or
+/// `interval`, if that is longer).
+fn commit(
+    index: &SearchIndex,
+    pending: &mut usize,
+    last: &mut Instant,
+    interval: Duration,
+) -> Duration {
+    let started = Instant::now();
     if let Err(e) = index.commit() {
         tracing::warn!("search index commit failed: {e}");
     }
     *pending = 0;
     *last = Instant::now();
+    (10 * started.elapsed()).clamp(interval, MAX_SPACING.max(interval))
 }
