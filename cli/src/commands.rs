@@ -57,6 +57,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Withdraw { id } => withdraw(&cli, &dir, id),
         Command::Status => status(&cli, &dir),
         Command::Peers => peers(&cli, &dir),
+        Command::Sync { peer } => sync(&cli, &dir, peer.as_deref()),
         Command::Id => id(&cli, &dir),
         Command::Reindex => reindex(&cli, dir),
         Command::Topics => topics(&cli),
@@ -482,7 +483,41 @@ fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
         }
     }
     println!("peers     {}", f("peers"));
+    if let Some(syncs) = s["sync"].as_array() {
+        for x in syncs {
+            let g = |k: &str| x[k].as_u64().unwrap_or(0);
+            println!(
+                "sync      {}  {}  {} with {}: {} rounds, {} needed, {} fetched, {} stored{}",
+                x["scope"].as_str().unwrap_or("?"),
+                x["last_at"].as_str().unwrap_or("?"),
+                x["result"].as_str().unwrap_or("?"),
+                output::cut(x["peer"].as_str().unwrap_or("?"), 16),
+                g("rounds"),
+                g("needed"),
+                g("fetched"),
+                g("stored"),
+                if x["in_progress"].as_bool() == Some(true) {
+                    " (in progress)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     println!("since     {}", f("started_at"));
+    Ok(())
+}
+
+fn sync(cli: &Cli, dir: &DataDir, peer: Option<&str>) -> Result<()> {
+    let c = client(cli, dir)?;
+    let answer: serde_json::Value = c.post("/v1/sync", &json!({ "peer": peer }))?;
+    if cli.json {
+        return print_json(&answer);
+    }
+    match answer["sessions"].as_u64().unwrap_or(0) {
+        0 => println!("No sync started: no peer is connected, or a sync is already running."),
+        n => println!("Syncing with {n} peer(s); `buurt status` shows the result per scope."),
+    }
     Ok(())
 }
 

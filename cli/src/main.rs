@@ -84,6 +84,12 @@ pub enum Command {
     Status,
     /// Connected peers
     Peers,
+    /// Catch up with peers now (it also happens at connect and every few minutes)
+    Sync {
+        /// Only with this peer (node id, as `buurt peers` shows it)
+        #[arg(long)]
+        peer: Option<String>,
+    },
     /// This member's id and certificate (creates a member key if there is none)
     Id,
     /// Rebuild the search index from the store

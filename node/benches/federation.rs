@@ -127,6 +127,7 @@ async fn start_node(
         mdns: false,
         scopes: config.scope.self_and_ancestors(),
         max_listing: config.limits.max_listing_bytes,
+        sync_interval: config.sync_interval,
     };
     let (client, event_loop) =
         net::start(cfg, ingest.clone(), Some(&mut registry)).expect("network");

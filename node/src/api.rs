@@ -84,6 +84,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/listings/{id}", get(get_listing))
         .route("/v1/members/{member}/listings", get(member_listings))
         .route("/v1/peers", get(peers))
+        .route("/v1/sync", post(sync_now))
         .route("/v1/admin/reindex", post(reindex))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
@@ -113,6 +114,8 @@ struct StatusView {
     /// Stored listings per scope: every subscribed scope (own, ancestors,
     /// followed), then any other scope that has listings.
     scopes: Vec<ScopeCount>,
+    /// The last catch-up sync per scope.
+    sync: Vec<crate::sync::ScopeSync>,
     started_at: String,
     version: &'static str,
     ingest: crate::ingest::Stats,
@@ -164,10 +167,46 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         peers,
         listings,
         scopes,
+        sync: st.net.as_ref().map(|n| n.sync_status()).unwrap_or_default(),
         started_at: crate::view::rfc3339(st.started_at),
         version: env!("CARGO_PKG_VERSION"),
         ingest: st.ingest.stats(),
     }))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct SyncAsk {
+    /// Node id of one connected peer; all connected peers without it.
+    peer: Option<String>,
+}
+
+/// Starts catch-up sync sessions now.
+async fn sync_now(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<SyncAsk>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let ask = match body {
+        Ok(Json(a)) => a,
+        Err(e) => return Err(ApiError::bad("bad_json", e.body_text())),
+    };
+    let Some(net) = &st.net else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_network",
+            "this node runs without federation (no listen address and no peers)",
+        ));
+    };
+    let started = net.sync_now(ask.peer.clone()).await;
+    if started == 0 {
+        if let Some(p) = ask.peer {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_such_peer",
+                format!("{p} is not connected, or a sync with it is already running (see `buurt peers`)"),
+            ));
+        }
+    }
+    Ok(Json(json!({ "sessions": started })))
 }
 
 /// Connected peers.

@@ -50,6 +50,9 @@ pub struct FileConfig {
     pub mdns: bool,
     /// Seconds between sweeps of expired listings.
     pub sweep_interval_secs: u64,
+    /// Seconds between two catch-up sync sessions with each connected peer
+    /// (a session also starts when a connection opens).
+    pub sync_interval_secs: u64,
     /// Least time between two commits of the search index, in milliseconds:
     /// the longest a stored listing waits to become searchable under steady
     /// traffic. Each commit costs a few milliseconds of CPU; small machines
@@ -70,6 +73,7 @@ impl Default for FileConfig {
             peers: vec![],
             mdns: true,
             sweep_interval_secs: 300,
+            sync_interval_secs: 300,
             index_commit_ms: crate::indexer::COMMIT_INTERVAL.as_millis() as u64,
             limits: Limits::default(),
         }
@@ -121,6 +125,7 @@ pub struct Config {
     pub mdns: bool,
     pub sweep_interval_secs: u64,
     pub index_commit: std::time::Duration,
+    pub sync_interval: std::time::Duration,
     pub limits: Limits,
 }
 
@@ -161,6 +166,12 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        if file.sync_interval_secs < 5 {
+            return Err(ConfigError::Invalid {
+                field: "sync_interval_secs",
+                message: "must be at least 5".into(),
+            });
+        }
         if !(10..=10_000).contains(&file.index_commit_ms) {
             return Err(ConfigError::Invalid {
                 field: "index_commit_ms",
@@ -184,6 +195,7 @@ impl Config {
             mdns: file.mdns && !o.no_mdns,
             sweep_interval_secs: file.sweep_interval_secs,
             index_commit: std::time::Duration::from_millis(file.index_commit_ms),
+            sync_interval: std::time::Duration::from_secs(file.sync_interval_secs),
             limits,
         })
     }

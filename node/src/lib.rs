@@ -13,4 +13,5 @@ pub mod net;
 pub mod run;
 pub mod search;
 pub mod store;
+pub mod sync;
 pub mod view;

@@ -19,6 +19,7 @@ use buurt_protocol::{NodeId, Scope, SignedListing};
 use libp2p::futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, ValidationMode};
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, identity, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
@@ -26,6 +27,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::ingest::{Ingest, Outcome, Source};
+use crate::sync::{ScopeSync, SessionError, SyncCodec, SyncState};
+use buurt_protocol::sync::{Request as SyncRequest, Response as SyncResponse};
 
 /// Capacity of the command channel.
 pub const COMMANDS: usize = 256;
@@ -49,6 +52,11 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// listings under 1,000 bytes out: with it on for every listing, copies fell
 /// to 2.0 but the extra control messages cost more CPU than they saved.
 pub const MESH_N: usize = 4;
+/// Longest wait for the answer to one sync request.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between a new connection and the first sync session, so that both
+/// sides have exchanged their subscriptions.
+pub const SYNC_DELAY: Duration = Duration::from_secs(1);
 /// Prefix of gossipsub topic names: `buurt/v1/scope/nl/amsterdam`.
 pub const TOPIC_PREFIX: &str = "buurt/v1/scope/";
 
@@ -76,6 +84,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
+    sync: request_response::Behaviour<SyncCodec>,
 }
 
 /// What the network is told to do.
@@ -92,6 +101,23 @@ pub enum Command {
     ListenAddrs {
         reply: oneshot::Sender<Vec<String>>,
     },
+    /// Send one sync request and hand back the answer.
+    SyncRequest {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Result<SyncResponse, String>>,
+    },
+    /// Start a sync session now with every connected peer, or with the one
+    /// whose node id is given; answers with the number of sessions started.
+    SyncNow {
+        peer: Option<String>,
+        reply: oneshot::Sender<usize>,
+    },
+    /// A sync session found the peer breaking the protocol.
+    Misbehaved {
+        peer: PeerId,
+        why: String,
+    },
 }
 
 /// A connected peer, as `buurt peers` shows it.
@@ -107,6 +133,7 @@ pub struct PeerInfo {
 #[derive(Clone)]
 pub struct NetClient {
     tx: mpsc::Sender<Command>,
+    sync: Arc<SyncState>,
 }
 
 impl NetClient {
@@ -135,12 +162,47 @@ impl NetClient {
         rx.await.unwrap_or_default()
     }
 
+    /// The last sync result per scope.
+    pub fn sync_status(&self) -> Vec<ScopeSync> {
+        self.sync.snapshot()
+    }
+
+    /// Starts sync sessions now; returns how many.
+    pub async fn sync_now(&self, peer: Option<String>) -> usize {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(Command::SyncNow { peer, reply })
+            .await
+            .is_err()
+        {
+            return 0;
+        }
+        rx.await.unwrap_or(0)
+    }
+
     pub async fn listen_addrs(&self) -> Vec<String> {
         let (reply, rx) = oneshot::channel();
         if self.tx.send(Command::ListenAddrs { reply }).await.is_err() {
             return vec![];
         }
         rx.await.unwrap_or_default()
+    }
+}
+
+impl crate::sync::Requester for NetClient {
+    async fn request(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::SyncRequest {
+                peer,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| "the network has stopped".to_owned())?;
+        rx.await
+            .unwrap_or_else(|_| Err("the network has stopped".to_owned()))
     }
 }
 
@@ -155,6 +217,8 @@ pub struct NetConfig {
     /// Largest listing accepted from a peer; a larger gossip message is
     /// invalid. (The transport refuses anything over [`MAX_MESSAGE`].)
     pub max_listing: usize,
+    /// Time between two sync sessions with a connected peer.
+    pub sync_interval: Duration,
 }
 
 /// The node id of a peer, from its libp2p identity.
@@ -245,11 +309,18 @@ pub fn start(
             } else {
                 None
             };
+            let sync = request_response::Behaviour::new(
+                [(crate::sync::PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(SYNC_TIMEOUT)
+                    .with_max_concurrent_streams(16),
+            );
             Ok(Behaviour {
                 gossipsub,
                 identify,
                 ping: ping::Behaviour::default(),
                 mdns: Toggle::from(mdns),
+                sync,
             })
         })
         .map_err(|e| NetError::Setup(e.to_string()))?
@@ -284,7 +355,17 @@ pub fn start(
         });
     }
     let (tx, rx) = mpsc::channel(COMMANDS);
+    let sync = Arc::new(SyncState::default());
+    let (answers_tx, answers) = mpsc::channel(crate::sync::SERVING);
     let event_loop = EventLoop {
+        weak: tx.downgrade(),
+        sync: sync.clone(),
+        scopes: cfg.scopes.clone(),
+        sync_interval: cfg.sync_interval,
+        pending: HashMap::new(),
+        answers_tx,
+        answers,
+        serving: Arc::new(Semaphore::new(crate::sync::SERVING)),
         swarm,
         local,
         commands: rx,
@@ -296,10 +377,29 @@ pub fn start(
         validating: Arc::new(Semaphore::new(VALIDATING)),
         max_listing,
     };
-    Ok((NetClient { tx }, event_loop.run()))
+    Ok((NetClient { tx, sync }, event_loop.run()))
+}
+
+/// An answer to a sync request, computed off the event loop.
+struct Answer {
+    channel: ResponseChannel<SyncResponse>,
+    response: SyncResponse,
+    peer: PeerId,
+    malformed: bool,
 }
 
 struct EventLoop {
+    /// A handle to this loop for the sync sessions it starts; weak, so that
+    /// the loop still ends when the last outside handle is dropped.
+    weak: mpsc::WeakSender<Command>,
+    sync: Arc<SyncState>,
+    scopes: Vec<Scope>,
+    sync_interval: Duration,
+    /// Sync requests sent, waiting for their answer.
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, String>>>,
+    answers_tx: mpsc::Sender<Answer>,
+    answers: mpsc::Receiver<Answer>,
+    serving: Arc<Semaphore>,
     swarm: Swarm<Behaviour>,
     local: PeerId,
     commands: mpsc::Receiver<Command>,
@@ -318,6 +418,8 @@ impl EventLoop {
     async fn run(mut self) {
         let (done_tx, mut done_rx) = mpsc::channel::<Validated>(VALIDATING);
         let mut redial = tokio::time::interval(Duration::from_secs(1));
+        let mut periodic = tokio::time::interval(self.sync_interval);
+        periodic.tick().await;
         tracing::info!(
             "network up as node {}",
             node_id_of(&self.local)
@@ -332,7 +434,14 @@ impl EventLoop {
                     None => return,
                 },
                 Some(v) = done_rx.recv() => self.report(v),
+                Some(a) = self.answers.recv() => self.answered(a),
                 _ = redial.tick() => self.redial(),
+                _ = periodic.tick() => {
+                    let peers: Vec<PeerId> = self.since.keys().copied().collect();
+                    for p in peers {
+                        self.start_session(p, jitter(self.sync_interval / 5));
+                    }
+                }
             }
         }
     }
@@ -394,6 +503,40 @@ impl EventLoop {
                     .collect();
                 let _ = reply.send(peers);
             }
+            Command::SyncRequest {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                self.pending.insert(id, reply);
+            }
+            Command::SyncNow { peer, reply } => {
+                let peers: Vec<PeerId> = self
+                    .since
+                    .keys()
+                    .filter(|p| {
+                        peer.as_ref().is_none_or(|want| {
+                            node_id_of(p).is_some_and(|n| n.to_string() == *want)
+                                || p.to_string() == *want
+                        })
+                    })
+                    .copied()
+                    .collect();
+                let started = peers
+                    .into_iter()
+                    .filter(|p| self.start_session(*p, Duration::ZERO))
+                    .count();
+                let _ = reply.send(started);
+            }
+            Command::Misbehaved { peer, why } => {
+                tracing::warn!(
+                    "sync with {}: {why}",
+                    node_id_of(&peer).map(|n| n.to_string()).unwrap_or_default()
+                );
+                self.invalid.insert(peer, MAX_INVALID - 1);
+                self.count_invalid(peer);
+            }
             Command::ListenAddrs { reply } => {
                 let local = self.local;
                 let addrs = self
@@ -427,6 +570,9 @@ impl EventLoop {
                         e.peer = Some(peer_id);
                         e.backoff = Duration::from_secs(1);
                     }
+                }
+                if !self.since.contains_key(&peer_id) {
+                    self.start_session(peer_id, SYNC_DELAY);
                 }
                 self.since
                     .entry(peer_id)
@@ -464,6 +610,7 @@ impl EventLoop {
                 message_id,
                 message,
             })) => self.on_message(propagation_source, message_id, message, done),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
             _ => {}
         }
     }
@@ -532,20 +679,135 @@ impl EventLoop {
             .gossipsub
             .report_message_validation_result(&v.message_id, &v.source, v.acceptance);
         if rejected {
-            let n = self.invalid.entry(v.source).or_default();
-            *n += 1;
-            if *n >= MAX_INVALID {
-                tracing::warn!(
-                    "disconnecting {}: {} invalid messages",
-                    node_id_of(&v.source)
-                        .map(|n| n.to_string())
-                        .unwrap_or_default(),
-                    n
-                );
-                self.banned.insert(v.source, Instant::now() + BAN);
-                let _ = self.swarm.disconnect_peer_id(v.source);
-            }
+            self.count_invalid(v.source);
         }
+    }
+
+    /// Counts one invalid message (or sync misbehaviour) against a peer and
+    /// disconnects and bans it at [`MAX_INVALID`].
+    fn count_invalid(&mut self, peer: PeerId) {
+        let n = self.invalid.entry(peer).or_default();
+        *n += 1;
+        if *n >= MAX_INVALID {
+            tracing::warn!(
+                "disconnecting {}: {} invalid messages",
+                node_id_of(&peer).map(|n| n.to_string()).unwrap_or_default(),
+                n
+            );
+            self.banned.insert(peer, Instant::now() + BAN);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    /// A sync request from a peer is answered off the loop; an answer to one
+    /// of ours goes to the session waiting for it.
+    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let Ok(permit) = self.serving.clone().try_acquire_owned() else {
+                    let busy = SyncResponse::Refused {
+                        reason: "busy".into(),
+                    };
+                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, busy);
+                    return;
+                };
+                let ingest = self.ingest.clone();
+                let answers = self.answers_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let (response, malformed) =
+                        crate::sync::answer(&ingest, request, crate::run::now());
+                    drop(permit);
+                    let _ = answers.blocking_send(Answer {
+                        channel,
+                        response,
+                        peer,
+                        malformed,
+                    });
+                });
+            }
+            Event::Message {
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!("sync request from {peer} failed: {error}");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn answered(&mut self, a: Answer) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(a.channel, a.response);
+        if a.malformed {
+            self.count_invalid(a.peer);
+        }
+    }
+
+    /// Starts a sync session with `peer` after `delay`, unless one is
+    /// running. Returns whether it started one.
+    fn start_session(&mut self, peer: PeerId, delay: Duration) -> bool {
+        let Some(tx) = self.weak.upgrade() else {
+            return false;
+        };
+        if !self
+            .sync
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer)
+        {
+            return false;
+        }
+        let client = NetClient {
+            tx,
+            sync: self.sync.clone(),
+        };
+        let ingest = self.ingest.clone();
+        let scopes = self.scopes.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let run = session(&client, &ingest, peer, &scopes);
+            if tokio::time::timeout(crate::sync::SESSION_LIMIT, run)
+                .await
+                .is_err()
+            {
+                tracing::warn!("sync session with {peer} timed out");
+            }
+            client
+                .sync
+                .busy
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&peer);
+        });
+        true
     }
 
     fn redial(&mut self) {
@@ -565,6 +827,55 @@ impl EventLoop {
             let e = &mut self.explicit[i];
             e.next_try = now + e.backoff;
             e.backoff = (e.backoff * 2).min(MAX_REDIAL);
+        }
+    }
+}
+
+/// A random duration between zero and `max`.
+fn jitter(max: Duration) -> Duration {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    let ms = max.as_millis().max(1) as u64;
+    Duration::from_millis(u64::from_be_bytes(b) % ms)
+}
+
+/// One sync session: every subscribed scope in turn.
+async fn session(client: &NetClient, ingest: &Arc<Ingest>, peer: PeerId, scopes: &[Scope]) {
+    let name = node_id_of(&peer)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| peer.to_string());
+    for scope in scopes {
+        let result =
+            crate::sync::sync_scope(client, ingest, &client.sync, peer, &name, scope).await;
+        let now = crate::view::rfc3339(crate::run::now());
+        match result {
+            Ok(mut r) => {
+                r.last_at = now;
+                let refused = r.result.starts_with("refused");
+                let known = client
+                    .sync
+                    .scopes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains_key(scope.as_str());
+                // A peer that does not follow a scope says nothing about it.
+                if !refused || !known {
+                    client.sync.record(r);
+                }
+            }
+            Err(e) => {
+                client.sync.record(ScopeSync {
+                    scope: scope.to_string(),
+                    last_at: now,
+                    peer: name.clone(),
+                    result: format!("failed: {e}"),
+                    ..Default::default()
+                });
+                if let SessionError::Misbehaved(why) = e {
+                    let _ = client.tx.send(Command::Misbehaved { peer, why }).await;
+                }
+                return;
+            }
         }
     }
 }

@@ -251,6 +251,7 @@ impl Node {
             mdns: self.config.mdns,
             scopes,
             max_listing: self.config.limits.max_listing_bytes,
+            sync_interval: self.config.sync_interval,
         };
         let (client, event_loop) = crate::net::start(cfg, self.ingest.clone(), None)
             .map_err(|e| RunError::Other(e.to_string()))?;

@@ -18,6 +18,7 @@ pub mod listing;
 pub mod revision;
 pub mod sample;
 pub mod scope;
+pub mod sync;
 pub mod taxonomy;
 pub mod validate;
 

@@ -1,0 +1,148 @@
+//! Catch-up sync: a node that was offline converges with its peer, through
+//! real `buurt node` processes on loopback.
+
+use std::collections::BTreeSet;
+
+use buurt_node::datadir::DataDir;
+use buurt_protocol::keys::SigningKey;
+use buurt_protocol::limits::DAY;
+use buurt_protocol::{
+    Certificate, Exchange, Kind, Listing, ListingKey, Scope, SignedListing, Status, Terms,
+};
+use buurt_tests::TestNode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_buurt");
+const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
+
+/// The operator's member key and certificate of a node's data directory.
+fn operator(node: &TestNode) -> (SigningKey, Certificate) {
+    let dir = DataDir::new(node.path());
+    let key = dir.member_key().expect("member key");
+    let cert = dir.certificate().expect("reads").expect("certificate");
+    (key, cert)
+}
+
+fn listing(
+    who: &(SigningKey, Certificate),
+    n: u32,
+    title: &str,
+    revision: u64,
+    at: i64,
+) -> Listing {
+    let mut key = [0u8; 16];
+    key[12..].copy_from_slice(&n.to_be_bytes());
+    Listing {
+        author: buurt_protocol::keys::member_id(&who.0),
+        key: ListingKey(key),
+        revision,
+        created_at: at,
+        expires_at: at + 30 * DAY,
+        kind: Kind::Offer,
+        exchange: Exchange::Lend,
+        status: Status::Open,
+        scope: Scope::parse(SCOPE, 6).unwrap(),
+        topics: vec!["goods.tools".into()],
+        title: title.into(),
+        body: format!("Ophalen in de buurt, nummer {n}."),
+        tags: vec![],
+        geohash: None,
+        terms: Terms::default(),
+        certificate: who.1.clone(),
+    }
+}
+
+fn post(node: &TestNode, l: &SignedListing) {
+    let body = serde_json::json!({ "signed": hex::encode(l.bytes()) });
+    let resp = ureq::post(node.url("/v1/listings"))
+        .send_json(&body)
+        .expect("post answered");
+    assert!(resp.status().is_success(), "{:?}", resp.status());
+}
+
+/// `(id, revision_id)` of every listing of `member` a node stores,
+/// withdrawals included.
+fn revisions(node: &TestNode, member: &str) -> BTreeSet<(String, String)> {
+    let list: serde_json::Value = ureq::get(node.url(&format!("/v1/members/{member}/listings")))
+        .call()
+        .expect("answered")
+        .body_mut()
+        .read_json()
+        .expect("json");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap().to_owned(),
+                l["revision_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_node_back_from_offline_converges() {
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let mut c = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert_eq!(c.signal("TERM"), Some(0));
+
+    // While C is down: 1,000 listings on A, then 50 updated and 50 withdrawn.
+    let who = operator(&a);
+    let member = buurt_protocol::keys::member_id(&who.0).to_string();
+    let now = buurt_node::run::now();
+    let base = now - 2_000;
+    let mut originals = Vec::new();
+    for n in 0..1_000u32 {
+        let at = base + i64::from(n);
+        let l = listing(&who, n, &format!("Ladder {n}"), at as u64, at);
+        post(&a, &l.clone().sign(&who.0).unwrap());
+        originals.push(l);
+    }
+    for n in 0..50usize {
+        let mut l = originals[n].clone();
+        l.title = format!("Trapladder {n} bijgewerkt");
+        l.revision += 5_000;
+        l.created_at = now;
+        post(&a, &l.sign(&who.0).unwrap());
+    }
+    for n in 100..150usize {
+        let o = &originals[n];
+        let dead = buurt_protocol::sample::tombstone(o, o.revision + 5_000, now);
+        post(&a, &dead.sign(&who.0).unwrap());
+    }
+    let on_a = revisions(&a, &member);
+    assert_eq!(on_a.len(), 1_000);
+
+    c.spawn();
+    let converged = TestNode::eventually(60, || revisions(&c, &member) == on_a);
+    assert!(
+        converged,
+        "C has {} of A's {} revisions; C's log:\n{}",
+        revisions(&c, &member).intersection(&on_a).count(),
+        on_a.len(),
+        c.log()
+    );
+    // Withdrawn listings are not found on C, updated ones are.
+    assert!(c.search_ids(&["Ladder 120"]).iter().all(|id| {
+        let shown = c.ok(&["--json", "show", id]).json();
+        shown["status"] != "withdrawn"
+    }));
+    // The index commits within a second of the store.
+    let updated = || c.search_ids(&["trapladder", "--limit", "100"]).len();
+    assert!(
+        TestNode::eventually(10, || updated() == 50),
+        "{}",
+        updated()
+    );
+
+    // status reports the sync of the neighbourhood scope.
+    let status = c.ok(&["--json", "status"]).json();
+    let sync = status["sync"].as_array().expect("sync in status");
+    let own = sync
+        .iter()
+        .find(|s| s["scope"] == SCOPE)
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(own["result"], "done", "{own}");
+    assert!(own["stored"].as_u64().unwrap() >= 1_000, "{own}");
+}
