@@ -146,3 +146,86 @@ fn a_node_back_from_offline_converges() {
     assert_eq!(own["result"], "done", "{own}");
     assert!(own["stored"].as_u64().unwrap() >= 1_000, "{own}");
 }
+
+#[test]
+fn a_partition_heals_and_a_new_node_catches_up() {
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let mut b = TestNode::start(BIN.as_ref(), SCOPE);
+    let (wa, wb) = (operator(&a), operator(&b));
+    let (ma, mb) = (
+        buurt_protocol::keys::member_id(&wa.0).to_string(),
+        buurt_protocol::keys::member_id(&wb.0).to_string(),
+    );
+    let now = buurt_node::run::now();
+    // Cut off from each other, both sides post.
+    for n in 0..100u32 {
+        let at = now - 500 + i64::from(n);
+        post(
+            &a,
+            &listing(&wa, n, "Boormachine", at as u64, at)
+                .sign(&wa.0)
+                .unwrap(),
+        );
+        post(
+            &b,
+            &listing(&wb, n, "Naaimachine", at as u64, at)
+                .sign(&wb.0)
+                .unwrap(),
+        );
+    }
+    // One of A's listings reached B before the cut; A updated it after.
+    let old = listing(&wa, 7, "Boormachine", (now - 493) as u64, now - 493);
+    post(&b, &old.clone().sign(&wa.0).unwrap());
+    let mut newer = old.clone();
+    newer.revision += 100;
+    newer.created_at = now;
+    newer.title = "Klopboormachine".into();
+    post(&a, &newer.clone().sign(&wa.0).unwrap());
+
+    // Heal: B restarts knowing A.
+    assert_eq!(b.signal("TERM"), Some(0));
+    b.set_peers(&[a.address()]);
+    b.spawn();
+    let same = |x: &TestNode, y: &TestNode| {
+        revisions(x, &ma) == revisions(y, &ma) && revisions(x, &mb) == revisions(y, &mb)
+    };
+    assert!(
+        TestNode::eventually(60, || same(&a, &b)),
+        "A and B differ; B's log:\n{}",
+        b.log()
+    );
+    assert_eq!(revisions(&a, &ma).len(), 100);
+    assert_eq!(revisions(&a, &mb).len(), 100);
+    // The stale revision B held did not overwrite the newer one.
+    let id = newer.listing_id().to_hex();
+    assert_eq!(
+        b.ok(&["--json", "show", &id]).json()["title"],
+        "Klopboormachine"
+    );
+    assert_eq!(
+        a.ok(&["--json", "show", &id]).json()["title"],
+        "Klopboormachine"
+    );
+
+    // A new, empty node of the neighbourhood gets everything from one peer.
+    let n = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(
+        TestNode::eventually(60, || same(&n, &a)),
+        "the new node lacks listings; log:\n{}",
+        n.log()
+    );
+    // A sync on demand with a peer that has nothing new stores nothing.
+    // (Once the session started at connect has finished.)
+    assert!(TestNode::eventually(20, || n
+        .ok(&["--json", "sync"])
+        .json()["sessions"]
+        == 1));
+    assert!(TestNode::eventually(20, || {
+        let s = n.ok(&["--json", "status"]).json();
+        s["sync"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["scope"] == SCOPE && x["result"] == "done" && x["needed"] == 0)
+    }));
+}

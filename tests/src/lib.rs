@@ -101,6 +101,11 @@ impl TestNode {
         n
     }
 
+    /// Replaces the peers given with `--peer` at the next [`TestNode::spawn`].
+    pub fn set_peers(&mut self, peers: &[String]) {
+        self.peers = peers.to_vec();
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
