@@ -99,15 +99,14 @@ fn a_node_back_from_offline_converges() {
         post(&a, &l.clone().sign(&who.0).unwrap());
         originals.push(l);
     }
-    for n in 0..50usize {
-        let mut l = originals[n].clone();
+    for (n, o) in originals.iter().enumerate().take(50) {
+        let mut l = o.clone();
         l.title = format!("Trapladder {n} bijgewerkt");
         l.revision += 5_000;
         l.created_at = now;
         post(&a, &l.sign(&who.0).unwrap());
     }
-    for n in 100..150usize {
-        let o = &originals[n];
+    for o in &originals[100..150] {
         let dead = buurt_protocol::sample::tombstone(o, o.revision + 5_000, now);
         post(&a, &dead.sign(&who.0).unwrap());
     }
@@ -228,4 +227,44 @@ fn a_partition_heals_and_a_new_node_catches_up() {
             .iter()
             .any(|x| x["scope"] == SCOPE && x["result"] == "done" && x["needed"] == 0)
     }));
+}
+
+#[test]
+fn a_peer_sending_malformed_sync_messages_is_dropped() {
+    use buurt_protocol::sync::Request;
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let who = operator(&a);
+    let now = buurt_node::run::now();
+    post(
+        &a,
+        &listing(&who, 1, "Ladder", now as u64, now)
+            .sign(&who.0)
+            .unwrap(),
+    );
+    let bad_negentropy = Request::Reconcile {
+        scope: SCOPE.into(),
+        message: vec![0x61, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+    }
+    .encode();
+    let requests = vec![
+        b"not a sync request".to_vec(),
+        bad_negentropy,
+        vec![0x02, 0x00, 0x00], // a fetch of no ids
+        vec![0x01],
+        vec![0xFF; 64],
+    ];
+    let report = buurt_tests::hostile::sync_garbage(
+        &a.address(),
+        requests,
+        std::time::Duration::from_secs(20),
+    );
+    assert!(
+        report.disconnected && report.published <= 4,
+        "{report:?}; log:\n{}",
+        a.log()
+    );
+    // The node is unharmed: it still answers and keeps its listing.
+    let s = a.ok(&["--json", "status"]).json();
+    assert_eq!(s["listings"], 1, "{s}");
+    assert_eq!(s["peers"], 0, "{s}");
 }

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::ingest::{Ingest, Outcome, Source};
-use crate::sync::{ScopeSync, SessionError, SyncCodec, SyncState};
+use crate::sync::{RequestError, ScopeSync, SessionError, SyncCodec, SyncState};
 use buurt_protocol::sync::{Request as SyncRequest, Response as SyncResponse};
 
 /// Capacity of the command channel.
@@ -105,7 +105,7 @@ pub enum Command {
     SyncRequest {
         peer: PeerId,
         request: SyncRequest,
-        reply: oneshot::Sender<Result<SyncResponse, String>>,
+        reply: oneshot::Sender<Result<SyncResponse, RequestError>>,
     },
     /// Start a sync session now with every connected peer, or with the one
     /// whose node id is given; answers with the number of sessions started.
@@ -191,7 +191,12 @@ impl NetClient {
 }
 
 impl crate::sync::Requester for NetClient {
-    async fn request(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, String> {
+    async fn request(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, RequestError> {
+        let stopped = || RequestError::Transport("the network has stopped".into());
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::SyncRequest {
@@ -200,9 +205,8 @@ impl crate::sync::Requester for NetClient {
                 reply,
             })
             .await
-            .map_err(|_| "the network has stopped".to_owned())?;
-        rx.await
-            .unwrap_or_else(|_| Err("the network has stopped".to_owned()))
+            .map_err(|_| stopped())?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
@@ -382,7 +386,7 @@ pub fn start(
 
 /// An answer to a sync request, computed off the event loop.
 struct Answer {
-    channel: ResponseChannel<SyncResponse>,
+    channel: ResponseChannel<crate::sync::Wire<SyncResponse>>,
     response: SyncResponse,
     peer: PeerId,
     malformed: bool,
@@ -396,7 +400,7 @@ struct EventLoop {
     scopes: Vec<Scope>,
     sync_interval: Duration,
     /// Sync requests sent, waiting for their answer.
-    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, String>>>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, RequestError>>>,
     answers_tx: mpsc::Sender<Answer>,
     answers: mpsc::Receiver<Answer>,
     serving: Arc<Semaphore>,
@@ -508,7 +512,11 @@ impl EventLoop {
                 request,
                 reply,
             } => {
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, Ok(request));
                 self.pending.insert(id, reply);
             }
             Command::SyncNow { peer, reply } => {
@@ -701,7 +709,13 @@ impl EventLoop {
 
     /// A sync request from a peer is answered off the loop; an answer to one
     /// of ours goes to the session waiting for it.
-    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+    fn on_sync(
+        &mut self,
+        event: request_response::Event<
+            crate::sync::Wire<SyncRequest>,
+            crate::sync::Wire<SyncResponse>,
+        >,
+    ) {
         use request_response::{Event, Message};
         match event {
             Event::Message {
@@ -712,11 +726,31 @@ impl EventLoop {
                     },
                 ..
             } => {
+                let request = match request {
+                    Ok(r) => r,
+                    Err(why) => {
+                        tracing::debug!("malformed sync request from {peer}: {why}");
+                        let refused = SyncResponse::Refused {
+                            reason: "malformed request".into(),
+                        };
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_response(channel, Ok(refused));
+                        self.count_invalid(peer);
+                        return;
+                    }
+                };
                 let Ok(permit) = self.serving.clone().try_acquire_owned() else {
                     let busy = SyncResponse::Refused {
                         reason: "busy".into(),
                     };
-                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, busy);
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, Ok(busy));
                     return;
                 };
                 let ingest = self.ingest.clone();
@@ -742,14 +776,14 @@ impl EventLoop {
                 ..
             } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Ok(response));
+                    let _ = reply.send(response.map_err(RequestError::Malformed));
                 }
             }
             Event::OutboundFailure {
                 request_id, error, ..
             } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(error.to_string()));
+                    let _ = reply.send(Err(RequestError::Transport(error.to_string())));
                 }
             }
             Event::InboundFailure { peer, error, .. } => {
@@ -764,7 +798,7 @@ impl EventLoop {
             .swarm
             .behaviour_mut()
             .sync
-            .send_response(a.channel, a.response);
+            .send_response(a.channel, Ok(a.response));
         if a.malformed {
             self.count_invalid(a.peer);
         }

@@ -46,69 +46,93 @@ pub const MAX_NEED: usize = 1_000_000;
 /// The protocol name as libp2p wants it.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new(buurt_protocol::sync::PROTOCOL);
 
+/// A sync message as read from a stream: decoded, or why it did not decode.
+/// Decoding happens in the codec, but a message that does not decode must
+/// reach the event loop (to count against the peer) rather than vanish as a
+/// stream error, so it travels as `Err`.
+pub type Wire<T> = Result<T, String>;
+
 /// Reads and writes sync messages: the whole stream is one message (the
 /// sender closes its side), read with a size bound.
 #[derive(Debug, Clone, Default)]
 pub struct SyncCodec;
 
-async fn read_bounded<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+async fn read_bounded<T: AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> io::Result<Option<Vec<u8>>> {
     let mut buf = Vec::new();
     io.take(max as u64 + 1).read_to_end(&mut buf).await?;
-    if buf.len() > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "sync message too large",
-        ));
-    }
-    Ok(buf)
-}
-
-fn invalid(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+    Ok((buf.len() <= max).then_some(buf))
 }
 
 impl request_response::Codec for SyncCodec {
     type Protocol = StreamProtocol;
-    type Request = Request;
-    type Response = Response;
+    type Request = Wire<Request>;
+    type Response = Wire<Response>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Wire<Request>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Request::decode(&read_bounded(io, MAX_REQUEST).await?).map_err(invalid)
+        Ok(match read_bounded(io, MAX_REQUEST).await? {
+            Some(b) => Request::decode(&b).map_err(|e| e.to_string()),
+            None => Err("request too large".into()),
+        })
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Wire<Response>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Response::decode(&read_bounded(io, MAX_RESPONSE).await?).map_err(invalid)
+        Ok(match read_bounded(io, MAX_RESPONSE).await? {
+            Some(b) => Response::decode(&b).map_err(|e| e.to_string()),
+            None => Err("response too large".into()),
+        })
     }
 
     async fn write_request<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        req: Request,
+        req: Wire<Request>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        io.write_all(&req.encode()).await
+        match req {
+            Ok(r) => io.write_all(&r.encode()).await,
+            Err(_) => Ok(()),
+        }
     }
 
     async fn write_response<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        res: Response,
+        res: Wire<Response>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        io.write_all(&res.encode()).await
+        match res {
+            Ok(r) => io.write_all(&r.encode()).await,
+            Err(_) => Ok(()),
+        }
     }
+}
+
+/// Why a sync request got no usable answer.
+#[derive(Debug)]
+pub enum RequestError {
+    /// No answer: connection closed, timeout, the network stopped.
+    Transport(String),
+    /// An answer that does not decode.
+    Malformed(String),
 }
 
 /// The sync items of exactly `scope`: latest revisions, tombstones included,
@@ -237,6 +261,17 @@ pub enum SessionError {
     Local(String),
 }
 
+impl From<RequestError> for SessionError {
+    fn from(e: RequestError) -> SessionError {
+        match e {
+            RequestError::Transport(e) => SessionError::Transport(e),
+            RequestError::Malformed(e) => {
+                SessionError::Misbehaved(format!("malformed answer: {e}"))
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for SessionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -253,7 +288,7 @@ pub trait Requester: Send + Sync {
         &self,
         peer: PeerId,
         request: Request,
-    ) -> impl std::future::Future<Output = Result<Response, String>> + Send;
+    ) -> impl std::future::Future<Output = Result<Response, RequestError>> + Send;
 }
 
 /// Reconciles one scope with `peer` and fetches what this node lacks.
@@ -295,11 +330,7 @@ pub async fn sync_scope<R: Requester>(
             scope: scope.to_string(),
             message,
         };
-        match net
-            .request(peer, request)
-            .await
-            .map_err(SessionError::Transport)?
-        {
+        match net.request(peer, request).await? {
             Response::Reconcile { message: answer } => {
                 match neg.reconcile_with_ids(&answer, &mut have, &mut need) {
                     Ok(Some(next)) => message = next,
@@ -334,11 +365,7 @@ pub async fn sync_scope<R: Requester>(
     for chunk in need.chunks(MAX_FETCH_IDS) {
         let ids: Vec<[u8; 32]> = chunk.iter().map(|id| id.to_bytes()).collect();
         let asked = ids.len();
-        let listings = match net
-            .request(peer, Request::Fetch { ids })
-            .await
-            .map_err(SessionError::Transport)?
-        {
+        let listings = match net.request(peer, Request::Fetch { ids }).await? {
             Response::Listings { listings } => listings,
             Response::Refused { reason } => {
                 report.result = format!("refused: {reason}");

@@ -121,3 +121,134 @@ async fn run(target: Multiaddr, scope: &str, messages: Vec<Vec<u8>>, wait: Durat
     }
     report
 }
+
+/// A codec that sends and receives raw bytes on `/buurt/sync/1`, so that
+/// the hostile peer can send requests that do not decode.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+impl libp2p::request_response::Codec for RawCodec {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: libp2p::futures::AsyncRead + Unpin + Send,
+    {
+        use libp2p::futures::AsyncReadExt;
+        let mut buf = Vec::new();
+        io.take(1 << 20).read_to_end(&mut buf).await?;
+        Ok(buf)
+    }
+
+    async fn read_response<T>(&mut self, p: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: libp2p::futures::AsyncRead + Unpin + Send,
+    {
+        self.read_request(p, io).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: libp2p::futures::AsyncWrite + Unpin + Send,
+    {
+        use libp2p::futures::AsyncWriteExt;
+        io.write_all(&req).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        p: &Self::Protocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: libp2p::futures::AsyncWrite + Unpin + Send,
+    {
+        self.write_request(p, io, res).await
+    }
+}
+
+/// Connects to `target` and sends each of `requests` as a raw
+/// `/buurt/sync/1` request, one every 200 ms, until it is disconnected;
+/// `published` counts the requests sent. Requests the target sends are left
+/// unanswered.
+pub fn sync_garbage(target: &str, requests: Vec<Vec<u8>>, wait: Duration) -> Report {
+    use libp2p::request_response::{self, ProtocolSupport};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let target: Multiaddr = target.parse().expect("target address");
+        let peer = target
+            .iter()
+            .find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+                _ => None,
+            })
+            .expect("target has /p2p/");
+        let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .expect("transport")
+            .with_behaviour(|_| {
+                request_response::Behaviour::<RawCodec>::new(
+                    [(
+                        libp2p::StreamProtocol::new("/buurt/sync/1"),
+                        ProtocolSupport::Full,
+                    )],
+                    request_response::Config::default(),
+                )
+            })
+            .expect("behaviour")
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        swarm.dial(target).expect("dials");
+        let mut report = Report::default();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
+                Ok(SwarmEvent::ConnectionEstablished { .. }) => break,
+                Ok(_) => {}
+                Err(_) => return report,
+            }
+        }
+        for r in requests {
+            if report.disconnected {
+                break;
+            }
+            swarm.behaviour_mut().send_request(&peer, r);
+            report.published += 1;
+            let pause = tokio::time::Instant::now() + Duration::from_millis(200);
+            while let Ok(ev) = tokio::time::timeout_at(pause, swarm.select_next_some()).await {
+                if let SwarmEvent::ConnectionClosed {
+                    num_established: 0, ..
+                } = ev
+                {
+                    report.disconnected = true;
+                }
+            }
+        }
+        while !report.disconnected {
+            match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
+                Ok(SwarmEvent::ConnectionClosed {
+                    num_established: 0, ..
+                }) => report.disconnected = true,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        report
+    })
+}
