@@ -7,6 +7,7 @@
 //! ([`Outcome`]); only failures of the node itself are errors.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use buurt_protocol::keys::VerifyingKey;
@@ -153,6 +154,9 @@ pub struct Ingest {
     /// Serialises store-then-enqueue so that index changes reach the indexer
     /// in store order, and the index never keeps an older revision.
     write: Mutex<()>,
+    /// Counts changes to the store, so that what is derived from it (the
+    /// sync items) knows when to rebuild.
+    version: AtomicU64,
 }
 
 impl Ingest {
@@ -172,6 +176,7 @@ impl Ingest {
             announce,
             stats: Mutex::new(Stats::default()),
             write: Mutex::new(()),
+            version: AtomicU64::new(0),
         }
     }
 
@@ -326,6 +331,7 @@ impl Ingest {
             PutOutcome::Stored { replaced } => replaced,
         };
         changes.push(Change::for_listing(&signed));
+        self.version.fetch_add(1, Ordering::Release);
         {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(old) = replaced {
@@ -357,6 +363,11 @@ impl Ingest {
         }
     }
 
+    /// A number that changes whenever the store does (not persistent).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
     pub fn stats(&self) -> Stats {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -386,6 +397,7 @@ impl Ingest {
     pub fn sweep(&self, now: i64) -> Result<usize, IngestError> {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let removed = self.store.sweep_expired(now)?;
+        self.version.fetch_add(1, Ordering::Release);
         for id in &removed {
             self.indexer.remove(*id);
         }
@@ -402,6 +414,7 @@ impl Ingest {
     pub fn remove(&self, id: &ListingId) -> Result<Option<SignedListing>, IngestError> {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let removed = self.store.remove(id)?;
+        self.version.fetch_add(1, Ordering::Release);
         self.indexer.remove(*id);
         if let Some(l) = &removed {
             self.seen

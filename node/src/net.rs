@@ -755,9 +755,10 @@ impl EventLoop {
                 };
                 let ingest = self.ingest.clone();
                 let answers = self.answers_tx.clone();
+                let state = self.sync.clone();
                 tokio::task::spawn_blocking(move || {
                     let (response, malformed) =
-                        crate::sync::answer(&ingest, request, crate::run::now());
+                        crate::sync::answer(&ingest, &state.items, request, crate::run::now());
                     drop(permit);
                     let _ = answers.blocking_send(Answer {
                         channel,

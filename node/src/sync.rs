@@ -34,8 +34,9 @@ use negentropy::{Id, Negentropy, NegentropyStorageBase, NegentropyStorageVector}
 
 use crate::ingest::{Ingest, Outcome, Source};
 
-/// Most negentropy rounds for one scope in one session.
-pub const MAX_ROUNDS: usize = 32;
+/// Most negentropy rounds for one scope in one session. A session that
+/// reaches it fetches what it has learnt so far; the next one goes on.
+pub const MAX_ROUNDS: usize = 64;
 /// Sync requests answered at once; more are refused as busy.
 pub const SERVING: usize = 4;
 /// Longest a whole session with one peer may take.
@@ -152,9 +153,60 @@ pub fn items(ingest: &Ingest, scope: &Scope, now: i64) -> Result<NegentropyStora
     Ok(storage)
 }
 
+/// Sync items per scope, kept until the store changes or a minute passes
+/// (listings expire with time alone), so that the rounds of one session and
+/// sessions with several peers do not each read the whole scope.
+#[derive(Default)]
+pub struct ItemsCache {
+    map: Mutex<std::collections::HashMap<String, Cached>>,
+}
+
+struct Cached {
+    version: u64,
+    built: i64,
+    items: NegentropyStorageVector,
+}
+
+/// How long cached sync items stay valid when the store does not change.
+const ITEMS_TTL: i64 = 60;
+
+impl ItemsCache {
+    /// The items of `scope`, from the cache when the store has not changed.
+    pub fn get(
+        &self,
+        ingest: &Ingest,
+        scope: &Scope,
+        now: i64,
+    ) -> Result<NegentropyStorageVector, String> {
+        let version = ingest.version();
+        if let Some(c) = self.lock().get(scope.as_str()) {
+            if c.version == version && now - c.built < ITEMS_TTL {
+                return Ok(c.items.clone());
+            }
+        }
+        let items = items(ingest, scope, now)?;
+        let mut map = self.lock();
+        // Followed scopes are few; a peer cannot add entries (only scopes
+        // this node follows are built).
+        map.insert(
+            scope.to_string(),
+            Cached {
+                version,
+                built: now,
+                items: items.clone(),
+            },
+        );
+        Ok(items)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Cached>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Answers one request (blocking: reads the store). The flag is true when the
 /// request itself was malformed, which counts against the peer.
-pub fn answer(ingest: &Ingest, request: Request, now: i64) -> (Response, bool) {
+pub fn answer(ingest: &Ingest, cache: &ItemsCache, request: Request, now: i64) -> (Response, bool) {
     let refuse = |reason: &str| Response::Refused {
         reason: reason.to_owned(),
     };
@@ -167,7 +219,7 @@ pub fn answer(ingest: &Ingest, request: Request, now: i64) -> (Response, bool) {
             if !ingest.config().follows(&scope) {
                 return (refuse("scope not followed"), false);
             }
-            let storage = match items(ingest, &scope, now) {
+            let storage = match cache.get(ingest, &scope, now) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!("sync: cannot list scope {scope}: {e}");
@@ -230,6 +282,8 @@ pub struct SyncState {
     pub busy: Mutex<HashSet<PeerId>>,
     /// Last result per scope.
     pub scopes: Mutex<BTreeMap<String, ScopeSync>>,
+    /// Sync items per scope, shared by sessions and answers.
+    pub items: ItemsCache,
 }
 
 impl SyncState {
@@ -295,7 +349,7 @@ pub trait Requester: Send + Sync {
 pub async fn sync_scope<R: Requester>(
     net: &R,
     ingest: &Arc<Ingest>,
-    state: &SyncState,
+    state: &Arc<SyncState>,
     peer: PeerId,
     peer_name: &str,
     scope: &Scope,
@@ -307,8 +361,8 @@ pub async fn sync_scope<R: Requester>(
         in_progress: true,
         ..Default::default()
     };
-    let (i, s) = (ingest.clone(), scope.clone());
-    let storage = tokio::task::spawn_blocking(move || items(&i, &s, now))
+    let (i, s, st) = (ingest.clone(), scope.clone(), state.clone());
+    let storage = tokio::task::spawn_blocking(move || st.items.get(&i, &s, now))
         .await
         .map_err(|e| SessionError::Local(e.to_string()))?
         .map_err(SessionError::Local)?;
@@ -321,9 +375,8 @@ pub async fn sync_scope<R: Requester>(
     let (mut have, mut need) = (Vec::new(), Vec::new());
     loop {
         if report.rounds >= MAX_ROUNDS {
-            return Err(SessionError::Misbehaved(format!(
-                "no agreement on {scope} after {MAX_ROUNDS} rounds"
-            )));
+            report.result = format!("partial: {MAX_ROUNDS} rounds");
+            break;
         }
         report.rounds += 1;
         let request = Request::Reconcile {
