@@ -92,7 +92,7 @@ fn corpus(n: usize, now: i64) -> Vec<SignedListing> {
             (key, cert)
         })
         .collect();
-    let mut rng = Rng(0x5EED_0F_5F1C);
+    let mut rng = Rng(0x005E_ED0F_5F1C);
     (0..n)
         .map(|i| {
             let (key, cert) = &members[i % members.len()];

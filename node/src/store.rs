@@ -106,6 +106,9 @@ pub enum StoreError {
     Backend { path: PathBuf, detail: String },
 }
 
+/// One catch-up sync item: `(created_at, listing id, content id)`.
+pub type SyncItem = (i64, ListingId, ContentId);
+
 /// Durable storage of the latest revision of each listing address.
 ///
 /// Implementations are shared between threads and serialise their writes, so
@@ -160,6 +163,12 @@ pub trait Store: Send + Sync {
     /// each scope counted on its own (a listing of `nl/amsterdam/oost` counts
     /// for that scope, not for `nl/amsterdam`), for `status`.
     fn scope_counts(&self) -> Result<BTreeMap<String, usize>, StoreError>;
+
+    /// The catch-up sync items of exactly `scope` (not the scopes below it):
+    /// `(created_at, listing id, content id)` of every stored revision of
+    /// that scope that expires after `now`, tombstones included, in no
+    /// particular order.
+    fn sync_items(&self, scope: &Scope, now: i64) -> Result<Vec<SyncItem>, StoreError>;
 
     /// Whether the store holds no listing at all.
     fn is_empty(&self) -> Result<bool, StoreError> {

@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use buurt_protocol::sync::{
-    address_of_sync_id, sync_id_of, sync_timestamp, Request, Response, FRAME_LIMIT, MAX_FETCH_IDS,
-    MAX_REQUEST, MAX_RESPONSE,
+    address_of_sync_id, sync_id, Request, Response, FRAME_LIMIT, MAX_FETCH_IDS, MAX_REQUEST,
+    MAX_RESPONSE,
 };
 use buurt_protocol::Scope;
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -139,14 +139,17 @@ pub enum RequestError {
 /// The sync items of exactly `scope`: latest revisions, tombstones included,
 /// expired ones left out.
 pub fn items(ingest: &Ingest, scope: &Scope, now: i64) -> Result<NegentropyStorageVector, String> {
-    let listings = ingest.store().by_scope(scope).map_err(|e| e.to_string())?;
-    let mut storage = NegentropyStorageVector::with_capacity(listings.len());
-    for l in listings
-        .iter()
-        .filter(|l| l.listing.scope == *scope && l.listing.expires_at > now)
-    {
+    let items = ingest
+        .store()
+        .sync_items(scope, now)
+        .map_err(|e| e.to_string())?;
+    let mut storage = NegentropyStorageVector::with_capacity(items.len());
+    for (created, listing, content) in items {
         storage
-            .insert(sync_timestamp(l), Id::from_byte_array(sync_id_of(l)))
+            .insert(
+                created.max(0) as u64,
+                Id::from_byte_array(sync_id(&listing, &content)),
+            )
             .map_err(|e| e.to_string())?;
     }
     storage.seal().map_err(|e| e.to_string())?;
@@ -436,6 +439,14 @@ pub async fn sync_scope<R: Requester>(
                 listings.len()
             )));
         }
+        // A listing may expire or be removed between reconciliation and
+        // fetch, but not most of a page.
+        if 2 * listings.len() < asked {
+            return Err(SessionError::Misbehaved(format!(
+                "delivered {} of {asked} listings it announced",
+                listings.len()
+            )));
+        }
         report.fetched += listings.len();
         let i = ingest.clone();
         let outcomes = tokio::task::spawn_blocking(move || {
@@ -461,6 +472,13 @@ pub async fn sync_scope<R: Requester>(
             )));
         }
         state.record(report.clone());
+        if report.needed > 10 * MAX_FETCH_IDS && report.fetched % (10 * MAX_FETCH_IDS) < asked {
+            tracing::info!(
+                "sync {scope} with {peer_name}: {} of {} listings fetched",
+                report.fetched,
+                report.needed
+            );
+        }
     }
     if report.result.is_empty() {
         report.result = "done".into();

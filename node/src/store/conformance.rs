@@ -39,6 +39,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
         ("remove", remove),
         ("len_and_all", len_and_all),
         ("scope_counts", scope_counts),
+        ("sync_items_are_exact_scope_and_unexpired", sync_items),
         (
             "contains_content_is_latest_only",
             contains_content_is_latest_only,
@@ -425,6 +426,37 @@ fn scope_counts(store: &dyn Store) {
         vec![("nl/amsterdam".into(), 2), ("nl/amsterdam/oost".into(), 1)];
     assert_eq!(counts.into_iter().collect::<Vec<_>>(), expect);
     assert_eq!(store.len().expect("len"), 3);
+}
+
+fn sync_items(store: &dyn Store) {
+    let who = alice();
+    let at = |key: u8, s: &str, expires: i64| {
+        listing(&who, key, 10, |l| {
+            l.scope = scope(s);
+            l.expires_at = expires;
+        })
+    };
+    let here = at(1, "nl/amsterdam/oost", T0 + 100);
+    let below = at(2, "nl/amsterdam/oost/dapperbuurt", T0 + 100);
+    let lapsed = at(3, "nl/amsterdam/oost", T0 + 10);
+    let offer = who.offer([4; 16], "Weg", T0);
+    let mut dead = sample::tombstone(&offer, offer.revision + 1, T0 + 1);
+    dead.scope = scope("nl/amsterdam/oost");
+    dead.expires_at = T0 + 100;
+    let dead = dead.sign(&who.member).expect("signs");
+    for l in [&here, &below, &lapsed, &dead] {
+        stored(store, l);
+    }
+    let mut got = store
+        .sync_items(&scope("nl/amsterdam/oost"), T0 + 50)
+        .expect("items");
+    got.sort();
+    let mut want: Vec<_> = [&here, &dead]
+        .iter()
+        .map(|l| (l.listing.created_at, l.listing_id(), l.content_id()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "exact scope, unexpired, tombstones included");
 }
 
 fn contains_content_is_latest_only(store: &dyn Store) {

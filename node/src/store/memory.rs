@@ -131,6 +131,16 @@ impl Store for MemoryStore {
         Ok(self.lock().listings.len())
     }
 
+    fn sync_items(&self, scope: &Scope, now: i64) -> Result<Vec<super::SyncItem>, StoreError> {
+        Ok(self
+            .lock()
+            .listings
+            .values()
+            .filter(|l| l.listing.scope == *scope && l.listing.expires_at > now)
+            .map(|l| (l.listing.created_at, l.listing_id(), l.content_id()))
+            .collect())
+    }
+
     fn scope_counts(&self) -> Result<BTreeMap<String, usize>, StoreError> {
         let mut counts = BTreeMap::new();
         for l in self.lock().listings.values() {

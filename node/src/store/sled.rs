@@ -361,6 +361,41 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    /// Reads each record of the scope's index entries without decoding it:
+    /// the times sit at fixed offsets (protocol.md section 5), and the scope
+    /// is compared to drop stale entries.
+    fn sync_items(&self, scope: &Scope, now: i64) -> Result<Vec<super::SyncItem>, StoreError> {
+        let mut prefix = vec![SCOPE];
+        prefix.extend_from_slice(scope.as_str().as_bytes());
+        prefix.extend_from_slice(b"/\0");
+        let want = scope.as_str().as_bytes();
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix(&prefix).keys() {
+            let key = item.map_err(|e| self.err(e))?;
+            let id = self.id_at_end(&key)?;
+            let Some(bytes) = self.db.get(listing_key(&id)).map_err(|e| self.err(e))? else {
+                continue;
+            };
+            let time = |at: usize| {
+                bytes
+                    .get(at..at + 8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(i64::from_be_bytes)
+            };
+            let (Some(created), Some(expires)) = (time(57), time(65)) else {
+                return Err(self.corrupt("a stored listing is too short"));
+            };
+            let len = bytes.get(76).copied().unwrap_or(0) as usize;
+            if bytes.get(77..77 + len) != Some(want) {
+                continue;
+            }
+            if expires > now {
+                out.push((created, id, ContentId::of(&bytes)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Counts scope index keys, without reading records. Index entries can
     /// only be in excess of records (see the module docs: a record never
     /// lacks its entry, a crash can leave an extra one), so when the entries
