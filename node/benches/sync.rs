@@ -182,6 +182,20 @@ impl sync::Requester for Loopback {
     }
 }
 
+/// Resident and peak resident memory of this process, in MB.
+fn memory() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
 fn kb(n: usize) -> String {
     format!("{:.1} KB", n as f64 / 1000.0)
 }
@@ -194,6 +208,7 @@ async fn case(name: &str, all: &[SignedListing], a: &Arc<Ingest>, missing: &Hash
         .map(|(_, l)| l.clone())
         .collect();
     let b = node(&held);
+    let (before, _) = memory();
     let missing_bytes: usize = missing.iter().map(|&i| all[i].bytes().len()).sum();
     let net = Loopback {
         server: a.clone(),
@@ -212,12 +227,13 @@ async fn case(name: &str, all: &[SignedListing], a: &Arc<Ingest>, missing: &Hash
         .await
         .expect("sync");
     let took = t.elapsed();
+    let (after, peak) = memory();
     let now = buurt_node::run::now();
     let same = sync::items(a, &scope, now).expect("items").clone()
         == sync::items(&b, &scope, now).expect("items").clone();
     let moved = net.listing_bytes.load(Ordering::Relaxed);
     println!(
-        "{name:<22} {:>5} missing | reconcile: {} up, {} down, {} round trips | fetch: {} up, {} down, {} round trips | listing bytes {} for {} missing ({:.3} x) | {:.0} ms | stored {} | converged {same}",
+        "{name:<22} {:>5} missing | reconcile: {} up, {} down, {} round trips | fetch: {} up, {} down, {} round trips | listing bytes {} for {} missing ({:.3} x) | {:.0} ms | stored {} | converged {same} | RSS {before:.0} -> {after:.0} MB, peak {peak:.0} MB",
         missing.len(),
         kb(net.reconcile_up.load(Ordering::Relaxed)),
         kb(net.reconcile_down.load(Ordering::Relaxed)),
