@@ -60,6 +60,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync { peer } => sync(&cli, &dir, peer.as_deref()),
         Command::Id => id(&cli, &dir),
         Command::Reindex => reindex(&cli, dir),
+        Command::Block { target, reason } => block(&cli, &dir, target, reason),
+        Command::Unblock { target } => unblock(&cli, &dir, target),
+        Command::Blocks => blocks(&cli, &dir),
         Command::Topics => topics(&cli),
         Command::Follow { scope } => follow(&cli, &dir, scope, true),
         Command::Unfollow { scope } => follow(&cli, &dir, scope, false),
@@ -483,6 +486,7 @@ fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
         }
     }
     println!("peers     {}", f("peers"));
+    println!("blocks    {}", f("blocks"));
     if let Some(syncs) = s["sync"].as_array() {
         for x in syncs {
             let g = |k: &str| x[k].as_u64().unwrap_or(0);
@@ -505,6 +509,69 @@ fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
         }
     }
     println!("since     {}", f("started_at"));
+    Ok(())
+}
+
+fn block(cli: &Cli, dir: &DataDir, target: &str, reason: &str) -> Result<()> {
+    buurt_node::blocks::Target::parse(target).map_err(anyhow::Error::msg)?;
+    let c = client(cli, dir)?;
+    let r: serde_json::Value = c.post(
+        "/v1/admin/blocks",
+        &json!({ "target": target.trim(), "reason": reason }),
+    )?;
+    if cli.json {
+        return print_json(&r);
+    }
+    let removed = r["removed"].as_u64().unwrap_or(0);
+    if r["new"].as_bool() == Some(true) {
+        println!(
+            "Blocked {} {}: {removed} listing(s) removed; new ones are refused.",
+            r["kind"].as_str().unwrap_or(""),
+            r["target"].as_str().unwrap_or(target)
+        );
+    } else {
+        println!(
+            "{} was already blocked ({removed} listing(s) removed now).",
+            r["target"].as_str().unwrap_or(target)
+        );
+    }
+    Ok(())
+}
+
+fn unblock(cli: &Cli, dir: &DataDir, target: &str) -> Result<()> {
+    let t = buurt_node::blocks::Target::parse(target).map_err(anyhow::Error::msg)?;
+    let c = client(cli, dir)?;
+    let r: serde_json::Value = c.delete(&format!("/v1/admin/blocks/{}", t.text()))?;
+    if cli.json {
+        return print_json(&r);
+    }
+    println!(
+        "Unblocked {}: new listings are accepted again; removed ones return when they are sent again.",
+        t.text()
+    );
+    Ok(())
+}
+
+fn blocks(cli: &Cli, dir: &DataDir) -> Result<()> {
+    let c = client(cli, dir)?;
+    let list: Vec<serde_json::Value> = c.get("/v1/admin/blocks", &[])?;
+    if cli.json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("No blocks.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|b| {
+            ["target", "kind", "since", "reason"]
+                .iter()
+                .map(|k| b[*k].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .collect();
+    output::table(&["TARGET", "KIND", "SINCE", "REASON"], &rows);
     Ok(())
 }
 

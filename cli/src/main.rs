@@ -94,6 +94,22 @@ pub enum Command {
     Id,
     /// Rebuild the search index from the store
     Reindex,
+    /// Keep a member's listings, or those of every member of a node, off this
+    /// node (operator only)
+    Block {
+        /// A member id (bm…) or a node id (bn…)
+        target: String,
+        /// Why, for the record
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a block (operator only)
+    Unblock {
+        /// The member id or node id that was blocked
+        target: String,
+    },
+    /// List the blocks (operator only)
+    Blocks,
     /// List the topics listings can have
     Topics,
     /// Also keep and receive the listings of SCOPE (taken up at the next start)

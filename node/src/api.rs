@@ -86,6 +86,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/peers", get(peers))
         .route("/v1/sync", post(sync_now))
         .route("/v1/admin/reindex", post(reindex))
+        .route("/v1/admin/blocks", get(list_blocks).post(add_block))
+        .route(
+            "/v1/admin/blocks/{target}",
+            axum::routing::delete(remove_block),
+        )
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
         })
@@ -116,6 +121,8 @@ struct StatusView {
     scopes: Vec<ScopeCount>,
     /// The last catch-up sync per scope.
     sync: Vec<crate::sync::ScopeSync>,
+    /// Members and nodes blocked by the operator.
+    blocks: usize,
     started_at: String,
     version: &'static str,
     ingest: crate::ingest::Stats,
@@ -168,6 +175,7 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         listings,
         scopes,
         sync: st.net.as_ref().map(|n| n.sync_status()).unwrap_or_default(),
+        blocks: st.ingest.blocks().len(),
         started_at: crate::view::rfc3339(st.started_at),
         version: env!("CARGO_PKG_VERSION"),
         ingest: st.ingest.stats(),
@@ -478,6 +486,74 @@ async fn member_listings(
         .map_err(ApiError::internal)?;
     list.sort_by_key(|l| std::cmp::Reverse(l.listing.created_at));
     Ok(Json(list.iter().map(ListingView::new).collect()))
+}
+
+#[derive(serde::Deserialize)]
+struct BlockAsk {
+    target: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn list_blocks(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<crate::blocks::Block>>> {
+    check_operator(&st, &headers)?;
+    Ok(Json(st.ingest.blocks()))
+}
+
+async fn add_block(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Json<BlockAsk>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_operator(&st, &headers)?;
+    let Json(ask) = body.map_err(|e| ApiError::bad("bad_json", e.body_text()))?;
+    let target =
+        crate::blocks::Target::parse(&ask.target).map_err(|e| ApiError::bad("bad_target", e))?;
+    if ask.reason.chars().count() > 200 {
+        return Err(ApiError::bad(
+            "bad_reason",
+            "a reason has at most 200 characters",
+        ));
+    }
+    let s = st.clone();
+    let now = (st.clock)();
+    let (added, removed) = blocking(move || s.ingest.block(target, &ask.reason, now))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "target": target.text(),
+        "kind": target.kind(),
+        "new": added,
+        "removed": removed,
+    })))
+}
+
+async fn remove_block(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(target): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_operator(&st, &headers)?;
+    let target =
+        crate::blocks::Target::parse(&target).map_err(|e| ApiError::bad("bad_target", e))?;
+    let s = st.clone();
+    let removed = blocking(move || s.ingest.unblock(target))
+        .await?
+        .map_err(ApiError::internal)?;
+    if !removed {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_blocked",
+            format!(
+                "{} is not blocked (`buurt blocks` lists the blocks)",
+                target.text()
+            ),
+        ));
+    }
+    Ok(Json(json!({ "target": target.text(), "unblocked": true })))
 }
 
 fn check_operator(st: &ApiState, headers: &HeaderMap) -> ApiResult<()> {

@@ -67,6 +67,11 @@ impl DataDir {
     pub fn api_addr_path(&self) -> PathBuf {
         self.root.join("api.addr")
     }
+    /// The operator's blocks (`buurt block`).
+    pub fn blocks_path(&self) -> PathBuf {
+        self.root.join("blocks.json")
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.root.join("db")
     }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use buurt_protocol::keys::VerifyingKey;
 use buurt_protocol::{
@@ -16,6 +16,7 @@ use buurt_protocol::{
 };
 use tokio::sync::mpsc;
 
+use crate::blocks::{Block, Blocks, Target};
 use crate::config::Config;
 use crate::indexer::{Change, Indexer, IndexerError};
 use crate::search::{SearchError, SearchIndex};
@@ -41,6 +42,9 @@ pub enum Reason {
     /// Valid, but of a scope this node does not follow.
     #[error("this node does not follow scope {0}")]
     NotFollowed(String),
+    /// The operator blocked its author, or the node that admitted its author.
+    #[error("the operator of this node blocked its author or the author's node")]
+    Blocked,
 }
 
 impl Reason {
@@ -49,6 +53,7 @@ impl Reason {
         match self {
             Reason::Invalid(r) => r.code(),
             Reason::NotFollowed(_) => "not_followed",
+            Reason::Blocked => "blocked",
         }
     }
 
@@ -57,7 +62,7 @@ impl Reason {
     pub fn is_invalid(&self) -> bool {
         match self {
             Reason::Invalid(r) => r.is_invalid(),
-            Reason::NotFollowed(_) => false,
+            Reason::NotFollowed(_) | Reason::Blocked => false,
         }
     }
 }
@@ -95,6 +100,8 @@ pub enum IngestError {
     Search(#[from] SearchError),
     #[error(transparent)]
     Indexer(#[from] IndexerError),
+    #[error("blocks: {0}")]
+    Blocks(String),
 }
 
 /// Most certificates remembered as verified; the cache is cleared when full.
@@ -157,6 +164,8 @@ pub struct Ingest {
     /// Counts changes to the store, so that what is derived from it (the
     /// sync items) knows when to rebuild.
     version: AtomicU64,
+    /// The operator's blocks (policy stage).
+    blocks: RwLock<Blocks>,
 }
 
 impl Ingest {
@@ -177,6 +186,7 @@ impl Ingest {
             stats: Mutex::new(Stats::default()),
             write: Mutex::new(()),
             version: AtomicU64::new(0),
+            blocks: RwLock::new(Blocks::default()),
         }
     }
 
@@ -304,6 +314,9 @@ impl Ingest {
                 signed.listing.scope.to_string(),
             ))));
         }
+        if self.is_blocked(&signed) {
+            return Ok(Err(Outcome::Rejected(Reason::Blocked)));
+        }
         Ok(Ok(signed))
     }
 
@@ -325,6 +338,11 @@ impl Ingest {
         changes: &mut Vec<Change>,
     ) -> Result<Outcome, IngestError> {
         let content_id = signed.content_id();
+        // Checked again under the write lock: a block made while this
+        // listing was being checked has already swept the store.
+        if self.is_blocked(&signed) {
+            return Ok(Outcome::Rejected(Reason::Blocked));
+        }
         let replaced = match self.store.put(&signed)? {
             PutOutcome::Duplicate => return Ok(Outcome::Duplicate(content_id)),
             PutOutcome::Superseded => return Ok(Outcome::Superseded(content_id)),
@@ -361,6 +379,68 @@ impl Ingest {
             Outcome::Superseded(_) => s.superseded += 1,
             Outcome::Rejected(r) => *s.rejected.entry(r.code().to_owned()).or_default() += 1,
         }
+    }
+
+    fn read_blocks(&self) -> std::sync::RwLockReadGuard<'_, Blocks> {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_blocked(&self, l: &SignedListing) -> bool {
+        let b = self.read_blocks();
+        !b.is_empty() && b.blocks(&l.listing)
+    }
+
+    /// Replaces the block list (at start, from the data directory).
+    pub fn set_blocks(&self, blocks: Blocks) {
+        *self.blocks.write().unwrap_or_else(|p| p.into_inner()) = blocks;
+    }
+
+    /// The current blocks.
+    pub fn blocks(&self) -> Vec<Block> {
+        self.read_blocks().list().to_vec()
+    }
+
+    /// Blocks a member or a node: from now on their listings are refused on
+    /// every path, and those stored are removed from store and index at
+    /// once. Returns whether the block is new and how many listings went.
+    pub fn block(&self, t: Target, reason: &str, now: i64) -> Result<(bool, usize), IngestError> {
+        let added = self
+            .blocks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(t, reason, now)
+            .map_err(IngestError::Blocks)?;
+        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let doomed: Vec<ListingId> = match t {
+            Target::Member(m) => self.store.by_author(&m)?,
+            Target::Node(_) => self.store.all()?,
+        }
+        .into_iter()
+        .filter(|l| t.covers(&l.listing))
+        .map(|l| l.listing_id())
+        .collect();
+        for id in &doomed {
+            if let Some(l) = self.store.remove(id)? {
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&l.content_id());
+            }
+            self.indexer.remove(*id);
+        }
+        self.version.fetch_add(1, Ordering::Release);
+        self.store.flush()?;
+        Ok((added, doomed.len()))
+    }
+
+    /// Lifts a block; false if there was none. Removed listings come back
+    /// only when they are sent again (a new post, gossip, the next sync).
+    pub fn unblock(&self, t: Target) -> Result<bool, IngestError> {
+        self.blocks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(t)
+            .map_err(IngestError::Blocks)
     }
 
     /// A number that changes whenever the store does (not persistent).

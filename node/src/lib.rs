@@ -5,6 +5,7 @@
 //! residents and the CLI over HTTP on loopback; [`run`] ties them together.
 
 pub mod api;
+pub mod blocks;
 pub mod config;
 pub mod datadir;
 pub mod indexer;

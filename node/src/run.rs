@@ -165,6 +165,7 @@ impl Node {
         let (index, rebuild) = open_index(&dir)?;
         let config = Arc::new(config);
         let ingest = Arc::new(Ingest::new(store, Arc::new(index), config.clone(), None));
+        ingest.set_blocks(crate::blocks::Blocks::load(dir.blocks_path()).map_err(RunError::Other)?);
         if rebuild {
             tracing::info!("rebuilding the search index from the store");
             let n = ingest.reindex(&mut |done, total| {
