@@ -1,6 +1,10 @@
 //! Blocks: an operator keeps a member's listings off their node, on every
 //! path, with real `buurt node` processes on loopback.
 
+use buurt_node::datadir::DataDir;
+use buurt_protocol::keys::SigningKey;
+use buurt_protocol::limits::DAY;
+use buurt_protocol::{Certificate, Exchange, Kind, Listing, ListingKey, Scope, Status, Terms};
 use buurt_tests::{buurt, TestNode};
 
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
@@ -98,4 +102,88 @@ fn blocking_needs_the_operator_token_and_a_real_id() {
     assert_eq!(none.code, 1);
     assert!(none.stderr.contains("not blocked"), "{}", none.stderr);
     assert_eq!(a.ok(&["--json", "blocks"]).json(), serde_json::json!([]));
+}
+
+/// A resident admitted by `node` (a certificate signed with its node key).
+fn resident(node: &TestNode, n: u8) -> (SigningKey, Certificate) {
+    let node_key = DataDir::new(node.path()).node_key().unwrap();
+    let key = buurt_protocol::keys::from_seed([n; 32]);
+    let now = buurt_node::run::now();
+    let cert = Certificate::issue(
+        &node_key,
+        buurt_protocol::keys::member_id(&key),
+        Scope::parse(SCOPE, 6).unwrap(),
+        now - DAY,
+        now + DAY,
+    );
+    (key, cert)
+}
+
+/// Posts a listing signed by `who` through the API; the HTTP status and
+/// the error reason, if any.
+fn post(node: &TestNode, who: &(SigningKey, Certificate), n: u32, now: i64) -> (u16, String) {
+    let mut key = [0u8; 16];
+    key[12..].copy_from_slice(&n.to_be_bytes());
+    let l = Listing {
+        author: buurt_protocol::keys::member_id(&who.0),
+        key: ListingKey(key),
+        revision: now as u64,
+        created_at: now,
+        expires_at: now + 7 * DAY,
+        kind: Kind::Offer,
+        exchange: Exchange::Give,
+        status: Status::Open,
+        scope: Scope::parse(SCOPE, 6).unwrap(),
+        topics: vec!["goods.tools".into()],
+        title: format!("Spul {n}"),
+        body: String::new(),
+        tags: vec![],
+        geohash: None,
+        terms: Terms::default(),
+        certificate: who.1.clone(),
+    }
+    .sign(&who.0)
+    .unwrap();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let mut r = agent
+        .post(node.url("/v1/listings"))
+        .send_json(serde_json::json!({ "signed": hex::encode(l.bytes()) }))
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.body_mut().read_json().unwrap_or_default();
+    (status, body["reason"].as_str().unwrap_or("").to_owned())
+}
+
+#[test]
+fn a_flooding_author_is_cut_off_while_others_keep_posting() {
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let (flood, calm) = (resident(&a, 0x61), resident(&a, 0x62));
+    // One creation time for all: the limit counts per clock hour.
+    let at = buurt_node::run::now();
+    let mut stored = 0;
+    let mut refused = Vec::new();
+    for n in 0..40 {
+        match post(&a, &flood, n, at) {
+            (201, _) => stored += 1,
+            (_, reason) => refused.push(reason),
+        }
+    }
+    // The default limit is 30 listings an hour per author.
+    assert_eq!(stored, 30, "{refused:?}");
+    assert_eq!(refused.len(), 10);
+    assert!(refused.iter().all(|r| r == "rate_limited"), "{refused:?}");
+    for n in 0..5 {
+        assert_eq!(
+            post(&a, &calm, n, at).0,
+            201,
+            "another author is not limited"
+        );
+    }
+    let s = a.ok(&["--json", "status"]).json();
+    assert_eq!(s["listings"], 35, "{s}");
+    assert_eq!(s["ingest"]["rejected"]["rate_limited"], 10, "{s}");
 }

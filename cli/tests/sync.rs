@@ -22,6 +22,37 @@ fn operator(node: &TestNode) -> (SigningKey, Certificate) {
     (key, cert)
 }
 
+/// `k` residents admitted by a node (certificates signed with its key), so
+/// that many listings stay within each author's rate limit.
+fn residents(node: &TestNode, k: u8) -> Vec<(SigningKey, Certificate)> {
+    let node_key = DataDir::new(node.path()).node_key().expect("node key");
+    let now = buurt_node::run::now();
+    (0..k)
+        .map(|i| {
+            // Distinct per node and per resident, and never the node's key.
+            let mut seed = node_key.to_bytes();
+            seed[0] ^= 0x5A;
+            seed[31] ^= i.wrapping_add(1);
+            let key = buurt_protocol::keys::from_seed(seed);
+            let cert = Certificate::issue(
+                &node_key,
+                buurt_protocol::keys::member_id(&key),
+                Scope::parse(SCOPE, 6).unwrap(),
+                now - 2 * DAY,
+                now + 30 * DAY,
+            );
+            (key, cert)
+        })
+        .collect()
+}
+
+/// Every `(id, revision_id)` a node stores of these residents.
+fn all_revisions(node: &TestNode, who: &[(SigningKey, Certificate)]) -> BTreeSet<(String, String)> {
+    who.iter()
+        .flat_map(|w| revisions(node, &buurt_protocol::keys::member_id(&w.0).to_string()))
+        .collect()
+}
+
 fn listing(
     who: &(SigningKey, Certificate),
     n: u32,
@@ -87,38 +118,41 @@ fn a_node_back_from_offline_converges() {
     assert!(TestNode::eventually(20, || a.peer_count() == 1));
     assert_eq!(c.signal("TERM"), Some(0));
 
-    // While C is down: 1,000 listings on A, then 50 updated and 50 withdrawn.
-    let who = operator(&a);
-    let member = buurt_protocol::keys::member_id(&who.0).to_string();
+    // While C is down: 1,000 listings on A by 40 residents, then 50 updated
+    // and 50 withdrawn.
+    let who = residents(&a, 40);
     let now = buurt_node::run::now();
     let base = now - 2_000;
     let mut originals = Vec::new();
     for n in 0..1_000u32 {
         let at = base + i64::from(n);
-        let l = listing(&who, n, &format!("Ladder {n}"), at as u64, at);
-        post(&a, &l.clone().sign(&who.0).unwrap());
+        let w = &who[n as usize % who.len()];
+        let l = listing(w, n, &format!("Ladder {n}"), at as u64, at);
+        post(&a, &l.clone().sign(&w.0).unwrap());
         originals.push(l);
     }
     for (n, o) in originals.iter().enumerate().take(50) {
+        let w = &who[n % who.len()];
         let mut l = o.clone();
         l.title = format!("Trapladder {n} bijgewerkt");
         l.revision += 5_000;
         l.created_at = now;
-        post(&a, &l.sign(&who.0).unwrap());
+        post(&a, &l.sign(&w.0).unwrap());
     }
-    for o in &originals[100..150] {
+    for (n, o) in originals.iter().enumerate().take(150).skip(100) {
+        let w = &who[n % who.len()];
         let dead = buurt_protocol::sample::tombstone(o, o.revision + 5_000, now);
-        post(&a, &dead.sign(&who.0).unwrap());
+        post(&a, &dead.sign(&w.0).unwrap());
     }
-    let on_a = revisions(&a, &member);
+    let on_a = all_revisions(&a, &who);
     assert_eq!(on_a.len(), 1_000);
 
     c.spawn();
-    let converged = TestNode::eventually(60, || revisions(&c, &member) == on_a);
+    let converged = TestNode::eventually(60, || all_revisions(&c, &who) == on_a);
     assert!(
         converged,
         "C has {} of A's {} revisions; C's log:\n{}",
-        revisions(&c, &member).intersection(&on_a).count(),
+        all_revisions(&c, &who).intersection(&on_a).count(),
         on_a.len(),
         c.log()
     );
@@ -150,31 +184,31 @@ fn a_node_back_from_offline_converges() {
 fn a_partition_heals_and_a_new_node_catches_up() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let mut b = TestNode::start(BIN.as_ref(), SCOPE);
-    let (wa, wb) = (operator(&a), operator(&b));
-    let (ma, mb) = (
-        buurt_protocol::keys::member_id(&wa.0).to_string(),
-        buurt_protocol::keys::member_id(&wb.0).to_string(),
-    );
+    let (ra, rb) = (residents(&a, 5), residents(&b, 5));
+    let wa = ra[0].clone();
     let now = buurt_node::run::now();
-    // Cut off from each other, both sides post.
+    // Cut off from each other, both sides post: 100 listings each, by five
+    // residents each.
     for n in 0..100u32 {
         let at = now - 500 + i64::from(n);
+        let (xa, xb) = (&ra[n as usize % 5], &rb[n as usize % 5]);
         post(
             &a,
-            &listing(&wa, n, "Boormachine", at as u64, at)
-                .sign(&wa.0)
+            &listing(xa, n, "Boormachine", at as u64, at)
+                .sign(&xa.0)
                 .unwrap(),
         );
         post(
             &b,
-            &listing(&wb, n, "Naaimachine", at as u64, at)
-                .sign(&wb.0)
+            &listing(xb, n, "Naaimachine", at as u64, at)
+                .sign(&xb.0)
                 .unwrap(),
         );
     }
     // One of A's listings reached B before the cut; A updated it after.
-    let old = listing(&wa, 7, "Boormachine", (now - 493) as u64, now - 493);
+    let old = listing(&wa, 1_000, "Boormachine", (now - 493) as u64, now - 493);
     post(&b, &old.clone().sign(&wa.0).unwrap());
+    post(&a, &old.clone().sign(&wa.0).unwrap());
     let mut newer = old.clone();
     newer.revision += 100;
     newer.created_at = now;
@@ -185,16 +219,16 @@ fn a_partition_heals_and_a_new_node_catches_up() {
     assert_eq!(b.signal("TERM"), Some(0));
     b.set_peers(&[a.address()]);
     b.spawn();
-    let same = |x: &TestNode, y: &TestNode| {
-        revisions(x, &ma) == revisions(y, &ma) && revisions(x, &mb) == revisions(y, &mb)
-    };
+    let everyone: Vec<_> = ra.iter().chain(&rb).cloned().collect();
+    let same =
+        |x: &TestNode, y: &TestNode| all_revisions(x, &everyone) == all_revisions(y, &everyone);
     assert!(
         TestNode::eventually(60, || same(&a, &b)),
         "A and B differ; B's log:\n{}",
         b.log()
     );
-    assert_eq!(revisions(&a, &ma).len(), 100);
-    assert_eq!(revisions(&a, &mb).len(), 100);
+    assert_eq!(all_revisions(&a, &ra).len(), 101);
+    assert_eq!(all_revisions(&a, &rb).len(), 100);
     // The stale revision B held did not overwrite the newer one.
     let id = newer.listing_id().to_hex();
     assert_eq!(

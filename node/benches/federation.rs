@@ -103,6 +103,12 @@ async fn start_node(
         listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
         peers: peers.clone(),
         mdns: false,
+        // Each node's one member posts up to 90 × 20 / N listings a run.
+        rate_limits: buurt_node::config::RateLimits {
+            author_per_hour: u32::MAX,
+            author_per_day: u32::MAX,
+            peer_per_second: u32::MAX,
+        },
         ..Default::default()
     };
     let config = Arc::new(Config::build(file, Overrides::default()).expect("config"));
@@ -128,6 +134,7 @@ async fn start_node(
         scopes: config.scope.self_and_ancestors(),
         max_listing: config.limits.max_listing_bytes,
         sync_interval: config.sync_interval,
+        peer_per_second: config.rate_limits.peer_per_second,
     };
     let (client, event_loop) =
         net::start(cfg, ingest.clone(), Some(&mut registry)).expect("network");

@@ -60,6 +60,33 @@ pub struct FileConfig {
     pub index_commit_ms: u64,
     /// Listing limits; defaults are the protocol's.
     pub limits: Limits,
+    /// Rate limits per author and per peer.
+    pub rate_limits: RateLimits,
+}
+
+/// How much one author and one peer may send. The defaults are far above
+/// what a resident posts and far below a flood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Listings and revisions one author may have created (by their
+    /// `created_at`) within one clock hour. Withdrawals do not count.
+    pub author_per_hour: u32,
+    /// The same within one day (UTC).
+    pub author_per_day: u32,
+    /// Gossip messages one peer may send per second; more are dropped unread
+    /// and count against the peer.
+    pub peer_per_second: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            author_per_hour: 30,
+            author_per_day: 100,
+            peer_per_second: 200,
+        }
+    }
 }
 
 impl Default for FileConfig {
@@ -75,6 +102,7 @@ impl Default for FileConfig {
             sweep_interval_secs: 300,
             sync_interval_secs: 300,
             index_commit_ms: crate::indexer::COMMIT_INTERVAL.as_millis() as u64,
+            rate_limits: RateLimits::default(),
             limits: Limits::default(),
         }
     }
@@ -126,6 +154,7 @@ pub struct Config {
     pub sweep_interval_secs: u64,
     pub index_commit: std::time::Duration,
     pub sync_interval: std::time::Duration,
+    pub rate_limits: RateLimits,
     pub limits: Limits,
 }
 
@@ -166,6 +195,13 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        let r = file.rate_limits;
+        if r.author_per_hour == 0 || r.author_per_day == 0 || r.peer_per_second == 0 {
+            return Err(ConfigError::Invalid {
+                field: "rate_limits",
+                message: "every limit must be at least 1".into(),
+            });
+        }
         if file.sync_interval_secs < 5 {
             return Err(ConfigError::Invalid {
                 field: "sync_interval_secs",
@@ -196,6 +232,7 @@ impl Config {
             sweep_interval_secs: file.sweep_interval_secs,
             index_commit: std::time::Duration::from_millis(file.index_commit_ms),
             sync_interval: std::time::Duration::from_secs(file.sync_interval_secs),
+            rate_limits: file.rate_limits,
             limits,
         })
     }

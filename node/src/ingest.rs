@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use buurt_protocol::keys::VerifyingKey;
 use buurt_protocol::{
-    validate_cached, CertificateCache, ContentId, ListingId, Rejection, SignedListing, Status,
+    validate_cached, CertificateCache, ContentId, ListingId, MemberId, Rejection, SignedListing,
+    Status,
 };
 use tokio::sync::mpsc;
 
@@ -45,6 +46,11 @@ pub enum Reason {
     /// The operator blocked its author, or the node that admitted its author.
     #[error("the operator of this node blocked its author or the author's node")]
     Blocked,
+    /// Its author already has as many listings as allowed in that hour or day.
+    #[error(
+        "its author already posted {limit} listings or revisions in that {per}; try again later"
+    )]
+    RateLimited { per: &'static str, limit: u32 },
 }
 
 impl Reason {
@@ -54,6 +60,7 @@ impl Reason {
             Reason::Invalid(r) => r.code(),
             Reason::NotFollowed(_) => "not_followed",
             Reason::Blocked => "blocked",
+            Reason::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -62,7 +69,7 @@ impl Reason {
     pub fn is_invalid(&self) -> bool {
         match self {
             Reason::Invalid(r) => r.is_invalid(),
-            Reason::NotFollowed(_) | Reason::Blocked => false,
+            Reason::NotFollowed(_) | Reason::Blocked | Reason::RateLimited { .. } => false,
         }
     }
 }
@@ -166,6 +173,56 @@ pub struct Ingest {
     version: AtomicU64,
     /// The operator's blocks (policy stage).
     blocks: RwLock<Blocks>,
+    /// Stored revisions per author per hour and per day of `created_at`.
+    rates: Mutex<HashMap<MemberId, AuthorRate>>,
+}
+
+/// Most authors whose rates are remembered; the map is cleared when full.
+const RATES_MAX: usize = 100_000;
+
+/// Stored revisions of one author, by hour and by day of their `created_at`.
+#[derive(Default)]
+struct AuthorRate {
+    hours: BTreeMap<i64, u32>,
+    days: BTreeMap<i64, u32>,
+}
+
+impl AuthorRate {
+    /// The limit this listing would break, if any.
+    fn exceeded(&self, created: i64, limits: &crate::config::RateLimits) -> Option<Reason> {
+        let hour = self
+            .hours
+            .get(&created.div_euclid(3_600))
+            .copied()
+            .unwrap_or(0);
+        let day = self
+            .days
+            .get(&created.div_euclid(86_400))
+            .copied()
+            .unwrap_or(0);
+        if hour >= limits.author_per_hour {
+            Some(Reason::RateLimited {
+                per: "hour",
+                limit: limits.author_per_hour,
+            })
+        } else if day >= limits.author_per_day {
+            Some(Reason::RateLimited {
+                per: "day",
+                limit: limits.author_per_day,
+            })
+        } else {
+            None
+        }
+    }
+
+    fn count(&mut self, created: i64) {
+        *self.hours.entry(created.div_euclid(3_600)).or_default() += 1;
+        *self.days.entry(created.div_euclid(86_400)).or_default() += 1;
+        // Listings live at most 90 days: older buckets can go.
+        let oldest_day = created.div_euclid(86_400) - 91;
+        self.days = self.days.split_off(&oldest_day);
+        self.hours = self.hours.split_off(&(oldest_day * 24));
+    }
 }
 
 impl Ingest {
@@ -187,6 +244,7 @@ impl Ingest {
             write: Mutex::new(()),
             version: AtomicU64::new(0),
             blocks: RwLock::new(Blocks::default()),
+            rates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -317,6 +375,9 @@ impl Ingest {
         if self.is_blocked(&signed) {
             return Ok(Err(Outcome::Rejected(Reason::Blocked)));
         }
+        if let Some(r) = self.rate_exceeded(&signed) {
+            return Ok(Err(Outcome::Rejected(r)));
+        }
         Ok(Ok(signed))
     }
 
@@ -343,6 +404,11 @@ impl Ingest {
         if self.is_blocked(&signed) {
             return Ok(Outcome::Rejected(Reason::Blocked));
         }
+        // The authoritative rate check: the one in `check` ran without the
+        // lock, on many threads at once.
+        if let Some(r) = self.rate_exceeded(&signed) {
+            return Ok(Outcome::Rejected(r));
+        }
         let replaced = match self.store.put(&signed)? {
             PutOutcome::Duplicate => return Ok(Outcome::Duplicate(content_id)),
             PutOutcome::Superseded => return Ok(Outcome::Superseded(content_id)),
@@ -350,6 +416,16 @@ impl Ingest {
         };
         changes.push(Change::for_listing(&signed));
         self.version.fetch_add(1, Ordering::Release);
+        if signed.listing.status != Status::Withdrawn {
+            let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+            if rates.len() >= RATES_MAX && !rates.contains_key(&signed.listing.author) {
+                rates.clear();
+            }
+            rates
+                .entry(signed.listing.author)
+                .or_default()
+                .count(signed.listing.created_at);
+        }
         {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(old) = replaced {
@@ -383,6 +459,17 @@ impl Ingest {
 
     fn read_blocks(&self) -> std::sync::RwLockReadGuard<'_, Blocks> {
         self.blocks.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The author rate limit this listing would break (withdrawals never do).
+    fn rate_exceeded(&self, l: &SignedListing) -> Option<Reason> {
+        if l.listing.status == Status::Withdrawn {
+            return None;
+        }
+        let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        rates
+            .get(&l.listing.author)?
+            .exceeded(l.listing.created_at, &self.config.rate_limits)
     }
 
     fn is_blocked(&self, l: &SignedListing) -> bool {

@@ -223,6 +223,8 @@ pub struct NetConfig {
     pub max_listing: usize,
     /// Time between two sync sessions with a connected peer.
     pub sync_interval: Duration,
+    /// Gossip messages a peer may send per second.
+    pub peer_per_second: u32,
 }
 
 /// The node id of a peer, from its libp2p identity.
@@ -370,6 +372,8 @@ pub fn start(
         answers_tx,
         answers,
         serving: Arc::new(Semaphore::new(crate::sync::SERVING)),
+        peer_per_second: cfg.peer_per_second,
+        rates: HashMap::new(),
         swarm,
         local,
         commands: rx,
@@ -404,6 +408,9 @@ struct EventLoop {
     answers_tx: mpsc::Sender<Answer>,
     answers: mpsc::Receiver<Answer>,
     serving: Arc<Semaphore>,
+    peer_per_second: u32,
+    /// Gossip messages per peer in the current second: `(second, count)`.
+    rates: HashMap<PeerId, (i64, u32)>,
     swarm: Swarm<Behaviour>,
     local: PeerId,
     commands: mpsc::Receiver<Command>,
@@ -599,6 +606,7 @@ impl EventLoop {
             } => {
                 self.since.remove(&peer_id);
                 self.invalid.remove(&peer_id);
+                self.rates.remove(&peer_id);
                 tracing::info!(
                     "disconnected from {}",
                     node_id_of(&peer_id)
@@ -639,6 +647,30 @@ impl EventLoop {
                 acceptance: MessageAcceptance::Reject,
             });
         };
+        // Over its rate, a peer's messages are dropped unread; the first one
+        // over in a second counts against it.
+        let second = crate::run::now();
+        let rate = self.rates.entry(source).or_insert((second, 0));
+        if rate.0 != second {
+            *rate = (second, 0);
+        }
+        rate.1 = rate.1.saturating_add(1);
+        let count = rate.1;
+        if count > self.peer_per_second {
+            if count == self.peer_per_second.saturating_add(1) {
+                tracing::debug!(
+                    "{source} sends more than {} messages a second",
+                    self.peer_per_second
+                );
+                self.count_invalid(source);
+            }
+            self.report(Validated {
+                message_id,
+                source,
+                acceptance: MessageAcceptance::Ignore,
+            });
+            return;
+        }
         if message.data.len() > self.max_listing {
             return reject(self, message_id, "too large");
         }

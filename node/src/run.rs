@@ -253,6 +253,7 @@ impl Node {
             scopes,
             max_listing: self.config.limits.max_listing_bytes,
             sync_interval: self.config.sync_interval,
+            peer_per_second: self.config.rate_limits.peer_per_second,
         };
         let (client, event_loop) = crate::net::start(cfg, self.ingest.clone(), None)
             .map_err(|e| RunError::Other(e.to_string()))?;
