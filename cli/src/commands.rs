@@ -63,6 +63,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Block { target, reason } => block(&cli, &dir, target, reason),
         Command::Unblock { target } => unblock(&cli, &dir, target),
         Command::Blocks => blocks(&cli, &dir),
+        Command::Trust { node_id } => trust(&cli, &dir, node_id, true),
+        Command::Untrust { node_id } => trust(&cli, &dir, node_id, false),
+        Command::Trusted => trusted(&cli, &dir),
         Command::Topics => topics(&cli),
         Command::Follow { scope } => follow(&cli, &dir, scope, true),
         Command::Unfollow { scope } => follow(&cli, &dir, scope, false),
@@ -486,6 +489,7 @@ fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
         }
     }
     println!("peers     {}", f("peers"));
+    println!("policy    {} ({} trusted nodes)", f("policy"), f("trusted"));
     println!("blocks    {}", f("blocks"));
     if let Some(syncs) = s["sync"].as_array() {
         for x in syncs {
@@ -572,6 +576,58 @@ fn blocks(cli: &Cli, dir: &DataDir) -> Result<()> {
         })
         .collect();
     output::table(&["TARGET", "KIND", "SINCE", "REASON"], &rows);
+    Ok(())
+}
+
+fn trust(cli: &Cli, dir: &DataDir, node_id: &str, add: bool) -> Result<()> {
+    let node: buurt_protocol::NodeId = node_id.trim().parse()?;
+    let c = client(cli, dir)?;
+    let r: serde_json::Value = if add {
+        c.post("/v1/admin/trusted", &json!({ "node_id": node.to_string() }))?
+    } else {
+        c.delete(&format!("/v1/admin/trusted/{node}"))?
+    };
+    if cli.json {
+        return print_json(&r);
+    }
+    if !add {
+        println!("No longer trusting {node}: its members' new listings are refused under the allowlist policy.");
+    } else if r["new"].as_bool() == Some(false) {
+        println!("{node} was already trusted.");
+    } else {
+        println!("Trusting {node}: its members' listings are accepted.");
+        if r["policy"] == "open" {
+            println!("(The policy is open, so every node's members are accepted anyway; set policy = \"allowlist\" in config.toml to accept trusted nodes only.)");
+        }
+    }
+    Ok(())
+}
+
+fn trusted(cli: &Cli, dir: &DataDir) -> Result<()> {
+    let c = client(cli, dir)?;
+    let r: serde_json::Value = c.get("/v1/admin/trusted", &[])?;
+    if cli.json {
+        return print_json(&r);
+    }
+    println!("policy    {}", r["policy"].as_str().unwrap_or("?"));
+    let rows: Vec<Vec<String>> = r["trusted"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|t| {
+                    vec![
+                        t["node_id"].as_str().unwrap_or("").to_owned(),
+                        t["since"].as_str().unwrap_or("").to_owned(),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        println!("No trusted nodes (this node's own members are always accepted).");
+    } else {
+        output::table(&["NODE", "SINCE"], &rows);
+    }
     Ok(())
 }
 

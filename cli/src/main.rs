@@ -110,6 +110,17 @@ pub enum Command {
     },
     /// List the blocks (operator only)
     Blocks,
+    /// Accept the members of another node under the allowlist policy
+    /// (operator only)
+    Trust {
+        /// The node's id (bn…), as `buurt peers` or its `buurt status` shows it
+        node_id: String,
+    },
+    /// Stop accepting a node's members under the allowlist policy (operator
+    /// only)
+    Untrust { node_id: String },
+    /// The federation policy and the trusted nodes (operator only)
+    Trusted,
     /// List the topics listings can have
     Topics,
     /// Also keep and receive the listings of SCOPE (taken up at the next start)

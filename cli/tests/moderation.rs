@@ -187,3 +187,58 @@ fn a_flooding_author_is_cut_off_while_others_keep_posting() {
     assert_eq!(s["listings"], 35, "{s}");
     assert_eq!(s["ingest"]["rejected"]["rate_limited"], 10, "{s}");
 }
+
+#[test]
+fn allowlist_refuses_an_untrusted_nodes_members_until_trusted() {
+    use buurt_node::config::FileConfig;
+    use buurt_node::trust::Policy;
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let mut b = TestNode::start(BIN.as_ref(), SCOPE);
+    assert_eq!(b.signal("TERM"), Some(0));
+    let path = b.path().join("config.toml");
+    let mut file = FileConfig::load(&path).unwrap();
+    file.policy = Policy::Allowlist;
+    buurt_node::datadir::write_secret(&path, file.to_toml().as_bytes()).unwrap();
+    b.set_peers(&[a.address()]);
+    b.spawn();
+    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert_eq!(b.ok(&["--json", "status"]).json()["policy"], "allowlist");
+
+    let first = offer(&a, "Ladder te leen");
+    assert!(TestNode::eventually(20, || {
+        b.ok(&["--json", "status"]).json()["ingest"]["rejected"]["untrusted_node"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1
+    }));
+    assert!(!stores(&b, &first));
+    // B's own members are always accepted.
+    let own = offer(&b, "Eigen ladder");
+    assert!(stores(&b, &own));
+
+    let a_node = a.ok(&["--json", "status"]).json()["node_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    b.ok(&["trust", &a_node]);
+    let listed = b.ok(&["--json", "trusted"]).json();
+    assert_eq!(listed["trusted"][0]["node_id"], a_node.as_str(), "{listed}");
+    let second = offer(&a, "Boormachine te leen");
+    assert!(b.finds(&["boormachine"], &second, true, 20));
+    // What was refused before comes with the next sync.
+    assert!(TestNode::eventually(20, || b
+        .ok(&["--json", "sync"])
+        .json()["sessions"]
+        == 1));
+    assert!(TestNode::eventually(20, || stores(&b, &first)));
+
+    b.ok(&["untrust", &a_node]);
+    let third = offer(&a, "Fiets te leen");
+    assert!(TestNode::eventually(20, || {
+        b.ok(&["--json", "status"]).json()["ingest"]["rejected"]["untrusted_node"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 2
+    }));
+    assert!(!stores(&b, &third));
+}

@@ -87,6 +87,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/sync", post(sync_now))
         .route("/v1/admin/reindex", post(reindex))
         .route("/v1/admin/blocks", get(list_blocks).post(add_block))
+        .route("/v1/admin/trusted", get(list_trusted).post(add_trusted))
+        .route(
+            "/v1/admin/trusted/{node}",
+            axum::routing::delete(remove_trusted),
+        )
         .route(
             "/v1/admin/blocks/{target}",
             axum::routing::delete(remove_block),
@@ -123,6 +128,10 @@ struct StatusView {
     sync: Vec<crate::sync::ScopeSync>,
     /// Members and nodes blocked by the operator.
     blocks: usize,
+    /// Federation policy: `open` or `allowlist`.
+    policy: &'static str,
+    /// Nodes trusted under `allowlist`.
+    trusted: usize,
     started_at: String,
     version: &'static str,
     ingest: crate::ingest::Stats,
@@ -176,6 +185,8 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         scopes,
         sync: st.net.as_ref().map(|n| n.sync_status()).unwrap_or_default(),
         blocks: st.ingest.blocks().len(),
+        policy: st.ingest.policy().as_str(),
+        trusted: st.ingest.trusted().len(),
         started_at: crate::view::rfc3339(st.started_at),
         version: env!("CARGO_PKG_VERSION"),
         ingest: st.ingest.stats(),
@@ -554,6 +565,71 @@ async fn remove_block(
         ));
     }
     Ok(Json(json!({ "target": target.text(), "unblocked": true })))
+}
+
+#[derive(serde::Deserialize)]
+struct TrustAsk {
+    node_id: String,
+}
+
+fn parse_node(text: &str) -> ApiResult<buurt_protocol::NodeId> {
+    text.trim()
+        .parse()
+        .map_err(|e: buurt_protocol::IdError| ApiError::bad("bad_node_id", e.to_string()))
+}
+
+async fn list_trusted(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_operator(&st, &headers)?;
+    Ok(Json(json!({
+        "policy": st.ingest.policy().as_str(),
+        "trusted": st.ingest.trusted(),
+    })))
+}
+
+async fn add_trusted(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Json<TrustAsk>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_operator(&st, &headers)?;
+    let Json(ask) = body.map_err(|e| ApiError::bad("bad_json", e.body_text()))?;
+    let node = parse_node(&ask.node_id)?;
+    let s = st.clone();
+    let now = (st.clock)();
+    let added = blocking(move || s.ingest.trust(node, now))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "node_id": node.to_string(),
+        "new": added,
+        "policy": st.ingest.policy().as_str(),
+    })))
+}
+
+async fn remove_trusted(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(node): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_operator(&st, &headers)?;
+    let node = parse_node(&node)?;
+    let s = st.clone();
+    let removed = blocking(move || s.ingest.untrust(node))
+        .await?
+        .map_err(ApiError::internal)?;
+    if !removed {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_trusted",
+            format!("{node} is not trusted (`buurt trusted` lists the trusted nodes)"),
+        ));
+    }
+    Ok(Json(
+        json!({ "node_id": node.to_string(), "untrusted": true }),
+    ))
 }
 
 fn check_operator(st: &ApiState, headers: &HeaderMap) -> ApiResult<()> {

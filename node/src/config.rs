@@ -62,6 +62,9 @@ pub struct FileConfig {
     pub limits: Limits,
     /// Rate limits per author and per peer.
     pub rate_limits: RateLimits,
+    /// Whose certificates to accept: `open` (any node's) or `allowlist`
+    /// (this node's and trusted nodes', see `buurt trust`).
+    pub policy: crate::trust::Policy,
 }
 
 /// How much one author and one peer may send. The defaults are far above
@@ -103,6 +106,7 @@ impl Default for FileConfig {
             sync_interval_secs: 300,
             index_commit_ms: crate::indexer::COMMIT_INTERVAL.as_millis() as u64,
             rate_limits: RateLimits::default(),
+            policy: crate::trust::Policy::Open,
             limits: Limits::default(),
         }
     }
@@ -155,6 +159,7 @@ pub struct Config {
     pub index_commit: std::time::Duration,
     pub sync_interval: std::time::Duration,
     pub rate_limits: RateLimits,
+    pub policy: crate::trust::Policy,
     pub limits: Limits,
 }
 
@@ -233,6 +238,7 @@ impl Config {
             index_commit: std::time::Duration::from_millis(file.index_commit_ms),
             sync_interval: std::time::Duration::from_secs(file.sync_interval_secs),
             rate_limits: file.rate_limits,
+            policy: file.policy,
             limits,
         })
     }

@@ -72,6 +72,11 @@ impl DataDir {
         self.root.join("blocks.json")
     }
 
+    /// The nodes trusted under the `allowlist` policy (`buurt trust`).
+    pub fn trusted_path(&self) -> PathBuf {
+        self.root.join("trusted.json")
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.root.join("db")
     }

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::indexer::{Change, Indexer, IndexerError};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{PutOutcome, Store, StoreError};
+use crate::trust::{Policy, Trust, Trusted};
 
 /// Where a listing came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,10 @@ pub enum Reason {
     /// The operator blocked its author, or the node that admitted its author.
     #[error("the operator of this node blocked its author or the author's node")]
     Blocked,
+    /// Under the `allowlist` policy, its author's certificate comes from a
+    /// node this node does not trust.
+    #[error("this node accepts members of trusted nodes only, and {0} is not one")]
+    Untrusted(String),
     /// Its author already has as many listings as allowed in that hour or day.
     #[error(
         "its author already posted {limit} listings or revisions in that {per}; try again later"
@@ -60,6 +65,7 @@ impl Reason {
             Reason::Invalid(r) => r.code(),
             Reason::NotFollowed(_) => "not_followed",
             Reason::Blocked => "blocked",
+            Reason::Untrusted(_) => "untrusted_node",
             Reason::RateLimited { .. } => "rate_limited",
         }
     }
@@ -69,7 +75,10 @@ impl Reason {
     pub fn is_invalid(&self) -> bool {
         match self {
             Reason::Invalid(r) => r.is_invalid(),
-            Reason::NotFollowed(_) | Reason::Blocked | Reason::RateLimited { .. } => false,
+            Reason::NotFollowed(_)
+            | Reason::Blocked
+            | Reason::Untrusted(_)
+            | Reason::RateLimited { .. } => false,
         }
     }
 }
@@ -107,7 +116,7 @@ pub enum IngestError {
     Search(#[from] SearchError),
     #[error(transparent)]
     Indexer(#[from] IndexerError),
-    #[error("blocks: {0}")]
+    #[error("moderation lists: {0}")]
     Blocks(String),
 }
 
@@ -173,6 +182,8 @@ pub struct Ingest {
     version: AtomicU64,
     /// The operator's blocks (policy stage).
     blocks: RwLock<Blocks>,
+    /// The federation policy and trusted nodes (policy stage).
+    trust: RwLock<Trust>,
     /// Stored revisions per author per hour and per day of `created_at`.
     rates: Mutex<HashMap<MemberId, AuthorRate>>,
 }
@@ -244,6 +255,7 @@ impl Ingest {
             write: Mutex::new(()),
             version: AtomicU64::new(0),
             blocks: RwLock::new(Blocks::default()),
+            trust: RwLock::new(Trust::default()),
             rates: Mutex::new(HashMap::new()),
         }
     }
@@ -375,6 +387,10 @@ impl Ingest {
         if self.is_blocked(&signed) {
             return Ok(Err(Outcome::Rejected(Reason::Blocked)));
         }
+        let node = signed.listing.certificate.node;
+        if !self.read_trust().accepts(&node) {
+            return Ok(Err(Outcome::Rejected(Reason::Untrusted(node.to_string()))));
+        }
         if let Some(r) = self.rate_exceeded(&signed) {
             return Ok(Err(Outcome::Rejected(r)));
         }
@@ -475,6 +491,44 @@ impl Ingest {
     fn is_blocked(&self, l: &SignedListing) -> bool {
         let b = self.read_blocks();
         !b.is_empty() && b.blocks(&l.listing)
+    }
+
+    fn read_trust(&self) -> std::sync::RwLockReadGuard<'_, Trust> {
+        self.trust.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the federation policy and trusted nodes (at start).
+    pub fn set_trust(&self, trust: Trust) {
+        *self.trust.write().unwrap_or_else(|p| p.into_inner()) = trust;
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.read_trust().policy()
+    }
+
+    pub fn trusted(&self) -> Vec<Trusted> {
+        self.read_trust().list().to_vec()
+    }
+
+    /// Trusts a node's certificates (under `allowlist`); false if it already
+    /// was. Its members' listings are accepted from now on; those refused
+    /// before come with the next sync.
+    pub fn trust(&self, node: buurt_protocol::NodeId, now: i64) -> Result<bool, IngestError> {
+        self.trust
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(node, now)
+            .map_err(IngestError::Blocks)
+    }
+
+    /// Stops trusting a node; false if it was not trusted. Listings already
+    /// stored stay until they expire or are blocked.
+    pub fn untrust(&self, node: buurt_protocol::NodeId) -> Result<bool, IngestError> {
+        self.trust
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(node)
+            .map_err(IngestError::Blocks)
     }
 
     /// Replaces the block list (at start, from the data directory).

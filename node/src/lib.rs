@@ -15,4 +15,5 @@ pub mod run;
 pub mod search;
 pub mod store;
 pub mod sync;
+pub mod trust;
 pub mod view;
