@@ -66,6 +66,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Trust { node_id } => trust(&cli, &dir, node_id, true),
         Command::Untrust { node_id } => trust(&cli, &dir, node_id, false),
         Command::Trusted => trusted(&cli, &dir),
+        Command::Admit {
+            member_id,
+            name,
+            scope,
+            valid,
+        } => admit(&cli, &dir, member_id, name, scope.as_deref(), valid),
+        Command::Members => members(&cli, &dir),
         Command::Topics => topics(&cli),
         Command::Follow { scope } => follow(&cli, &dir, scope, true),
         Command::Unfollow { scope } => follow(&cli, &dir, scope, false),
@@ -193,8 +200,10 @@ fn client(cli: &Cli, dir: &DataDir) -> Result<Client> {
     }
 }
 
-/// The member key and certificate, with a clear message when either is missing.
-fn member(dir: &DataDir) -> Result<(keys::SigningKey, buurt_protocol::Certificate)> {
+/// The member key and certificate, with a clear message when either is
+/// missing. A resident without a certificate fetches it from the node on
+/// first use (the operator ran `buurt admit`) and keeps it.
+fn member(cli: &Cli, dir: &DataDir) -> Result<(keys::SigningKey, buurt_protocol::Certificate)> {
     if !dir.member_key_path().exists() {
         bail!(
             "{} has no member key: run `buurt init --scope SCOPE` for a node, or `buurt id` to make a key",
@@ -202,12 +211,29 @@ fn member(dir: &DataDir) -> Result<(keys::SigningKey, buurt_protocol::Certificat
         );
     }
     let key = dir.member_key()?;
-    let cert = dir.certificate()?.ok_or_else(|| {
-        anyhow!(
-            "you have no membership certificate yet: ask your node's operator to admit {}",
-            keys::member_id(&key)
-        )
-    })?;
+    if let Some(cert) = dir.certificate()? {
+        if cert.not_after > now() {
+            return Ok((key, cert));
+        }
+    }
+    let me = keys::member_id(&key);
+    let c = client(cli, dir)?;
+    let m: serde_json::Value = c.get(&format!("/v1/members/{me}/certificate"), &[])?;
+    let cert = m["certificate"]
+        .as_str()
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| buurt_protocol::Certificate::from_bytes(&b).ok())
+        .ok_or_else(|| anyhow!("the node sent a certificate that does not decode"))?;
+    if cert.member != me || cert.verify_signature().is_err() {
+        bail!("the node sent a certificate that is not yours or not validly signed");
+    }
+    dir.write_certificate(&cert)?;
+    eprintln!(
+        "Fetched your membership certificate from node {} ({}, until {}).",
+        cert.node,
+        cert.scope,
+        output::date(&buurt_node::view::rfc3339(cert.not_after))
+    );
     Ok((key, cert))
 }
 
@@ -228,7 +254,7 @@ fn sign_and_post(
 }
 
 fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()> {
-    let (key, cert) = member(dir)?;
+    let (key, cert) = member(cli, dir)?;
     let t = now();
     let exchange = match &a.exchange {
         Some(e) => e
@@ -318,7 +344,7 @@ fn own_next(
     dir: &DataDir,
     id: &str,
 ) -> Result<(keys::SigningKey, Listing, Listing, i64)> {
-    let (key, cert) = member(dir)?;
+    let (key, cert) = member(cli, dir)?;
     let c = client(cli, dir)?;
     let (_, current) = fetch(&c, id)?;
     let old = current.into_listing();
@@ -490,6 +516,7 @@ fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
     }
     println!("peers     {}", f("peers"));
     println!("policy    {} ({} trusted nodes)", f("policy"), f("trusted"));
+    println!("members   {}", f("members"));
     println!("blocks    {}", f("blocks"));
     if let Some(syncs) = s["sync"].as_array() {
         for x in syncs {
@@ -576,6 +603,77 @@ fn blocks(cli: &Cli, dir: &DataDir) -> Result<()> {
         })
         .collect();
     output::table(&["TARGET", "KIND", "SINCE", "REASON"], &rows);
+    Ok(())
+}
+
+/// A membership validity: a number and d, w or y (90d, 52w, 1y).
+fn parse_validity(text: &str) -> Result<i64> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow!("`{text}` is not a validity: use a number and d, w or y (90d, 1y)"))?;
+    let day = 86_400;
+    let unit = match unit {
+        "d" => day,
+        "w" => 7 * day,
+        "y" => 365 * day,
+        _ => bail!("`{text}` is not a validity: use a number and d, w or y (90d, 1y)"),
+    };
+    n.checked_mul(unit)
+        .filter(|s| (day..=5 * 365 * day).contains(s))
+        .ok_or_else(|| anyhow!("`{text}`: a membership is valid between one day and five years"))
+}
+
+fn admit(
+    cli: &Cli,
+    dir: &DataDir,
+    member_id: &str,
+    name: &str,
+    scope: Option<&str>,
+    valid: &str,
+) -> Result<()> {
+    let member: buurt_protocol::MemberId = member_id.trim().parse()?;
+    let valid_secs = parse_validity(valid)?;
+    let c = client(cli, dir)?;
+    let m: serde_json::Value = c.post(
+        "/v1/admin/members",
+        &json!({ "member_id": member.to_string(), "name": name, "scope": scope, "valid_secs": valid_secs }),
+    )?;
+    if cli.json {
+        return print_json(&m);
+    }
+    println!(
+        "Admitted {member} to {} until {}. Their `buurt` fetches the certificate from this node on first use.",
+        m["scope"].as_str().unwrap_or("?"),
+        output::date(m["not_after"].as_str().unwrap_or("?"))
+    );
+    Ok(())
+}
+
+fn members(cli: &Cli, dir: &DataDir) -> Result<()> {
+    let c = client(cli, dir)?;
+    let list: Vec<serde_json::Value> = c.get("/v1/admin/members", &[])?;
+    if cli.json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("No members admitted yet (`buurt admit MEMBER_ID`).");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|m| {
+            vec![
+                m["member_id"].as_str().unwrap_or("").to_owned(),
+                m["name"].as_str().unwrap_or("").to_owned(),
+                m["scope"].as_str().unwrap_or("").to_owned(),
+                output::date(m["not_after"].as_str().unwrap_or("")).to_owned(),
+            ]
+        })
+        .collect();
+    output::table(&["MEMBER", "NAME", "SCOPE", "UNTIL"], &rows);
     Ok(())
 }
 

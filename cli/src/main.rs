@@ -121,6 +121,22 @@ pub enum Command {
     Untrust { node_id: String },
     /// The federation policy and the trusted nodes (operator only)
     Trusted,
+    /// Admit a resident: issue their membership certificate (operator only)
+    Admit {
+        /// The resident's member id (bm…), from their `buurt id`
+        member_id: String,
+        /// A name for the member list
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Their scope [default: this node's]
+        #[arg(long)]
+        scope: Option<String>,
+        /// How long the membership runs: 90d, 52w, 1y
+        #[arg(long, default_value = "1y")]
+        valid: String,
+    },
+    /// The residents this node admitted (operator only)
+    Members,
     /// List the topics listings can have
     Topics,
     /// Also keep and receive the listings of SCOPE (taken up at the next start)

@@ -36,6 +36,8 @@ pub struct ApiState {
     pub clock: fn() -> i64,
     /// The federation; `None` when the node runs without a network.
     pub net: Option<crate::net::NetClient>,
+    /// The residents this node admitted.
+    pub members: std::sync::Mutex<crate::members::Members>,
 }
 
 /// An error answer: HTTP status, a message for people and a stable code.
@@ -87,6 +89,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/sync", post(sync_now))
         .route("/v1/admin/reindex", post(reindex))
         .route("/v1/admin/blocks", get(list_blocks).post(add_block))
+        .route("/v1/admin/members", get(list_members).post(admit))
+        .route("/v1/members/{member}/certificate", get(member_certificate))
         .route("/v1/admin/trusted", get(list_trusted).post(add_trusted))
         .route(
             "/v1/admin/trusted/{node}",
@@ -132,6 +136,8 @@ struct StatusView {
     policy: &'static str,
     /// Nodes trusted under `allowlist`.
     trusted: usize,
+    /// Residents this node admitted.
+    members: usize,
     started_at: String,
     version: &'static str,
     ingest: crate::ingest::Stats,
@@ -187,6 +193,12 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         blocks: st.ingest.blocks().len(),
         policy: st.ingest.policy().as_str(),
         trusted: st.ingest.trusted().len(),
+        members: st
+            .members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .list()
+            .len(),
         started_at: crate::view::rfc3339(st.started_at),
         version: env!("CARGO_PKG_VERSION"),
         ingest: st.ingest.stats(),
@@ -565,6 +577,113 @@ async fn remove_block(
         ));
     }
     Ok(Json(json!({ "target": target.text(), "unblocked": true })))
+}
+
+#[derive(serde::Deserialize)]
+struct AdmitAsk {
+    member_id: String,
+    #[serde(default)]
+    name: String,
+    /// Defaults to the node's own scope.
+    scope: Option<String>,
+    /// Seconds; defaults to a year.
+    valid_secs: Option<i64>,
+}
+
+/// Longest a membership certificate may be issued for.
+const MAX_VALID_SECS: i64 = 5 * 365 * 86_400;
+
+fn parse_member(text: &str) -> ApiResult<MemberId> {
+    text.trim()
+        .parse()
+        .map_err(|e: buurt_protocol::IdError| ApiError::bad("bad_member_id", e.to_string()))
+}
+
+async fn admit(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Json<AdmitAsk>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<crate::members::Member>> {
+    check_operator(&st, &headers)?;
+    let Json(ask) = body.map_err(|e| ApiError::bad("bad_json", e.body_text()))?;
+    let member = parse_member(&ask.member_id)?;
+    let cfg = st.ingest.config();
+    let scope = match &ask.scope {
+        Some(s) => buurt_protocol::Scope::parse(s, cfg.limits.max_scope_levels)
+            .map_err(|e| ApiError::bad("bad_scope", e.to_string()))?,
+        None => cfg.scope.clone(),
+    };
+    if !cfg.scope.covers(&scope) {
+        return Err(ApiError::bad(
+            "bad_scope",
+            format!(
+                "this node ({}) admits members of its own scope, above or below it, not of {scope}",
+                cfg.scope
+            ),
+        ));
+    }
+    let valid = ask.valid_secs.unwrap_or(365 * 86_400);
+    if !(3_600..=MAX_VALID_SECS).contains(&valid) {
+        return Err(ApiError::bad(
+            "bad_validity",
+            "a membership is valid between one hour and five years",
+        ));
+    }
+    if ask.name.chars().count() > 100 {
+        return Err(ApiError::bad(
+            "bad_name",
+            "a name has at most 100 characters",
+        ));
+    }
+    let now = (st.clock)();
+    let s = st.clone();
+    let entry = blocking(move || {
+        s.members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(member, &ask.name, scope, now, valid)
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok(Json(entry))
+}
+
+async fn list_members(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<crate::members::Member>>> {
+    check_operator(&st, &headers)?;
+    let list = st
+        .members
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .list()
+        .to_vec();
+    Ok(Json(list))
+}
+
+/// A member's certificate, for their CLI to fetch: public, since the
+/// certificate is public in every listing they post.
+async fn member_certificate(
+    State(st): State<Arc<ApiState>>,
+    Path(member): Path<String>,
+) -> ApiResult<Json<crate::members::Member>> {
+    let member = parse_member(&member)?;
+    let found = st
+        .members
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .certificate(&member)
+        .cloned();
+    found.map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_admitted",
+            format!(
+                "{member} is not admitted to this node: ask its operator to run `buurt admit {member}`"
+            ),
+        )
+    })
 }
 
 #[derive(serde::Deserialize)]

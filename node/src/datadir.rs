@@ -77,6 +77,11 @@ impl DataDir {
         self.root.join("trusted.json")
     }
 
+    /// The residents this node admitted (`buurt admit`).
+    pub fn members_path(&self) -> PathBuf {
+        self.root.join("members.json")
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.root.join("db")
     }

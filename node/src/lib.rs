@@ -10,6 +10,7 @@ pub mod config;
 pub mod datadir;
 pub mod indexer;
 pub mod ingest;
+pub mod members;
 pub mod net;
 pub mod run;
 pub mod search;

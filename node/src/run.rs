@@ -221,6 +221,7 @@ impl Node {
             started_at: now(),
             clock: now,
             net,
+            members: std::sync::Mutex::new(self.members()?),
         });
         let tasks = spawn_background(self.ingest.clone(), self.config.sweep_interval_secs);
         on_ready(&addr);
@@ -242,6 +243,16 @@ impl Node {
 }
 
 impl Node {
+    /// The admitted members, with the operator among them.
+    fn members(&self) -> Result<crate::members::Members, RunError> {
+        let mut m = crate::members::Members::load(self.dir.members_path(), self.dir.node_key()?)
+            .map_err(RunError::Other)?;
+        if let Some(cert) = self.dir.certificate()? {
+            m.record(&cert, "operator").map_err(RunError::Other)?;
+        }
+        Ok(m)
+    }
+
     /// Starts the federation, unless the node is configured with no listen
     /// address and no peers.
     fn start_network(&self) -> Result<Option<crate::net::NetClient>, RunError> {

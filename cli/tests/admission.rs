@@ -1,0 +1,68 @@
+//! Admission: a resident with their own key, on their own data directory,
+//! posts through a node after its operator admitted them.
+
+use buurt_tests::{buurt, Run, TestNode};
+
+const BIN: &str = env!("CARGO_BIN_EXE_buurt");
+const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
+
+#[test]
+fn a_resident_posts_through_the_node_after_admission() {
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let home = tempfile::tempdir().unwrap();
+    let resident = |args: &[&str]| -> Run {
+        let mut full = vec!["--api", a.api.as_str()];
+        full.extend_from_slice(args);
+        buurt(BIN.as_ref(), home.path(), &full)
+    };
+
+    // Their own key, made on their own machine.
+    let me = resident(&["--json", "id"]);
+    assert_eq!(me.code, 0, "{}", me.stderr);
+    let me = me.json();
+    assert_eq!(me["created"], true, "{me}");
+    let member = me["member_id"].as_str().unwrap().to_owned();
+
+    // Not admitted yet: a clear refusal, nothing posted.
+    let r = resident(&["offer", "Ladder te leen"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("not admitted") && r.stderr.contains("buurt admit"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert_eq!(a.ok(&["--json", "status"]).json()["listings"], 0);
+
+    // The operator admits them; the member list has them and the operator.
+    a.ok(&["admit", &member, "--name", "Fatima", "--valid", "1y"]);
+    let list = a.ok(&["--json", "members"]).json();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["member_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&member.as_str()) && ids.len() == 2, "{list}");
+
+    // Now the post goes through; the certificate is fetched on the way.
+    let posted = resident(&["--json", "offer", "Ladder te leen"]);
+    assert_eq!(posted.code, 0, "{}", posted.stderr);
+    assert!(posted
+        .stderr
+        .contains("Fetched your membership certificate"));
+    let id = posted.json()["id"].as_str().unwrap().to_owned();
+    assert!(a.finds(&["ladder"], &id, true, 10));
+    let shown = a.ok(&["--json", "show", &id]).json();
+    assert_eq!(shown["author"], member.as_str(), "{shown}");
+    let node = a.ok(&["--json", "status"]).json()["node_id"].clone();
+    assert_eq!(
+        resident(&["--json", "id"]).json()["certificate"]["node_id"],
+        node
+    );
+
+    // Operator commands stay the operator's.
+    let r = resident(&["members"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("operator"), "{}", r.stderr);
+}

@@ -1,0 +1,149 @@
+//! Admission: the residents this node has admitted, with the membership
+//! certificates it issued them.
+//!
+//! A resident makes their own key (`buurt id`) and gives the operator their
+//! member id; `buurt admit` issues a certificate signed with the node key and
+//! records it here. The resident's CLI fetches the certificate from the node
+//! on first use (`GET /v1/members/{id}/certificate`) and from then on signs
+//! listings locally: the node never sees a resident's secret key, and a post
+//! needs no password because listing and certificate prove who may post.
+//! The list is kept in `members.json` in the data directory.
+
+use std::path::PathBuf;
+
+use buurt_protocol::keys::SigningKey;
+use buurt_protocol::{Certificate, MemberId, Scope};
+use serde::{Deserialize, Serialize};
+
+/// One admitted member, as `buurt members` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub member_id: String,
+    pub name: String,
+    pub scope: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// The certificate, hex-encoded, as the resident's CLI fetches it.
+    pub certificate: String,
+}
+
+/// The admitted members, in memory and on disk.
+pub struct Members {
+    path: PathBuf,
+    node_key: SigningKey,
+    list: Vec<Member>,
+}
+
+impl Members {
+    /// Loads `path` (a missing file is an empty list) for the node whose key
+    /// signs new certificates.
+    pub fn load(path: PathBuf, node_key: SigningKey) -> Result<Members, String> {
+        let list = match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        Ok(Members {
+            path,
+            node_key,
+            list,
+        })
+    }
+
+    pub fn list(&self) -> &[Member] {
+        &self.list
+    }
+
+    /// The current certificate of a member, if admitted.
+    pub fn certificate(&self, member: &MemberId) -> Option<&Member> {
+        let text = member.to_string();
+        self.list.iter().rev().find(|m| m.member_id == text)
+    }
+
+    /// Records a certificate issued elsewhere (the operator's own, made at
+    /// `init`) if its member is not listed yet.
+    pub fn record(&mut self, cert: &Certificate, name: &str) -> Result<(), String> {
+        if self.certificate(&cert.member).is_some() {
+            return Ok(());
+        }
+        let bytes = cert.to_bytes().map_err(|e| e.to_string())?;
+        self.list.push(Member {
+            member_id: cert.member.to_string(),
+            name: name.to_owned(),
+            scope: cert.scope.to_string(),
+            not_before: crate::view::rfc3339(cert.not_before),
+            not_after: crate::view::rfc3339(cert.not_after),
+            certificate: hex::encode(bytes),
+        });
+        self.save()
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let json = serde_json::to_vec_pretty(&self.list).map_err(|e| e.to_string())?;
+        crate::datadir::write_secret(&self.path, &json).map_err(|e| e.to_string())
+    }
+
+    /// Admits a member (or renews their certificate) for `valid` seconds
+    /// from now, in `scope`, and saves the list.
+    pub fn admit(
+        &mut self,
+        member: MemberId,
+        name: &str,
+        scope: Scope,
+        now: i64,
+        valid: i64,
+    ) -> Result<Member, String> {
+        // A little slack before now, so that a listing signed on a resident's
+        // machine with a clock slightly behind is still covered.
+        let cert = Certificate::issue(
+            &self.node_key,
+            member,
+            scope.clone(),
+            now - 3_600,
+            now + valid,
+        );
+        let bytes = cert.to_bytes().map_err(|e| e.to_string())?;
+        let entry = Member {
+            member_id: member.to_string(),
+            name: name.to_owned(),
+            scope: scope.to_string(),
+            not_before: crate::view::rfc3339(cert.not_before),
+            not_after: crate::view::rfc3339(cert.not_after),
+            certificate: hex::encode(bytes),
+        };
+        self.list.retain(|m| m.member_id != entry.member_id);
+        self.list.push(entry.clone());
+        self.save()?;
+        Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use buurt_protocol::keys;
+
+    #[test]
+    fn admitted_members_get_a_valid_certificate_that_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("members.json");
+        let node = keys::from_seed([3; 32]);
+        let resident = keys::member_id(&keys::from_seed([4; 32]));
+        let scope = Scope::parse("nl/amsterdam/oost", 6).unwrap();
+        let mut m = Members::load(path.clone(), node.clone()).unwrap();
+        assert!(m.certificate(&resident).is_none());
+        let e = m
+            .admit(resident, "Fatima", scope.clone(), 1_000_000, 86_400)
+            .unwrap();
+        let cert = Certificate::from_bytes(&hex::decode(&e.certificate).unwrap()).unwrap();
+        assert_eq!(cert.member, resident);
+        assert_eq!(cert.node, keys::node_id(&node));
+        assert_eq!(cert.scope, scope);
+        cert.verify_signature().unwrap();
+        let again = Members::load(path, node).unwrap();
+        assert_eq!(again.certificate(&resident), Some(&e));
+        assert_eq!(again.list().len(), 1);
+    }
+}
