@@ -73,6 +73,7 @@ pub fn run(cli: Cli) -> Result<()> {
             valid,
         } => admit(&cli, &dir, member_id, name, scope.as_deref(), valid),
         Command::Members => members(&cli, &dir),
+        Command::Revoke { member_id } => revoke(&cli, &dir, member_id),
         Command::Topics => topics(&cli),
         Command::Follow { scope } => follow(&cli, &dir, scope, true),
         Command::Unfollow { scope } => follow(&cli, &dir, scope, false),
@@ -516,7 +517,11 @@ fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
     }
     println!("peers     {}", f("peers"));
     println!("policy    {} ({} trusted nodes)", f("policy"), f("trusted"));
-    println!("members   {}", f("members"));
+    println!(
+        "members   {} ({} revocations known)",
+        f("members"),
+        f("revocations")
+    );
     println!("blocks    {}", f("blocks"));
     if let Some(syncs) = s["sync"].as_array() {
         for x in syncs {
@@ -648,6 +653,20 @@ fn admit(
         "Admitted {member} to {} until {}. Their `buurt` fetches the certificate from this node on first use.",
         m["scope"].as_str().unwrap_or("?"),
         output::date(m["not_after"].as_str().unwrap_or("?"))
+    );
+    Ok(())
+}
+
+fn revoke(cli: &Cli, dir: &DataDir, member_id: &str) -> Result<()> {
+    let member: buurt_protocol::MemberId = member_id.trim().parse()?;
+    let c = client(cli, dir)?;
+    let r: serde_json::Value = c.post(&format!("/v1/admin/members/{member}/revoke"), &json!({}))?;
+    if cli.json {
+        return print_json(&r);
+    }
+    println!(
+        "Revoked {member}: {} listing(s) removed here; the revocation goes to the other nodes.",
+        r["removed"].as_u64().unwrap_or(0)
     );
     Ok(())
 }

@@ -137,6 +137,12 @@ pub enum Command {
     },
     /// The residents this node admitted (operator only)
     Members,
+    /// End a resident's membership: every node that hears of it drops their
+    /// listings (operator only)
+    Revoke {
+        /// The member id (bm…)
+        member_id: String,
+    },
     /// List the topics listings can have
     Topics,
     /// Also keep and receive the listings of SCOPE (taken up at the next start)

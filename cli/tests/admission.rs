@@ -66,3 +66,42 @@ fn a_resident_posts_through_the_node_after_admission() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("operator"), "{}", r.stderr);
 }
+
+#[test]
+fn a_revocation_on_one_node_makes_the_other_drop_the_listings() {
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    let home = tempfile::tempdir().unwrap();
+    let resident = |args: &[&str]| -> Run {
+        let mut full = vec!["--api", a.api.as_str()];
+        full.extend_from_slice(args);
+        buurt(BIN.as_ref(), home.path(), &full)
+    };
+    let member = resident(&["--json", "id"]).json()["member_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.ok(&["admit", &member]);
+    let posted = resident(&["--json", "offer", "Ladder te leen"]);
+    assert_eq!(posted.code, 0, "{}", posted.stderr);
+    let id = posted.json()["id"].as_str().unwrap().to_owned();
+    assert!(b.finds(&["ladder"], &id, true, 20), "B has the listing");
+
+    let r = a.ok(&["--json", "revoke", &member]).json();
+    assert_eq!(r["removed"], 1, "{r}");
+    assert!(a.cli(&["show", &id]).code == 1, "A dropped it");
+    assert!(
+        TestNode::eventually(20, || b.cli(&["show", &id]).code == 1),
+        "B dropped it; B's log:\n{}",
+        b.log()
+    );
+    assert!(b.finds(&["ladder"], &id, false, 10));
+    assert_eq!(b.ok(&["--json", "status"]).json()["revocations"], 1);
+
+    // The resident's certificate is still on their machine, but a new post
+    // is refused with a clear reason.
+    let again = resident(&["offer", "Boormachine te leen"]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("revoked"), "{}", again.stderr);
+}

@@ -90,6 +90,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/admin/reindex", post(reindex))
         .route("/v1/admin/blocks", get(list_blocks).post(add_block))
         .route("/v1/admin/members", get(list_members).post(admit))
+        .route("/v1/admin/members/{member}/revoke", post(revoke))
         .route("/v1/members/{member}/certificate", get(member_certificate))
         .route("/v1/admin/trusted", get(list_trusted).post(add_trusted))
         .route(
@@ -138,6 +139,8 @@ struct StatusView {
     trusted: usize,
     /// Residents this node admitted.
     members: usize,
+    /// Revoked memberships known here (made here or received).
+    revocations: usize,
     started_at: String,
     version: &'static str,
     ingest: crate::ingest::Stats,
@@ -199,6 +202,7 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
             .unwrap_or_else(|p| p.into_inner())
             .list()
             .len(),
+        revocations: st.ingest.revocation_count(),
         started_at: crate::view::rfc3339(st.started_at),
         version: env!("CARGO_PKG_VERSION"),
         ingest: st.ingest.stats(),
@@ -646,6 +650,50 @@ async fn admit(
     .await?
     .map_err(ApiError::internal)?;
     Ok(Json(entry))
+}
+
+/// Revokes a membership here and announces it to the federation.
+async fn revoke(
+    State(st): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(member): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_operator(&st, &headers)?;
+    let member = parse_member(&member)?;
+    let now = (st.clock)();
+    let s = st.clone();
+    let done = blocking(move || -> Result<Option<(Vec<u8>, usize)>, String> {
+        let signed = s
+            .members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .revoke(&member, now)?;
+        let Some(signed) = signed else {
+            return Ok(None);
+        };
+        let removed = s
+            .ingest
+            .revoke(&signed)
+            .map_err(|e| e.to_string())?
+            .map(|(_, n)| n)
+            .unwrap_or(0);
+        Ok(Some((signed, removed)))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let Some((signed, removed)) = done else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_admitted",
+            format!("{member} is not a member of this node (`buurt members` lists them)"),
+        ));
+    };
+    if let Some(net) = &st.net {
+        net.publish_revocation(signed).await;
+    }
+    Ok(Json(
+        json!({ "member_id": member.to_string(), "removed": removed }),
+    ))
 }
 
 async fn list_members(

@@ -82,6 +82,11 @@ impl DataDir {
         self.root.join("members.json")
     }
 
+    /// Revocations made or received.
+    pub fn revocations_path(&self) -> PathBuf {
+        self.root.join("revocations.json")
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.root.join("db")
     }

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::blocks::{Block, Blocks, Target};
 use crate::config::Config;
 use crate::indexer::{Change, Indexer, IndexerError};
+use crate::revocations::Revocations;
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{PutOutcome, Store, StoreError};
 use crate::trust::{Policy, Trust, Trusted};
@@ -47,6 +48,9 @@ pub enum Reason {
     /// The operator blocked its author, or the node that admitted its author.
     #[error("the operator of this node blocked its author or the author's node")]
     Blocked,
+    /// The node that admitted its author revoked that membership.
+    #[error("the membership of its author was revoked by the node that granted it")]
+    Revoked,
     /// Under the `allowlist` policy, its author's certificate comes from a
     /// node this node does not trust.
     #[error("this node accepts members of trusted nodes only, and {0} is not one")]
@@ -66,6 +70,7 @@ impl Reason {
             Reason::NotFollowed(_) => "not_followed",
             Reason::Blocked => "blocked",
             Reason::Untrusted(_) => "untrusted_node",
+            Reason::Revoked => "revoked",
             Reason::RateLimited { .. } => "rate_limited",
         }
     }
@@ -78,6 +83,7 @@ impl Reason {
             Reason::NotFollowed(_)
             | Reason::Blocked
             | Reason::Untrusted(_)
+            | Reason::Revoked
             | Reason::RateLimited { .. } => false,
         }
     }
@@ -184,6 +190,8 @@ pub struct Ingest {
     blocks: RwLock<Blocks>,
     /// The federation policy and trusted nodes (policy stage).
     trust: RwLock<Trust>,
+    /// Revoked memberships (policy stage).
+    revocations: RwLock<Revocations>,
     /// Stored revisions per author per hour and per day of `created_at`.
     rates: Mutex<HashMap<MemberId, AuthorRate>>,
 }
@@ -256,6 +264,7 @@ impl Ingest {
             version: AtomicU64::new(0),
             blocks: RwLock::new(Blocks::default()),
             trust: RwLock::new(Trust::default()),
+            revocations: RwLock::new(Revocations::default()),
             rates: Mutex::new(HashMap::new()),
         }
     }
@@ -385,7 +394,7 @@ impl Ingest {
             ))));
         }
         if self.is_blocked(&signed) {
-            return Ok(Err(Outcome::Rejected(Reason::Blocked)));
+            return Ok(Err(Outcome::Rejected(self.block_reason(&signed))));
         }
         let node = signed.listing.certificate.node;
         if !self.read_trust().accepts(&node) {
@@ -418,7 +427,7 @@ impl Ingest {
         // Checked again under the write lock: a block made while this
         // listing was being checked has already swept the store.
         if self.is_blocked(&signed) {
-            return Ok(Outcome::Rejected(Reason::Blocked));
+            return Ok(Outcome::Rejected(self.block_reason(&signed)));
         }
         // The authoritative rate check: the one in `check` ran without the
         // lock, on many threads at once.
@@ -490,7 +499,72 @@ impl Ingest {
 
     fn is_blocked(&self, l: &SignedListing) -> bool {
         let b = self.read_blocks();
-        !b.is_empty() && b.blocks(&l.listing)
+        if !b.is_empty() && b.blocks(&l.listing) {
+            return true;
+        }
+        drop(b);
+        let r = self.revocations.read().unwrap_or_else(|p| p.into_inner());
+        !r.is_empty() && r.covers(&l.listing)
+    }
+
+    /// Why a listing that `is_blocked` is kept out.
+    fn block_reason(&self, l: &SignedListing) -> Reason {
+        if self.read_blocks().blocks(&l.listing) {
+            Reason::Blocked
+        } else {
+            Reason::Revoked
+        }
+    }
+
+    /// Replaces the known revocations (at start).
+    pub fn set_revocations(&self, r: Revocations) {
+        *self.revocations.write().unwrap_or_else(|p| p.into_inner()) = r;
+    }
+
+    pub fn revocation_count(&self) -> usize {
+        self.revocations
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Takes in a signed revocation (made here, or received): verifies it,
+    /// keeps it, and removes the listings it covers from store and index.
+    /// `Ok(None)` for bytes that do not verify; otherwise whether it was new
+    /// and how many listings went.
+    pub fn revoke(&self, bytes: &[u8]) -> Result<Option<(bool, usize)>, IngestError> {
+        let Ok(rev) = buurt_protocol::revocation::Revocation::verify(bytes) else {
+            return Ok(None);
+        };
+        let added = self
+            .revocations
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(rev.clone(), bytes)
+            .map_err(IngestError::Blocks)?;
+        if !added {
+            return Ok(Some((false, 0)));
+        }
+        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let doomed: Vec<ListingId> = self
+            .store
+            .by_author(&rev.member)?
+            .into_iter()
+            .filter(|l| rev.covers(&l.listing))
+            .map(|l| l.listing_id())
+            .collect();
+        for id in &doomed {
+            if let Some(l) = self.store.remove(id)? {
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&l.content_id());
+            }
+            self.indexer.remove(*id);
+        }
+        self.version.fetch_add(1, Ordering::Release);
+        self.store.flush()?;
+        Ok(Some((true, doomed.len())))
     }
 
     fn read_trust(&self) -> std::sync::RwLockReadGuard<'_, Trust> {

@@ -12,6 +12,7 @@ pub mod indexer;
 pub mod ingest;
 pub mod members;
 pub mod net;
+pub mod revocations;
 pub mod run;
 pub mod search;
 pub mod store;

@@ -85,6 +85,27 @@ impl Members {
         crate::datadir::write_secret(&self.path, &json).map_err(|e| e.to_string())
     }
 
+    /// Ends a membership: the signed revocation of the member's current
+    /// certificate, and the member leaves the list. `None` if not admitted.
+    pub fn revoke(&mut self, member: &MemberId, now: i64) -> Result<Option<Vec<u8>>, String> {
+        let Some(m) = self.certificate(member) else {
+            return Ok(None);
+        };
+        let bytes = hex::decode(&m.certificate).map_err(|e| e.to_string())?;
+        let cert = Certificate::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        let signed = buurt_protocol::revocation::Revocation {
+            node: cert.node,
+            member: cert.member,
+            certificate: cert.fingerprint(),
+            revoked_at: now,
+        }
+        .sign(&self.node_key);
+        let text = member.to_string();
+        self.list.retain(|m| m.member_id != text);
+        self.save()?;
+        Ok(Some(signed))
+    }
+
     /// Admits a member (or renews their certificate) for `valid` seconds
     /// from now, in `scope`, and saves the list.
     pub fn admit(

@@ -60,6 +60,11 @@ pub const SYNC_DELAY: Duration = Duration::from_secs(1);
 /// Prefix of gossipsub topic names: `buurt/v1/scope/nl/amsterdam`.
 pub const TOPIC_PREFIX: &str = "buurt/v1/scope/";
 
+/// The gossipsub topic every node follows for membership revocations.
+pub fn revocation_topic() -> IdentTopic {
+    IdentTopic::new("buurt/v1/revocations")
+}
+
 /// The gossipsub topic of one scope.
 pub fn topic(scope: &Scope) -> IdentTopic {
     IdentTopic::new(format!("{TOPIC_PREFIX}{scope}"))
@@ -113,6 +118,10 @@ pub enum Command {
         peer: Option<String>,
         reply: oneshot::Sender<usize>,
     },
+    /// Publish a signed revocation (already taken in by ingest).
+    PublishRevocation {
+        bytes: Vec<u8>,
+    },
     /// A sync session found the peer breaking the protocol.
     Misbehaved {
         peer: PeerId,
@@ -160,6 +169,11 @@ impl NetClient {
             return vec![];
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// Publishes a signed revocation to the federation.
+    pub async fn publish_revocation(&self, bytes: Vec<u8>) {
+        let _ = self.tx.send(Command::PublishRevocation { bytes }).await;
     }
 
     /// The last sync result per scope.
@@ -332,11 +346,11 @@ pub fn start(
         .map_err(|e| NetError::Setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
-    for scope in &cfg.scopes {
+    for t in cfg.scopes.iter().map(topic).chain([revocation_topic()]) {
         swarm
             .behaviour_mut()
             .gossipsub
-            .subscribe(&topic(scope))
+            .subscribe(&t)
             .map_err(|e| NetError::Setup(e.to_string()))?;
     }
     for l in &cfg.listen {
@@ -544,6 +558,16 @@ impl EventLoop {
                     .count();
                 let _ = reply.send(started);
             }
+            Command::PublishRevocation { bytes } => {
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(revocation_topic(), bytes)
+                {
+                    tracing::debug!("publishing a revocation: {e}");
+                }
+            }
             Command::Misbehaved { peer, why } => {
                 tracing::warn!(
                     "sync with {}: {why}",
@@ -668,6 +692,30 @@ impl EventLoop {
                 message_id,
                 source,
                 acceptance: MessageAcceptance::Ignore,
+            });
+            return;
+        }
+        if message.topic == revocation_topic().hash() {
+            let ingest = self.ingest.clone();
+            let done = done.clone();
+            tokio::task::spawn_blocking(move || {
+                let acceptance = match ingest.revoke(&message.data) {
+                    Ok(Some((true, removed))) => {
+                        tracing::info!("revocation received: {removed} listings removed");
+                        MessageAcceptance::Accept
+                    }
+                    Ok(Some((false, _))) => MessageAcceptance::Ignore,
+                    Ok(None) => MessageAcceptance::Reject,
+                    Err(e) => {
+                        tracing::warn!("taking in a revocation failed: {e}");
+                        MessageAcceptance::Ignore
+                    }
+                };
+                let _ = done.blocking_send(Validated {
+                    message_id,
+                    source,
+                    acceptance,
+                });
             });
             return;
         }

@@ -166,6 +166,10 @@ impl Node {
         let config = Arc::new(config);
         let ingest = Arc::new(Ingest::new(store, Arc::new(index), config.clone(), None));
         ingest.set_blocks(crate::blocks::Blocks::load(dir.blocks_path()).map_err(RunError::Other)?);
+        ingest.set_revocations(
+            crate::revocations::Revocations::load(dir.revocations_path())
+                .map_err(RunError::Other)?,
+        );
         ingest.set_trust(
             crate::trust::Trust::load(dir.trusted_path(), config.policy, dir.node_id()?)
                 .map_err(RunError::Other)?,

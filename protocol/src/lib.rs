@@ -16,6 +16,7 @@ pub mod keys;
 pub mod limits;
 pub mod listing;
 pub mod revision;
+pub mod revocation;
 pub mod sample;
 pub mod scope;
 pub mod sync;

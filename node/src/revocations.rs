@@ -1,0 +1,69 @@
+//! Revocations this node knows of (its own and those received), kept in
+//! `revocations.json` as the signed statements, hex-encoded. A listing
+//! covered by one is refused on every path; see `buurt_protocol::revocation`.
+
+use std::path::PathBuf;
+
+use buurt_protocol::revocation::Revocation;
+use buurt_protocol::Listing;
+
+/// The known revocations, in memory and (unless in-memory only) on disk.
+#[derive(Debug, Default)]
+pub struct Revocations {
+    path: Option<PathBuf>,
+    signed: Vec<String>,
+    parsed: Vec<Revocation>,
+}
+
+impl Revocations {
+    /// Loads `path`; a missing file is an empty list. Every entry is
+    /// verified again.
+    pub fn load(path: PathBuf) -> Result<Revocations, String> {
+        let signed: Vec<String> = match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let parsed = signed
+            .iter()
+            .map(|h| {
+                let bytes = hex::decode(h).map_err(|e| e.to_string())?;
+                Revocation::verify(&bytes).map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, String>>()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Revocations {
+            path: Some(path),
+            signed,
+            parsed,
+        })
+    }
+
+    pub fn covers(&self, l: &Listing) -> bool {
+        self.parsed.iter().any(|r| r.covers(l))
+    }
+
+    pub fn len(&self) -> usize {
+        self.parsed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parsed.is_empty()
+    }
+
+    /// Adds a verified revocation and saves; false if it was known.
+    pub fn add(&mut self, rev: Revocation, bytes: &[u8]) -> Result<bool, String> {
+        if self.parsed.contains(&rev) {
+            return Ok(false);
+        }
+        self.parsed.push(rev);
+        self.signed.push(hex::encode(bytes));
+        if let Some(path) = &self.path {
+            let json = serde_json::to_vec_pretty(&self.signed).map_err(|e| e.to_string())?;
+            crate::datadir::write_secret(path, &json).map_err(|e| e.to_string())?;
+        }
+        Ok(true)
+    }
+}
