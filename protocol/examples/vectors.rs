@@ -48,4 +48,14 @@ fn main() {
         println!("}}");
         println!("```\n");
     }
+    let rev = sample::revocation();
+    let signed = rev.clone().sign(&id.node);
+    println!("### Vector `revocation`\n");
+    println!("```revocation");
+    println!("node_seed        {}", hex::encode(sample::NODE_SEED));
+    println!("certificate      {}", hex::encode(rev.certificate));
+    println!("revoked_at       {}", rev.revoked_at);
+    println!("signing_input    {}", hex::encode(rev.signing_input()));
+    println!("signed_bytes     {}", hex::encode(&signed));
+    println!("```");
 }

@@ -153,3 +153,15 @@ pub fn vectors() -> Vec<Vector> {
         },
     ]
 }
+
+/// The revocation test vector: the fixed identity's node revokes its
+/// member's certificate a day after [`T0`].
+pub fn revocation() -> crate::revocation::Revocation {
+    let id = Identity::fixed();
+    crate::revocation::Revocation {
+        node: id.certificate.node,
+        member: id.certificate.member,
+        certificate: id.certificate.fingerprint(),
+        revoked_at: T0 + 86_400,
+    }
+}
