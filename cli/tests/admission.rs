@@ -105,3 +105,35 @@ fn a_revocation_on_one_node_makes_the_other_drop_the_listings() {
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("revoked"), "{}", again.stderr);
 }
+
+#[test]
+fn a_node_that_missed_a_revocation_gets_it_by_sync() {
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let mut b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    let home = tempfile::tempdir().unwrap();
+    let resident = |args: &[&str]| -> Run {
+        let mut full = vec!["--api", a.api.as_str()];
+        full.extend_from_slice(args);
+        buurt(BIN.as_ref(), home.path(), &full)
+    };
+    let member = resident(&["--json", "id"]).json()["member_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.ok(&["admit", &member]);
+    let posted = resident(&["--json", "offer", "Ladder te leen"]);
+    let id = posted.json()["id"].as_str().unwrap().to_owned();
+    assert!(b.finds(&["ladder"], &id, true, 20));
+
+    // B is offline when A revokes; it hears of it by sync when it is back.
+    assert_eq!(b.signal("TERM"), Some(0));
+    a.ok(&["revoke", &member]);
+    b.spawn();
+    assert!(
+        TestNode::eventually(30, || b.cli(&["show", &id]).code == 1),
+        "B still has the listing; B's log:\n{}",
+        b.log()
+    );
+    assert_eq!(b.ok(&["--json", "status"]).json()["revocations"], 1);
+}

@@ -521,6 +521,14 @@ impl Ingest {
         *self.revocations.write().unwrap_or_else(|p| p.into_inner()) = r;
     }
 
+    /// The signed revocations known here, newest first, at most `max`.
+    pub fn revocations(&self, max: usize) -> Vec<Vec<u8>> {
+        self.revocations
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .signed(max)
+    }
+
     pub fn revocation_count(&self) -> usize {
         self.revocations
             .read()

@@ -954,11 +954,24 @@ fn jitter(max: Duration) -> Duration {
     Duration::from_millis(u64::from_be_bytes(b) % ms)
 }
 
-/// One sync session: every subscribed scope in turn.
+/// One sync session: the peer's revocations, then every subscribed scope in
+/// turn.
 async fn session(client: &NetClient, ingest: &Arc<Ingest>, peer: PeerId, scopes: &[Scope]) {
     let name = node_id_of(&peer)
         .map(|n| n.to_string())
         .unwrap_or_else(|| peer.to_string());
+    match crate::sync::sync_revocations(client, ingest, peer).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("sync with {name}: {n} revocations received"),
+        Err(SessionError::Misbehaved(why)) => {
+            let _ = client.tx.send(Command::Misbehaved { peer, why }).await;
+            return;
+        }
+        Err(e) => {
+            tracing::debug!("sync of revocations with {name}: {e}");
+            return;
+        }
+    }
     for scope in scopes {
         let result =
             crate::sync::sync_scope(client, ingest, &client.sync, peer, &name, scope).await;

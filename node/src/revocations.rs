@@ -41,6 +41,16 @@ impl Revocations {
         })
     }
 
+    /// The signed revocations, newest first, at most `max`.
+    pub fn signed(&self, max: usize) -> Vec<Vec<u8>> {
+        self.signed
+            .iter()
+            .rev()
+            .take(max)
+            .filter_map(|h| hex::decode(h).ok())
+            .collect()
+    }
+
     pub fn covers(&self, l: &Listing) -> bool {
         self.parsed.iter().any(|r| r.covers(l))
     }

@@ -236,6 +236,12 @@ pub fn answer(ingest: &Ingest, cache: &ItemsCache, request: Request, now: i64) -
                 Err(e) => (refuse(&format!("bad negentropy message: {e}")), true),
             }
         }
+        Request::Revocations => (
+            Response::Revocations {
+                revocations: ingest.revocations(buurt_protocol::sync::MAX_REVOCATIONS),
+            },
+            false,
+        ),
         Request::Fetch { ids } => {
             let mut listings = Vec::new();
             let mut size = 16;
@@ -402,9 +408,9 @@ pub async fn sync_scope<R: Requester>(
                 report.in_progress = false;
                 return Ok(report);
             }
-            Response::Listings { .. } => {
+            Response::Listings { .. } | Response::Revocations { .. } => {
                 return Err(SessionError::Misbehaved(
-                    "listings in answer to a reconcile request".into(),
+                    "the wrong answer to a reconcile request".into(),
                 ))
             }
         }
@@ -427,9 +433,9 @@ pub async fn sync_scope<R: Requester>(
                 report.result = format!("refused: {reason}");
                 break;
             }
-            Response::Reconcile { .. } => {
+            Response::Reconcile { .. } | Response::Revocations { .. } => {
                 return Err(SessionError::Misbehaved(
-                    "a reconcile answer to a fetch".into(),
+                    "the wrong answer to a fetch".into(),
                 ))
             }
         };
@@ -485,4 +491,39 @@ pub async fn sync_scope<R: Requester>(
     }
     report.in_progress = false;
     Ok(report)
+}
+
+/// Fetches the peer's revocations and takes in those this node lacks.
+/// Returns how many were new.
+pub async fn sync_revocations<R: Requester>(
+    net: &R,
+    ingest: &Arc<Ingest>,
+    peer: PeerId,
+) -> Result<usize, SessionError> {
+    let revocations = match net.request(peer, Request::Revocations).await? {
+        Response::Revocations { revocations } => revocations,
+        Response::Refused { .. } => return Ok(0),
+        _ => {
+            return Err(SessionError::Misbehaved(
+                "the wrong answer to a revocations request".into(),
+            ))
+        }
+    };
+    let i = ingest.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut new = 0;
+        for r in &revocations {
+            match i
+                .revoke(r)
+                .map_err(|e| SessionError::Local(e.to_string()))?
+            {
+                Some((true, _)) => new += 1,
+                Some((false, _)) => {}
+                None => return Err(SessionError::Misbehaved("an invalid revocation".into())),
+            }
+        }
+        Ok(new)
+    })
+    .await
+    .map_err(|e| SessionError::Local(e.to_string()))?
 }

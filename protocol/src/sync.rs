@@ -33,9 +33,13 @@ pub const MAX_RESPONSE: usize = 1024 * 1024;
 
 const REQ_RECONCILE: u8 = 0x01;
 const REQ_FETCH: u8 = 0x02;
+const REQ_REVOCATIONS: u8 = 0x03;
 const RES_RECONCILE: u8 = 0x81;
 const RES_LISTINGS: u8 = 0x82;
 const RES_REFUSED: u8 = 0x83;
+const RES_REVOCATIONS: u8 = 0x84;
+/// Most revocations in one answer.
+pub const MAX_REVOCATIONS: usize = 4_096;
 
 /// The sync id of a revision: listing id, then half the content id.
 pub fn sync_id(listing: &ListingId, content: &ContentId) -> [u8; 32] {
@@ -69,6 +73,8 @@ pub enum Request {
     Reconcile { scope: String, message: Vec<u8> },
     /// The listings with these sync ids (at most [`MAX_FETCH_IDS`]).
     Fetch { ids: Vec<[u8; 32]> },
+    /// Every revocation the peer knows (section 13); they are few.
+    Revocations,
 }
 
 /// What a peer answers.
@@ -79,6 +85,8 @@ pub enum Response {
     /// Signed listings, in no particular order: those of the fetched ids the
     /// peer still has (possibly a newer revision), up to [`MAX_RESPONSE`].
     Listings { listings: Vec<Vec<u8>> },
+    /// Signed revocations, at most [`MAX_REVOCATIONS`], the newest first.
+    Revocations { revocations: Vec<Vec<u8>> },
     /// The peer will not answer this request (a scope it does not follow, a
     /// malformed message, too busy), with a reason for the log.
     Refused { reason: String },
@@ -128,6 +136,7 @@ impl Request {
                     out.extend_from_slice(id);
                 }
             }
+            Request::Revocations => out.push(REQ_REVOCATIONS),
         }
         out
     }
@@ -155,6 +164,7 @@ impl Request {
                     .collect::<Result<_, _>>()?;
                 Request::Fetch { ids }
             }
+            REQ_REVOCATIONS => Request::Revocations,
             value => {
                 return Err(DecodeError::BadEnum {
                     field: "request tag",
@@ -186,6 +196,13 @@ impl Response {
                 out.push(RES_REFUSED);
                 put_str8(&mut out, reason);
             }
+            Response::Revocations { revocations } => {
+                out.push(RES_REVOCATIONS);
+                out.extend_from_slice(&(revocations.len() as u16).to_be_bytes());
+                for r in revocations {
+                    put_bytes32(&mut out, r);
+                }
+            }
         }
         out
     }
@@ -214,6 +231,19 @@ impl Response {
             RES_REFUSED => Response::Refused {
                 reason: r.str8("reason")?,
             },
+            RES_REVOCATIONS => {
+                let n = r.u16("revocation count")? as usize;
+                if n > MAX_REVOCATIONS {
+                    return Err(DecodeError::NonCanonical);
+                }
+                let revocations = (0..n)
+                    .map(|_| {
+                        get_bytes32(&mut r, "revocation", crate::revocation::REVOCATION_LEN)
+                            .map(<[u8]>::to_vec)
+                    })
+                    .collect::<Result<_, _>>()?;
+                Response::Revocations { revocations }
+            }
             value => {
                 return Err(DecodeError::BadEnum {
                     field: "response tag",
@@ -240,6 +270,7 @@ mod tests {
             Request::Fetch {
                 ids: vec![[7u8; 32], [9u8; 32]],
             },
+            Request::Revocations,
         ];
         for q in &reqs {
             let b = q.encode();
@@ -260,6 +291,9 @@ mod tests {
             },
             Response::Refused {
                 reason: "niet gevolgd: ü".into(),
+            },
+            Response::Revocations {
+                revocations: vec![vec![1u8; 169]],
             },
         ];
         for s in &ress {
