@@ -13,6 +13,12 @@ use buurt_protocol::{Rejection, SignedListing};
 fn ingest() -> Ingest {
     let file = FileConfig {
         scope: "nl/amsterdam/oost".into(),
+        // One test author posts more than an hour's default allowance.
+        rate_limits: buurt_node::config::RateLimits {
+            author_per_hour: 1_000,
+            author_per_day: 1_000,
+            ..Default::default()
+        },
         ..FileConfig::default()
     };
     let config = Config::build(file, Overrides::default()).expect("valid config");
