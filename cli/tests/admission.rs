@@ -9,6 +9,8 @@ const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
 #[test]
 fn a_resident_posts_through_the_node_after_admission() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(TestNode::eventually(20, || a.peer_count() == 1));
     let home = tempfile::tempdir().unwrap();
     let resident = |args: &[&str]| -> Run {
         let mut full = vec!["--api", a.api.as_str()];
@@ -53,6 +55,16 @@ fn a_resident_posts_through_the_node_after_admission() {
         .contains("Fetched your membership certificate"));
     let id = posted.json()["id"].as_str().unwrap().to_owned();
     assert!(a.finds(&["ladder"], &id, true, 10));
+    assert!(
+        TestNode::eventually(20, || {
+            let there = b.cli(&["show", &id]).code == 0;
+            if !there {
+                b.cli(&["sync"]);
+            }
+            there
+        }),
+        "and it federates"
+    );
     let shown = a.ok(&["--json", "show", &id]).json();
     assert_eq!(shown["author"], member.as_str(), "{shown}");
     let node = a.ok(&["--json", "status"]).json()["node_id"].clone();

@@ -161,6 +161,8 @@ fn post(node: &TestNode, who: &(SigningKey, Certificate), n: u32, now: i64) -> (
 #[test]
 fn a_flooding_author_is_cut_off_while_others_keep_posting() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(TestNode::eventually(20, || a.peer_count() == 1));
     let (flood, calm) = (resident(&a, 0x61), resident(&a, 0x62));
     // One creation time for all: the limit counts per clock hour.
     let at = buurt_node::run::now();
@@ -186,6 +188,20 @@ fn a_flooding_author_is_cut_off_while_others_keep_posting() {
     let s = a.ok(&["--json", "status"]).json();
     assert_eq!(s["listings"], 35, "{s}");
     assert_eq!(s["ingest"]["rejected"]["rate_limited"], 10, "{s}");
+    // Only what A stored travels: the other node gets the same 35, by
+    // gossip or, for any gossip missed, by sync.
+    assert!(
+        TestNode::eventually(20, || {
+            let done = b.ok(&["--json", "status"]).json()["listings"] == 35;
+            if !done {
+                b.cli(&["sync"]);
+            }
+            done
+        }),
+        "{}",
+        b.ok(&["--json", "status"]).json()
+    );
+    assert_eq!(b.ok(&["--json", "status"]).json()["listings"], 35);
 }
 
 #[test]
