@@ -400,7 +400,9 @@ impl Ingest {
         if !self.read_trust().accepts(&node) {
             return Ok(Err(Outcome::Rejected(Reason::Untrusted(node.to_string()))));
         }
-        if let Some(r) = self.rate_exceeded(&signed) {
+        // An early look, skipped when another thread holds the counts: the
+        // authoritative check is made when storing.
+        if let Some(r) = self.rate_exceeded_now(&signed) {
             return Ok(Err(Outcome::Rejected(r)));
         }
         Ok(Ok(signed))
@@ -492,6 +494,18 @@ impl Ingest {
             return None;
         }
         let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        rates
+            .get(&l.listing.author)?
+            .exceeded(l.listing.created_at, &self.config.rate_limits)
+    }
+
+    /// Like [`Ingest::rate_exceeded`], but `None` rather than waiting when
+    /// the counts are locked.
+    fn rate_exceeded_now(&self, l: &SignedListing) -> Option<Reason> {
+        if l.listing.status == Status::Withdrawn {
+            return None;
+        }
+        let rates = self.rates.try_lock().ok()?;
         rates
             .get(&l.listing.author)?
             .exceeded(l.listing.created_at, &self.config.rate_limits)
