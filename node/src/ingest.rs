@@ -568,25 +568,9 @@ impl Ingest {
             return Ok(Some((false, 0)));
         }
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        let doomed: Vec<ListingId> = self
-            .store
-            .by_author(&rev.member)?
-            .into_iter()
-            .filter(|l| rev.covers(&l.listing))
-            .map(|l| l.listing_id())
-            .collect();
-        for id in &doomed {
-            if let Some(l) = self.store.remove(id)? {
-                self.seen
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&l.content_id());
-            }
-            self.indexer.remove(*id);
-        }
-        self.version.fetch_add(1, Ordering::Release);
-        self.store.flush()?;
-        Ok(Some((true, doomed.len())))
+        let candidates = self.store.by_author(&rev.member)?;
+        let removed = self.remove_covered(candidates, |l| rev.covers(l))?;
+        Ok(Some((true, removed)))
     }
 
     fn read_trust(&self) -> std::sync::RwLockReadGuard<'_, Trust> {
@@ -648,26 +632,12 @@ impl Ingest {
             .add(t, reason, now)
             .map_err(IngestError::Blocks)?;
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        let doomed: Vec<ListingId> = match t {
+        let candidates = match t {
             Target::Member(m) => self.store.by_author(&m)?,
             Target::Node(_) => self.store.all()?,
-        }
-        .into_iter()
-        .filter(|l| t.covers(&l.listing))
-        .map(|l| l.listing_id())
-        .collect();
-        for id in &doomed {
-            if let Some(l) = self.store.remove(id)? {
-                self.seen
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&l.content_id());
-            }
-            self.indexer.remove(*id);
-        }
-        self.version.fetch_add(1, Ordering::Release);
-        self.store.flush()?;
-        Ok((added, doomed.len()))
+        };
+        let removed = self.remove_covered(candidates, |l| t.covers(l))?;
+        Ok((added, removed))
     }
 
     /// Lifts a block; false if there was none. Removed listings come back
@@ -730,6 +700,12 @@ impl Ingest {
     /// Removes one address from store and index (moderation).
     pub fn remove(&self, id: &ListingId) -> Result<Option<SignedListing>, IngestError> {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        self.remove_locked(id)
+    }
+
+    /// Removes one address from store, index and the seen set; the caller
+    /// holds the write lock.
+    fn remove_locked(&self, id: &ListingId) -> Result<Option<SignedListing>, IngestError> {
         let removed = self.store.remove(id)?;
         self.version.fetch_add(1, Ordering::Release);
         self.indexer.remove(*id);
@@ -739,6 +715,23 @@ impl Ingest {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&l.content_id());
         }
+        Ok(removed)
+    }
+
+    /// Removes every one of `candidates` that `covers` (a block or a
+    /// revocation), then flushes; the caller holds the write lock. Returns
+    /// how many.
+    fn remove_covered(
+        &self,
+        candidates: Vec<SignedListing>,
+        covers: impl Fn(&buurt_protocol::Listing) -> bool,
+    ) -> Result<usize, IngestError> {
+        let mut removed = 0;
+        for l in candidates.iter().filter(|l| covers(&l.listing)) {
+            self.remove_locked(&l.listing_id())?;
+            removed += 1;
+        }
+        self.store.flush()?;
         Ok(removed)
     }
 
