@@ -87,13 +87,7 @@ pub struct Blocks {
 impl Blocks {
     /// Loads `path`; a missing file is an empty list.
     pub fn load(path: PathBuf) -> Result<Blocks, String> {
-        let list: Vec<Block> = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let list: Vec<Block> = crate::datadir::read_json_list(&path)?;
         let mut blocks = Blocks {
             path: Some(path.clone()),
             ..Default::default()
@@ -165,8 +159,7 @@ impl Blocks {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let json = serde_json::to_vec_pretty(&self.list).map_err(|e| e.to_string())?;
-        crate::datadir::write_secret(path, &json).map_err(|e| e.to_string())
+        crate::datadir::write_json_list(path, &self.list)
     }
 }
 

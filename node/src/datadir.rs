@@ -218,6 +218,23 @@ fn read_key(path: &Path) -> Result<SigningKey, DataDirError> {
     Ok(keys::from_seed(seed))
 }
 
+/// Reads a JSON list kept in the data directory (blocks, trusted nodes,
+/// members, revocations); a missing file is an empty list. Errors name the
+/// file.
+pub fn read_json_list<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Writes such a list, atomically and readable by the owner only.
+pub fn write_json_list<T: serde::Serialize>(path: &Path, list: &[T]) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(list).map_err(|e| e.to_string())?;
+    write_secret(path, &json).map_err(|e| e.to_string())
+}
+
 /// Writes a file readable by the owner only, atomically (temp file + rename).
 pub fn write_secret(path: &Path, data: &[u8]) -> Result<(), DataDirError> {
     let tmp = path.with_extension("tmp");

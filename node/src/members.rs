@@ -38,13 +38,7 @@ impl Members {
     /// Loads `path` (a missing file is an empty list) for the node whose key
     /// signs new certificates.
     pub fn load(path: PathBuf, node_key: SigningKey) -> Result<Members, String> {
-        let list = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let list = crate::datadir::read_json_list(&path)?;
         Ok(Members {
             path,
             node_key,
@@ -81,8 +75,7 @@ impl Members {
     }
 
     fn save(&self) -> Result<(), String> {
-        let json = serde_json::to_vec_pretty(&self.list).map_err(|e| e.to_string())?;
-        crate::datadir::write_secret(&self.path, &json).map_err(|e| e.to_string())
+        crate::datadir::write_json_list(&self.path, &self.list)
     }
 
     /// Ends a membership: the signed revocation of the member's current

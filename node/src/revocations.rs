@@ -19,13 +19,7 @@ impl Revocations {
     /// Loads `path`; a missing file is an empty list. Every entry is
     /// verified again.
     pub fn load(path: PathBuf) -> Result<Revocations, String> {
-        let signed: Vec<String> = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let signed: Vec<String> = crate::datadir::read_json_list(&path)?;
         let parsed = signed
             .iter()
             .map(|h| {
@@ -71,8 +65,7 @@ impl Revocations {
         self.parsed.push(rev);
         self.signed.push(hex::encode(bytes));
         if let Some(path) = &self.path {
-            let json = serde_json::to_vec_pretty(&self.signed).map_err(|e| e.to_string())?;
-            crate::datadir::write_secret(path, &json).map_err(|e| e.to_string())?;
+            crate::datadir::write_json_list(path, &self.signed)?;
         }
         Ok(true)
     }

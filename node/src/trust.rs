@@ -54,13 +54,7 @@ impl Trust {
     /// Loads `path` (a missing file is an empty list) for a node with id
     /// `own` running `policy`.
     pub fn load(path: PathBuf, policy: Policy, own: NodeId) -> Result<Trust, String> {
-        let list: Vec<Trusted> = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let list: Vec<Trusted> = crate::datadir::read_json_list(&path)?;
         let nodes = list
             .iter()
             .map(|t| t.node_id.parse::<NodeId>())
@@ -116,8 +110,7 @@ impl Trust {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let json = serde_json::to_vec_pretty(&self.list).map_err(|e| e.to_string())?;
-        crate::datadir::write_secret(path, &json).map_err(|e| e.to_string())
+        crate::datadir::write_json_list(path, &self.list)
     }
 }
 
