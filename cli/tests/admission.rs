@@ -6,17 +6,20 @@ use buurt_tests::{buurt, Run, TestNode};
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
 
+/// Runs the CLI as a resident: their own data directory, node `a`'s API.
+fn as_resident(a: &TestNode, home: &std::path::Path, args: &[&str]) -> Run {
+    let mut full = vec!["--api", a.api.as_str()];
+    full.extend_from_slice(args);
+    buurt(BIN.as_ref(), home, &full)
+}
+
 #[test]
 fn a_resident_posts_through_the_node_after_admission() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
     assert!(TestNode::eventually(20, || a.peer_count() == 1));
     let home = tempfile::tempdir().unwrap();
-    let resident = |args: &[&str]| -> Run {
-        let mut full = vec!["--api", a.api.as_str()];
-        full.extend_from_slice(args);
-        buurt(BIN.as_ref(), home.path(), &full)
-    };
+    let resident = |args: &[&str]| as_resident(&a, home.path(), args);
 
     // Their own key, made on their own machine.
     let me = resident(&["--json", "id"]);
@@ -85,11 +88,7 @@ fn a_revocation_on_one_node_makes_the_other_drop_the_listings() {
     let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
     assert!(TestNode::eventually(20, || a.peer_count() == 1));
     let home = tempfile::tempdir().unwrap();
-    let resident = |args: &[&str]| -> Run {
-        let mut full = vec!["--api", a.api.as_str()];
-        full.extend_from_slice(args);
-        buurt(BIN.as_ref(), home.path(), &full)
-    };
+    let resident = |args: &[&str]| as_resident(&a, home.path(), args);
     let member = resident(&["--json", "id"]).json()["member_id"]
         .as_str()
         .unwrap()
@@ -124,11 +123,7 @@ fn a_node_that_missed_a_revocation_gets_it_by_sync() {
     let mut b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
     assert!(TestNode::eventually(20, || a.peer_count() == 1));
     let home = tempfile::tempdir().unwrap();
-    let resident = |args: &[&str]| -> Run {
-        let mut full = vec!["--api", a.api.as_str()];
-        full.extend_from_slice(args);
-        buurt(BIN.as_ref(), home.path(), &full)
-    };
+    let resident = |args: &[&str]| as_resident(&a, home.path(), args);
     let member = resident(&["--json", "id"]).json()["member_id"]
         .as_str()
         .unwrap()
