@@ -94,3 +94,40 @@ fn node_on_a_fresh_directory_initialises_itself() {
     );
     assert!(data.join("node.key").exists() && data.join("member.cert").exists());
 }
+
+#[test]
+fn an_index_from_another_version_is_replaced_and_rebuilt() {
+    let mut node = TestNode::start(BIN.as_ref(), "nl/amsterdam/zuid");
+    let id = node
+        .ok(&["offer", "Steekwagen te leen", "--topic", "goods.tools"])
+        .stdout
+        .trim()
+        .to_owned();
+    assert_eq!(node.signal("TERM"), Some(0), "log:\n{}", node.log());
+    // Another version's index: same files, a different schema in meta.json.
+    let meta = node.path().join("index").join("meta.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    let changed = text.replace("\"geo\"", "\"geo_v0\"");
+    assert_ne!(text, changed, "meta.json names the geo field");
+    std::fs::write(&meta, changed).unwrap();
+    node.spawn();
+    assert!(
+        TestNode::eventually(5, || node.search_ids(&["steekwagen"]) == vec![id.clone()]),
+        "log:\n{}",
+        node.log()
+    );
+    assert!(
+        node.log().contains("built by another version"),
+        "log:\n{}",
+        node.log()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(node.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("index."))
+        .filter(|e| e.file_name() != "index.dirty")
+        .collect();
+    assert!(leftovers.is_empty(), "old index kept: {leftovers:?}");
+    let meta = std::fs::read_to_string(node.path().join("index").join("meta.json")).unwrap();
+    assert!(meta.contains("\"geo\""));
+}

@@ -297,7 +297,9 @@ async fn phase(
                     .await;
             match out {
                 Ok(Ok(Outcome::Stored(l))) => {
-                    client.publish(*l).await;
+                    client
+                        .publish(buurt_protocol::SignedListing::clone(&l))
+                        .await;
                 }
                 other => eprintln!("local post not stored: {other:?}"),
             }

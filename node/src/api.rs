@@ -415,7 +415,7 @@ async fn post_listing(
         Outcome::Stored(l) => {
             let (id, revision_id) = (l.listing_id().to_string(), l.content_id().to_string());
             let peers = match &st.net {
-                Some(n) => n.publish(*l).await,
+                Some(n) => n.publish(buurt_protocol::SignedListing::clone(&l)).await,
                 None => 0,
             };
             Ok((

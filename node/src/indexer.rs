@@ -37,18 +37,18 @@ pub const MAX_SPACING: Duration = Duration::from_secs(1);
 
 /// One change to the index.
 pub enum Change {
-    Upsert(Box<SignedListing>),
+    Upsert(Arc<SignedListing>),
     Remove(ListingId),
 }
 
 impl Change {
     /// The change that brings the index in line with a newly stored
     /// revision: indexed, or (a tombstone) removed.
-    pub fn for_listing(l: &SignedListing) -> Change {
+    pub fn for_listing(l: &Arc<SignedListing>) -> Change {
         if l.listing.status == Status::Withdrawn {
             Change::Remove(l.listing_id())
         } else {
-            Change::Upsert(Box::new(l.clone()))
+            Change::Upsert(l.clone())
         }
     }
 }

@@ -93,7 +93,7 @@ impl Reason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// New or newer: stored, indexed and announced.
-    Stored(Box<SignedListing>),
+    Stored(Arc<SignedListing>),
     /// This exact revision is already stored.
     Duplicate(ContentId),
     /// A newer revision of the address is already stored.
@@ -239,8 +239,20 @@ impl AuthorRate {
         *self.days.entry(created.div_euclid(86_400)).or_default() += 1;
         // Listings live at most 90 days: older buckets can go.
         let oldest_day = created.div_euclid(86_400) - 91;
-        self.days = self.days.split_off(&oldest_day);
-        self.hours = self.hours.split_off(&(oldest_day * 24));
+        if self
+            .days
+            .first_key_value()
+            .is_some_and(|(d, _)| *d < oldest_day)
+        {
+            self.days = self.days.split_off(&oldest_day);
+        }
+        if self
+            .hours
+            .first_key_value()
+            .is_some_and(|(h, _)| *h < oldest_day * 24)
+        {
+            self.hours = self.hours.split_off(&(oldest_day * 24));
+        }
     }
 }
 
@@ -294,7 +306,8 @@ impl Ingest {
 
     /// Runs a page of listings through the pipeline: worker threads (one per
     /// core) run the checks (duplicate, validation, policy) while this thread
-    /// stores the checked listings in page order as soon as each is ready.
+    /// stores the checked listings in page order as soon as each is ready,
+    /// and checks listings itself while it waits for the next one.
     /// Outcomes come back in the order of `items`.
     pub fn submit_batch(
         &self,
@@ -336,15 +349,19 @@ impl Ingest {
                 }
             }
         } else {
+            // Items are claimed one at a time from a shared counter, by the
+            // workers and by this thread whenever the next item in page
+            // order is not ready yet, so no core idles while there is work.
+            let claim = std::sync::atomic::AtomicUsize::new(0);
+            let claim = &claim;
             std::thread::scope(|scope| {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Checked)>(items.len());
-                for k in 0..workers {
+                for _ in 0..workers {
                     let tx = tx.clone();
-                    scope.spawn(move || {
-                        for i in (k..items.len()).step_by(workers) {
-                            if tx.send((i, self.check(&items[i], now))).is_err() {
-                                return;
-                            }
+                    scope.spawn(move || loop {
+                        let i = claim.fetch_add(1, Ordering::Relaxed);
+                        if i >= items.len() || tx.send((i, self.check(&items[i], now))).is_err() {
+                            return;
                         }
                     });
                 }
@@ -353,15 +370,27 @@ impl Ingest {
                 let mut ready: Vec<Option<Checked>> = (0..items.len()).map(|_| None).collect();
                 let mut next = 0;
                 while next < items.len() {
-                    let Ok((i, c)) = rx.recv() else { break };
-                    ready[i] = Some(c);
-                    while next < items.len() {
-                        let Some(c) = ready[next].take() else { break };
+                    if let Some(c) = ready[next].take() {
                         next += 1;
                         if !store(c, &mut out, &mut changes) {
                             return;
                         }
+                        continue;
                     }
+                    let (i, c) = match rx.try_recv() {
+                        Ok(r) => r,
+                        Err(_) => {
+                            let i = claim.fetch_add(1, Ordering::Relaxed);
+                            if i < items.len() {
+                                (i, self.check(&items[i], now))
+                            } else {
+                                // Everything is claimed: wait for the workers.
+                                let Ok(r) = rx.recv() else { break };
+                                r
+                            }
+                        }
+                    };
+                    ready[i] = Some(c);
                 }
             });
         }
@@ -441,6 +470,7 @@ impl Ingest {
             PutOutcome::Superseded => return Ok(Outcome::Superseded(content_id)),
             PutOutcome::Stored { replaced } => replaced,
         };
+        let signed = Arc::new(signed);
         changes.push(Change::for_listing(&signed));
         self.version.fetch_add(1, Ordering::Release);
         if signed.listing.status != Status::Withdrawn {
@@ -464,14 +494,14 @@ impl Ingest {
             seen.insert(content_id);
         }
         if let Some(tx) = &self.announce {
-            if tx.try_send(signed.clone()).is_err() {
+            if tx.try_send(SignedListing::clone(&signed)).is_err() {
                 tracing::debug!(
                     "announce queue full; catch-up sync will deliver {}",
                     signed.listing_id()
                 );
             }
         }
-        Ok(Outcome::Stored(Box::new(signed)))
+        Ok(Outcome::Stored(signed))
     }
 
     fn count(&self, o: &Outcome) {

@@ -136,6 +136,16 @@ fn open_index(dir: &DataDir) -> Result<(SearchIndex, bool), RunError> {
     let dirty = dir.index_dirty_path().exists();
     match SearchIndex::open(&path) {
         Ok(ix) => Ok((ix, missing || dirty)),
+        // Derived data in an older layout: replaced, not kept aside.
+        Err(crate::search::SearchError::SchemaMismatch { .. }) => {
+            tracing::info!(
+                "the search index at {} was built by another version of buurt; replacing it",
+                path.display()
+            );
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
+            Ok((SearchIndex::open(&path)?, true))
+        }
         Err(e) => {
             let aside = path.with_extension(format!("broken-{}", now()));
             tracing::warn!(

@@ -49,6 +49,7 @@ mod geohash;
 mod plan;
 mod rank;
 mod schema;
+mod stem;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -253,7 +254,7 @@ impl SearchIndex {
     }
 
     fn id_term(&self, id: &ListingId) -> Term {
-        Term::from_field_text(self.fields.id, &id.to_hex())
+        Term::from_field_bytes(self.fields.id, &id.0)
     }
 
     /// Adds or replaces the document for the listing's address (delete by
