@@ -25,6 +25,11 @@ use buurt_protocol::{
     Scope, Status, Terms,
 };
 
+/// The allocator of the `buurt` binary, so that the in-process figures are
+/// the node's.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 /// Listings per page in the batch ingest, as catch-up sync delivers them.
 const PAGE: usize = 1_024;

@@ -11,6 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// jemalloc rather than the system allocator: ingest allocates and frees
+/// many small buffers on several threads at once (see docs/performance.md).
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Share things, meals and help with your neighbours, on a node no company can switch off.
 #[derive(Parser, Debug)]
 #[command(
