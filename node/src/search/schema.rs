@@ -17,8 +17,8 @@ use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STRING,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
-    Stemmer, TextAnalyzer, TokenizerManager,
+    AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+    TokenizerManager,
 };
 use tantivy::TantivyDocument;
 
@@ -229,8 +229,7 @@ fn english_analyzer() -> TextAnalyzer {
 /// Dutch field analyzer does.
 pub(crate) fn dutch_word_stemmer() -> TextAnalyzer {
     TextAnalyzer::builder(RawTokenizer::default())
-        .filter(Stemmer::new(Language::Dutch))
-        .filter(Stemmer::new(Language::Dutch))
+        .filter(CachedStemmer::dutch_twice())
         .build()
 }
 
@@ -238,7 +237,7 @@ pub(crate) fn dutch_word_stemmer() -> TextAnalyzer {
 /// English field analyzer does.
 pub(crate) fn english_word_stemmer() -> TextAnalyzer {
     TextAnalyzer::builder(RawTokenizer::default())
-        .filter(Stemmer::new(Language::English))
+        .filter(CachedStemmer::english())
         .build()
 }
 
