@@ -56,6 +56,14 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// A request body over [`MAX_BODY_BYTES`].
+    fn too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("request body is over {MAX_BODY_BYTES} bytes"),
+        )
+    }
     fn bad(reason: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, reason, message)
     }
@@ -122,12 +130,7 @@ async fn declared_size_limit(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("request body is over {MAX_BODY_BYTES} bytes"),
-        )
-        .into_response();
+        return ApiError::too_large().into_response();
     }
     next.run(req).await
 }
@@ -410,11 +413,7 @@ async fn post_listing(
     body: Result<Json<PostBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<PostAnswer>)> {
     let Json(body) = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("request body is over {MAX_BODY_BYTES} bytes"),
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(),
         _ => ApiError::bad("bad_json", e.body_text()),
     })?;
     let bytes = hex::decode(body.signed.trim()).map_err(|_| {
