@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use buurt_node::config::{Config, FileConfig, Overrides};
 use buurt_node::ingest::{Ingest, Outcome, Source};
+use buurt_node::moderation::Moderation;
 use buurt_node::search::{Query, SearchIndex};
 use buurt_node::store::{SledStore, Store};
 use buurt_protocol::keys::{self, Signature, SigningKey, VerifyingKey};
@@ -328,7 +329,7 @@ fn start_node(dir: &Path) -> (Child, Duration) {
 
 fn run(size: usize) {
     println!("\n== {size} listings ==");
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     let t = Instant::now();
     let corpus = corpus(size, now);
     println!(
@@ -359,7 +360,9 @@ fn run(size: usize) {
     {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("db")).unwrap());
         let index = Arc::new(SearchIndex::open(&dir.join("index")).unwrap());
-        let ingest = Ingest::new(store, index.clone(), config, None);
+        let node_key = buurt_node::datadir::DataDir::new(dir).node_key().unwrap();
+        let moderation = Arc::new(Moderation::in_memory(config.clone(), node_key));
+        let ingest = Ingest::new(store, index.clone(), &config, moderation, None);
 
         // The validation stage alone, for reference (certificates cached).
         let t = Instant::now();
@@ -537,7 +540,7 @@ fn run(size: usize) {
     let mut post_lat = Vec::new();
     let mut visible = Vec::new();
     for i in 0..300u64 {
-        let t0 = buurt_node::run::now();
+        let t0 = buurt_node::clock::now();
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&i.to_be_bytes());
         key[8] = 0xEE;

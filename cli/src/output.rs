@@ -1,7 +1,7 @@
 //! Human output: aligned tables and key-value blocks. `--json` output is
 //! printed by the commands themselves.
 
-use buurt_node::view::ListingView;
+use buurt_node::api::dto::ListingView;
 
 use crate::compose::show_money;
 

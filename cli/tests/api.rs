@@ -92,7 +92,7 @@ fn bad_requests_get_json_errors() {
 
     // A listing whose signature was forged.
     let id = Identity::fixed();
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     let mut l = id.offer([3; 16], "Vervalst", now);
     l.certificate = buurt_protocol::Certificate::issue(
         &id.node,

@@ -149,7 +149,7 @@ fn a_hostile_peer_is_refused_and_honest_traffic_flows() {
     let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
     assert!(TestNode::eventually(20, || a.peer_count() == 1));
 
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     let id = Identity::new([0x31; 32], [0x32; 32], SCOPE, now - 60);
     let forged = |key: u8| {
         let mut bytes = id

@@ -108,7 +108,7 @@ fn blocking_needs_the_operator_token_and_a_real_id() {
 fn resident(node: &TestNode, n: u8) -> (SigningKey, Certificate) {
     let node_key = DataDir::new(node.path()).node_key().unwrap();
     let key = buurt_protocol::keys::from_seed([n; 32]);
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     let cert = Certificate::issue(
         &node_key,
         buurt_protocol::keys::member_id(&key),
@@ -165,7 +165,7 @@ fn a_flooding_author_is_cut_off_while_others_keep_posting() {
     assert!(TestNode::eventually(20, || a.peer_count() == 1));
     let (flood, calm) = (resident(&a, 0x61), resident(&a, 0x62));
     // One creation time for all: the limit counts per clock hour.
-    let at = buurt_node::run::now();
+    let at = buurt_node::clock::now();
     let mut stored = 0;
     let mut refused = Vec::new();
     for n in 0..40 {
@@ -207,7 +207,7 @@ fn a_flooding_author_is_cut_off_while_others_keep_posting() {
 #[test]
 fn allowlist_refuses_an_untrusted_nodes_members_until_trusted() {
     use buurt_node::config::FileConfig;
-    use buurt_node::trust::Policy;
+    use buurt_node::config::Policy;
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let mut b = TestNode::start(BIN.as_ref(), SCOPE);
     assert_eq!(b.signal("TERM"), Some(0));

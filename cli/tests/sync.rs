@@ -26,7 +26,7 @@ fn operator(node: &TestNode) -> (SigningKey, Certificate) {
 /// that many listings stay within each author's rate limit.
 fn residents(node: &TestNode, k: u8) -> Vec<(SigningKey, Certificate)> {
     let node_key = DataDir::new(node.path()).node_key().expect("node key");
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     (0..k)
         .map(|i| {
             // Distinct per node and per resident, and never the node's key.
@@ -121,7 +121,7 @@ fn a_node_back_from_offline_converges() {
     // While C is down: 1,000 listings on A by 40 residents, then 50 updated
     // and 50 withdrawn.
     let who = residents(&a, 40);
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     let base = now - 2_000;
     let mut originals = Vec::new();
     for n in 0..1_000u32 {
@@ -186,7 +186,7 @@ fn a_partition_heals_and_a_new_node_catches_up() {
     let mut b = TestNode::start(BIN.as_ref(), SCOPE);
     let (ra, rb) = (residents(&a, 5), residents(&b, 5));
     let wa = ra[0].clone();
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     // Cut off from each other, both sides post: 100 listings each, by five
     // residents each.
     for n in 0..100u32 {
@@ -268,7 +268,7 @@ fn a_peer_sending_malformed_sync_messages_is_dropped() {
     use buurt_protocol::sync::Request;
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let who = operator(&a);
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     post(
         &a,
         &listing(&who, 1, "Ladder", now as u64, now)

@@ -23,10 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use buurt_node::config::{Config, FileConfig, Overrides};
-use buurt_node::ingest::{Ingest, Outcome, Source};
+use buurt_node::ingest::{Announcement, Ingest, Outcome, Source};
 use buurt_node::net::{self, NetClient, NetConfig};
-use buurt_node::search::SearchIndex;
-use buurt_node::store::MemoryStore;
+use buurt_node::run::Parts;
 use buurt_protocol::keys::{self, SigningKey};
 use buurt_protocol::limits::DAY;
 use buurt_protocol::{
@@ -82,7 +81,7 @@ struct SimNode {
 }
 
 fn now() -> i64 {
-    buurt_node::run::now()
+    buurt_node::clock::now()
 }
 
 fn seed(i: usize, kind: u8) -> [u8; 32] {
@@ -112,19 +111,29 @@ async fn start_node(
         ..Default::default()
     };
     let config = Arc::new(Config::build(file, Overrides::default()).expect("config"));
-    let (tx, mut rx) = mpsc::channel::<SignedListing>(1_000_000);
+    let node_key = keys::from_seed(seed(i, 1));
+    let parts = Parts::in_memory(Config::clone(&config), node_key.clone()).expect("parts");
+    // Every announcement is noted as an arrival on its way to the
+    // publisher, the network.
+    let (to_net, from_tee) = mpsc::channel::<Announcement>(buurt_node::ingest::ANNOUNCE);
+    let mut announcements = parts.announcements;
     tokio::spawn(async move {
-        while let Some(l) = rx.recv().await {
-            let _ = arrivals.send((i, l.content_id(), Instant::now()));
+        while let Some(a) = announcements.recv().await {
+            if let Announcement::Listing { listing, .. } = &a {
+                let _ = arrivals.send((i, listing.content_id(), Instant::now()));
+            }
+            if to_net.send(a).await.is_err() {
+                return;
+            }
         }
     });
-    let ingest = Arc::new(Ingest::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(SearchIndex::in_memory().expect("index")),
-        config.clone(),
-        Some(tx),
+    let sync = Arc::new(buurt_node::sync::Context::new(
+        parts.ingest.clone(),
+        parts.store,
+        parts.config,
+        parts.moderation,
     ));
-    let node_key = keys::from_seed(seed(i, 1));
+    let ingest = parts.ingest;
     let mut registry = Registry::default();
     let cfg = NetConfig {
         node_key: node_key.to_bytes(),
@@ -137,7 +146,7 @@ async fn start_node(
         peer_per_second: config.rate_limits.peer_per_second,
     };
     let (client, event_loop) =
-        net::start(cfg, ingest.clone(), Some(&mut registry)).expect("network");
+        net::start(cfg, sync, from_tee, Some(&mut registry)).expect("network");
     tokio::spawn(event_loop);
     let member = keys::from_seed(seed(i, 2));
     let t = now();
@@ -289,18 +298,14 @@ async fn phase(
         let t0 = Instant::now();
         published.insert(signed.content_id(), (i, t0));
         let ingest = nodes[i].ingest.clone();
-        let client = nodes[i].net.clone();
         tasks.push(tokio::spawn(async move {
             let bytes = signed.bytes().to_vec();
             let out =
                 tokio::task::spawn_blocking(move || ingest.submit(&bytes, Source::Local, now()))
                     .await;
+            // Stored and announced: the network publishes it.
             match out {
-                Ok(Ok(Outcome::Stored(l))) => {
-                    client
-                        .publish(buurt_protocol::SignedListing::clone(&l))
-                        .await;
-                }
+                Ok(Ok(Outcome::Stored(_))) => {}
                 other => eprintln!("local post not stored: {other:?}"),
             }
         }));

@@ -18,10 +18,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use buurt_node::config::{Config, FileConfig, Overrides};
-use buurt_node::ingest::Ingest;
-use buurt_node::search::SearchIndex;
-use buurt_node::store::MemoryStore;
-use buurt_node::sync::{self, ItemsCache, RequestError, SyncState};
+use buurt_node::run::Parts;
+use buurt_node::sync::{self, RequestError};
 use buurt_protocol::keys;
 use buurt_protocol::limits::DAY;
 use buurt_protocol::sync::{Request, Response};
@@ -126,30 +124,25 @@ fn corpus(n: usize, now: i64) -> Vec<SignedListing> {
         .collect()
 }
 
-fn node(listings: &[SignedListing]) -> Arc<Ingest> {
+fn node(listings: &[SignedListing]) -> Arc<sync::Context> {
     let file = FileConfig {
         scope: SCOPE.into(),
         listen: vec![],
         mdns: false,
         ..Default::default()
     };
-    let config = Arc::new(Config::build(file, Overrides::default()).expect("config"));
-    let ingest = Arc::new(Ingest::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(SearchIndex::in_memory().expect("index")),
-        config,
-        None,
-    ));
+    let config = Config::build(file, Overrides::default()).expect("config");
+    let mut parts = Parts::in_memory(config, keys::from_seed([7; 32])).expect("parts");
+    parts.announcements.close();
     for l in listings {
-        ingest.store().put(l).expect("put");
+        parts.store.put(l).expect("put");
     }
-    ingest
+    parts.sync_context()
 }
 
 /// A's request handler, reached in process; counts what crosses.
 struct Loopback {
-    server: Arc<Ingest>,
-    cache: ItemsCache,
+    server: Arc<sync::Context>,
     reconcile_up: AtomicUsize,
     reconcile_down: AtomicUsize,
     fetch_up: AtomicUsize,
@@ -163,9 +156,8 @@ impl sync::Requester for Loopback {
         let up = request.encode();
         let reconcile = matches!(request, Request::Reconcile { .. });
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let request = Request::decode(&up).map_err(|e| RequestError::Malformed(e.to_string()))?;
-        let (response, _) =
-            sync::answer(&self.server, &self.cache, request, buurt_node::run::now());
+        let request = Request::decode(&up).map_err(|e| RequestError::Malformed(e.into()))?;
+        let (response, _) = sync::serve::answer(&self.server, request, buurt_node::clock::now());
         let down = response.encode();
         if reconcile {
             self.reconcile_up.fetch_add(up.len(), Ordering::Relaxed);
@@ -178,7 +170,11 @@ impl sync::Requester for Loopback {
                 self.listing_bytes.fetch_add(n, Ordering::Relaxed);
             }
         }
-        Response::decode(&down).map_err(|e| RequestError::Malformed(e.to_string()))
+        Response::decode(&down).map_err(|e| RequestError::Malformed(e.into()))
+    }
+
+    async fn misbehaved(&self, _: PeerId, why: String) {
+        panic!("the benchmark's peer misbehaved: {why}");
     }
 }
 
@@ -200,7 +196,7 @@ fn kb(n: usize) -> String {
     format!("{:.1} KB", n as f64 / 1000.0)
 }
 
-async fn case(name: &str, all: &[SignedListing], a: &Arc<Ingest>, missing: &HashSet<usize>) {
+async fn case(name: &str, all: &[SignedListing], a: &Arc<sync::Context>, missing: &HashSet<usize>) {
     let held: Vec<SignedListing> = all
         .iter()
         .enumerate()
@@ -212,7 +208,6 @@ async fn case(name: &str, all: &[SignedListing], a: &Arc<Ingest>, missing: &Hash
     let missing_bytes: usize = missing.iter().map(|&i| all[i].bytes().len()).sum();
     let net = Loopback {
         server: a.clone(),
-        cache: ItemsCache::default(),
         reconcile_up: AtomicUsize::new(0),
         reconcile_down: AtomicUsize::new(0),
         fetch_up: AtomicUsize::new(0),
@@ -220,17 +215,16 @@ async fn case(name: &str, all: &[SignedListing], a: &Arc<Ingest>, missing: &Hash
         requests: AtomicUsize::new(0),
         listing_bytes: AtomicUsize::new(0),
     };
-    let state = Arc::new(SyncState::default());
     let scope = Scope::parse(SCOPE, 6).expect("scope");
     let t = Instant::now();
-    let report = sync::sync_scope(&net, &b, &state, PeerId::random(), "A", &scope)
+    let report = sync::session::sync_scope(&net, &b, PeerId::random(), "A", &scope)
         .await
         .expect("sync");
     let took = t.elapsed();
     let (after, peak) = memory();
-    let now = buurt_node::run::now();
-    let same = sync::items(a, &scope, now).expect("items").clone()
-        == sync::items(&b, &scope, now).expect("items").clone();
+    let now = buurt_node::clock::now();
+    let same = sync::items::items(&*a.store, &scope, now).expect("items")
+        == sync::items::items(&*b.store, &scope, now).expect("items");
     let moved = net.listing_bytes.load(Ordering::Relaxed);
     println!(
         "{name:<22} {:>5} missing | reconcile: {} up, {} down, {} round trips | fetch: {} up, {} down, {} round trips | listing bytes {} for {} missing ({:.3} x) | {:.0} ms | stored {} | converged {same} | RSS {before:.0} -> {after:.0} MB, peak {peak:.0} MB",
@@ -255,7 +249,7 @@ async fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(100_000);
-    let now = buurt_node::run::now();
+    let now = buurt_node::clock::now();
     let t = Instant::now();
     let all = corpus(n, now);
     let whole: usize = all.iter().map(|l| l.bytes().len()).sum();

@@ -12,6 +12,29 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_API: &str = "127.0.0.1:4747";
 /// The scope a node gets when none is given.
 pub const DEFAULT_SCOPE: &str = "local";
+/// Least time between two commits of the search index, unless configured
+/// otherwise (`index_commit_ms`).
+pub const DEFAULT_INDEX_COMMIT_MS: u64 = 250;
+
+/// The federation policy in `config.toml`: whose certificates to accept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Accept certificates from any node.
+    #[default]
+    Open,
+    /// Accept only certificates from this node and trusted nodes.
+    Allowlist,
+}
+
+impl Policy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Policy::Open => "open",
+            Policy::Allowlist => "allowlist",
+        }
+    }
+}
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +87,7 @@ pub struct FileConfig {
     pub rate_limits: RateLimits,
     /// Whose certificates to accept: `open` (any node's) or `allowlist`
     /// (this node's and trusted nodes', see `buurt trust`).
-    pub policy: crate::trust::Policy,
+    pub policy: Policy,
 }
 
 /// How much one author and one peer may send. The defaults are far above
@@ -104,9 +127,9 @@ impl Default for FileConfig {
             mdns: true,
             sweep_interval_secs: 300,
             sync_interval_secs: 300,
-            index_commit_ms: crate::indexer::COMMIT_INTERVAL.as_millis() as u64,
+            index_commit_ms: DEFAULT_INDEX_COMMIT_MS,
             rate_limits: RateLimits::default(),
-            policy: crate::trust::Policy::Open,
+            policy: Policy::Open,
             limits: Limits::default(),
         }
     }
@@ -159,7 +182,7 @@ pub struct Config {
     pub index_commit: std::time::Duration,
     pub sync_interval: std::time::Duration,
     pub rate_limits: RateLimits,
-    pub policy: crate::trust::Policy,
+    pub policy: Policy,
     pub limits: Limits,
 }
 

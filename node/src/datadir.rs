@@ -27,6 +27,10 @@ pub enum DataDirError {
     NotInitialised(PathBuf),
     #[error("could not get random bytes from the operating system: {0}")]
     Random(String),
+    /// A JSON list kept in the directory (blocks, members, …) is not what
+    /// this version of buurt wrote.
+    #[error("{path}: {detail}")]
+    BadJson { path: PathBuf, detail: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
@@ -221,18 +225,24 @@ fn read_key(path: &Path) -> Result<SigningKey, DataDirError> {
 /// Reads a JSON list kept in the data directory (blocks, trusted nodes,
 /// members, revocations); a missing file is an empty list. Errors name the
 /// file.
-pub fn read_json_list<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+pub fn read_json_list<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, DataDirError> {
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display())),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| DataDirError::BadJson {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(e) => Err(io(path)(e)),
     }
 }
 
 /// Writes such a list, atomically and readable by the owner only.
-pub fn write_json_list<T: serde::Serialize>(path: &Path, list: &[T]) -> Result<(), String> {
-    let json = serde_json::to_vec_pretty(list).map_err(|e| e.to_string())?;
-    write_secret(path, &json).map_err(|e| e.to_string())
+pub fn write_json_list<T: serde::Serialize>(path: &Path, list: &[T]) -> Result<(), DataDirError> {
+    let json = serde_json::to_vec_pretty(list).map_err(|e| DataDirError::BadJson {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
+    write_secret(path, &json)
 }
 
 /// Writes a file readable by the owner only, atomically (temp file + rename).

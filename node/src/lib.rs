@@ -1,21 +1,21 @@
 //! `buurt-node`: the buurt daemon as a library.
 //!
 //! Every listing enters through [`ingest::Ingest`]; the sled [`store`] is the
-//! source of truth and the [`search`] index is derived from it. [`api`] serves
-//! residents and the CLI over HTTP on loopback; [`run`] ties them together.
+//! source of truth and the [`search`] index is derived from it. The policy
+//! stage is [`moderation`]. [`net`] federates (gossip, and [`sync`] for
+//! catch-up) and is the one publisher; [`api`] serves residents and the CLI
+//! over HTTP on loopback; [`run`] ties them together. ARCHITECTURE.md at the
+//! repository's root is the map.
 
 pub mod api;
-pub mod blocks;
+pub mod clock;
 pub mod config;
 pub mod datadir;
-pub mod indexer;
 pub mod ingest;
-pub mod members;
+pub mod moderation;
 pub mod net;
-pub mod revocations;
+pub mod outcome;
 pub mod run;
 pub mod search;
 pub mod store;
 pub mod sync;
-pub mod trust;
-pub mod view;

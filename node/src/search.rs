@@ -46,6 +46,7 @@
 //! commit, so searches never wait for writes.
 
 mod geohash;
+pub mod indexer;
 mod plan;
 mod rank;
 mod schema;

@@ -109,6 +109,24 @@ pub enum StoreError {
 /// One catch-up sync item: `(created_at, listing id, content id)`.
 pub type SyncItem = (i64, ListingId, ContentId);
 
+/// Who wrote a stored revision and when, read without decoding it (for
+/// rebuilding the author rates at open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevisionHead {
+    pub author: MemberId,
+    pub created_at: i64,
+    /// A tombstone.
+    pub withdrawn: bool,
+}
+
+/// Which stored listings a block or revocation may cover: one author's, or
+/// every listing (a node's members are not indexed by node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidates {
+    Author(MemberId),
+    All,
+}
+
 /// Durable storage of the latest revision of each listing address.
 ///
 /// Implementations are shared between threads and serialise their writes, so
@@ -178,6 +196,18 @@ pub trait Store: Send + Sync {
     /// Every stored listing, in no particular order, for rebuilding the
     /// search index.
     fn all(&self) -> Result<Vec<SignedListing>, StoreError>;
+
+    /// Author, `created_at` and whether it is a tombstone, of every stored
+    /// revision created at or after `since`, in no particular order.
+    fn created_since(&self, since: i64) -> Result<Vec<RevisionHead>, StoreError>;
+
+    /// The listings a block or revocation may cover.
+    fn candidates(&self, c: Candidates) -> Result<Vec<SignedListing>, StoreError> {
+        match c {
+            Candidates::Author(m) => self.by_author(&m),
+            Candidates::All => self.all(),
+        }
+    }
 
     /// Makes every write that has returned durable.
     fn flush(&self) -> Result<(), StoreError>;

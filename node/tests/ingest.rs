@@ -1,16 +1,16 @@
 //! The ingest pipeline end to end in process: one listing at a time and in
 //! pages, with the store and the search index it feeds.
 
-use std::sync::Arc;
-
 use buurt_node::config::{Config, FileConfig, Overrides};
-use buurt_node::ingest::{Ingest, Outcome, Reason, Source};
-use buurt_node::search::{Query, SearchIndex};
-use buurt_node::store::{MemoryStore, Store};
-use buurt_protocol::sample::{self, Identity, T0};
-use buurt_protocol::{Rejection, SignedListing};
+use buurt_node::ingest::{Outcome, Reason, Source};
+use buurt_node::run::Parts;
+use buurt_node::search::Query;
+use buurt_protocol::sample::{self, Identity, NODE_SEED, T0};
+use buurt_protocol::{keys, Rejection, SignedListing};
 
-fn ingest() -> Ingest {
+/// A pipeline in memory, with nobody publishing (the announce channel's
+/// receiver is dropped).
+fn ingest() -> Parts {
     let file = FileConfig {
         scope: "nl/amsterdam/oost".into(),
         // One test author posts more than an hour's default allowance.
@@ -22,9 +22,9 @@ fn ingest() -> Ingest {
         ..FileConfig::default()
     };
     let config = Config::build(file, Overrides::default()).expect("valid config");
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let index = Arc::new(SearchIndex::in_memory().expect("index"));
-    Ingest::new(store, index, Arc::new(config), None)
+    let mut parts = Parts::in_memory(config, keys::from_seed(NODE_SEED)).expect("parts");
+    parts.announcements.close();
+    parts
 }
 
 fn signed(id: &Identity, key: u8, title: &str, revision: u64) -> SignedListing {
@@ -33,13 +33,13 @@ fn signed(id: &Identity, key: u8, title: &str, revision: u64) -> SignedListing {
     l.sign(&id.member).expect("signs")
 }
 
-fn found(ingest: &Ingest, text: &str) -> usize {
-    ingest.commit_index().expect("commits");
+fn found(p: &Parts, text: &str) -> usize {
+    p.ingest.commit_index().expect("commits");
     let q = Query {
         text: text.into(),
         ..Default::default()
     };
-    ingest.index().search(&q, T0).expect("searches").len()
+    p.index.search(&q, T0).expect("searches").len()
 }
 
 #[test]
@@ -73,6 +73,7 @@ fn a_page_gives_outcomes_in_order() {
     page.extend(extra.iter().map(|l| l.bytes().to_vec()));
 
     let out = ing
+        .ingest
         .submit_batch(&page, Source::Sync, T0)
         .expect("no node failure");
     assert_eq!(out.len(), page.len());
@@ -98,14 +99,14 @@ fn a_page_gives_outcomes_in_order() {
     ));
     assert!(out[7..].iter().all(|o| matches!(o, Outcome::Stored(_))));
 
-    assert_eq!(ing.store().len().expect("len"), 42);
+    assert_eq!(ing.store.len().expect("len"), 42);
     assert_eq!(
-        ing.store().get(&a1.listing_id()).expect("get"),
+        ing.store.get(&a1.listing_id()).expect("get"),
         Some(a2.clone())
     );
     assert_eq!(found(&ing, "gereserveerd"), 1);
     assert_eq!(found(&ing, "ding"), 20, "default limit");
-    let stats = ing.stats();
+    let stats = ing.ingest.stats();
     assert_eq!(
         (stats.stored, stats.duplicate, stats.superseded),
         (42, 1, 1)
@@ -114,6 +115,7 @@ fn a_page_gives_outcomes_in_order() {
 
     // The same page again: everything stored is a duplicate now.
     let again = ing
+        .ingest
         .submit_batch(&page, Source::Sync, T0)
         .expect("no node failure");
     assert!(matches!(again[0], Outcome::Duplicate(_)));
@@ -129,24 +131,28 @@ fn a_withdrawal_leaves_the_index_and_an_old_revision_cannot_return() {
     let first = id.offer([7; 16], "Naaimachine te leen", T0);
     let s1 = first.clone().sign(&id.member).expect("signs");
     assert!(matches!(
-        ing.submit(s1.bytes(), Source::Local, T0).expect("ok"),
+        ing.ingest
+            .submit(s1.bytes(), Source::Local, T0)
+            .expect("ok"),
         Outcome::Stored(_)
     ));
     assert_eq!(found(&ing, "naaimachine"), 1);
     let tomb = sample::tombstone(&first, first.revision + 1, T0);
     let t = tomb.sign(&id.member).expect("signs");
     assert!(matches!(
-        ing.submit(t.bytes(), Source::Gossip, T0).expect("ok"),
+        ing.ingest
+            .submit(t.bytes(), Source::Gossip, T0)
+            .expect("ok"),
         Outcome::Stored(_)
     ));
     assert_eq!(found(&ing, "naaimachine"), 0);
     assert_eq!(
-        ing.submit(s1.bytes(), Source::Sync, T0).expect("ok"),
+        ing.ingest.submit(s1.bytes(), Source::Sync, T0).expect("ok"),
         Outcome::Superseded(s1.content_id())
     );
     assert_eq!(found(&ing, "naaimachine"), 0);
     let stored = ing
-        .store()
+        .store
         .get(&s1.listing_id())
         .expect("get")
         .expect("tombstone kept");
@@ -161,21 +167,23 @@ fn sweeping_forgets_expired_listings_everywhere() {
         .offer([8; 16], "Grasmaaier", T0)
         .sign(&id.member)
         .expect("signs");
-    ing.submit(l.bytes(), Source::Local, T0).expect("ok");
+    ing.ingest.submit(l.bytes(), Source::Local, T0).expect("ok");
     assert_eq!(found(&ing, "grasmaaier"), 1);
     let later = l.listing.expires_at + 1;
-    assert_eq!(ing.sweep(later).expect("sweeps"), 1);
-    assert_eq!(ing.store().len().expect("len"), 0);
-    ing.commit_index().expect("commits");
+    assert_eq!(ing.ingest.sweep(later).expect("sweeps"), 1);
+    assert_eq!(ing.store.len().expect("len"), 0);
+    ing.ingest.commit_index().expect("commits");
     let q = Query {
         text: "grasmaaier".into(),
         include_inactive: true,
         ..Default::default()
     };
-    assert!(ing.index().search(&q, T0).expect("searches").is_empty());
+    assert!(ing.index.search(&q, T0).expect("searches").is_empty());
     // Sent again after the sweep: refused as expired, not taken for a duplicate.
     assert_eq!(
-        ing.submit(l.bytes(), Source::Gossip, later).expect("ok"),
+        ing.ingest
+            .submit(l.bytes(), Source::Gossip, later)
+            .expect("ok"),
         Outcome::Rejected(Reason::Invalid(Rejection::Expired))
     );
 }

@@ -150,6 +150,24 @@ impl Listing {
         ListingId::of(&self.author, &self.key)
     }
 
+    /// The withdrawal of this listing: a tombstone revision `revision`
+    /// signed at `now`, with the same address, kind, scope, topics, expiry
+    /// and certificate, and every piece of content emptied (protocol.md,
+    /// "Withdrawal"). The caller picks a `revision` above the stored one.
+    pub fn tombstone(&self, revision: u64, now: i64) -> Listing {
+        Listing {
+            revision,
+            created_at: now,
+            status: Status::Withdrawn,
+            title: String::new(),
+            body: String::new(),
+            tags: vec![],
+            geohash: None,
+            terms: Terms::default(),
+            ..self.clone()
+        }
+    }
+
     /// The unsigned body: version byte first, then every field in order.
     pub fn encode_body(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer::default();

@@ -81,17 +81,7 @@ impl Identity {
 
 /// The withdrawal (tombstone) of `l`, as revision `revision` at `now`.
 pub fn tombstone(l: &Listing, revision: u64, now: i64) -> Listing {
-    Listing {
-        revision,
-        created_at: now,
-        status: Status::Withdrawn,
-        title: String::new(),
-        body: String::new(),
-        tags: vec![],
-        geohash: None,
-        terms: Terms::default(),
-        ..l.clone()
-    }
+    l.tombstone(revision, now)
 }
 
 /// One test vector of `docs/protocol.md`: a name, the listing, and the time at

@@ -153,6 +153,18 @@ impl Store for MemoryStore {
         Ok(self.filtered(|_| true))
     }
 
+    fn created_since(&self, since: i64) -> Result<Vec<super::RevisionHead>, StoreError> {
+        Ok(self
+            .filtered(|l| l.listing.created_at >= since)
+            .iter()
+            .map(|l| super::RevisionHead {
+                author: l.listing.author,
+                created_at: l.listing.created_at,
+                withdrawn: l.listing.status == buurt_protocol::Status::Withdrawn,
+            })
+            .collect())
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -382,7 +382,7 @@ impl Store for SledStore {
                     .and_then(|b| <[u8; 8]>::try_from(b).ok())
                     .map(i64::from_be_bytes)
             };
-            let (Some(created), Some(expires)) = (time(57), time(65)) else {
+            let (Some(created), Some(expires)) = (time(CREATED_AT), time(EXPIRES_AT)) else {
                 return Err(self.corrupt("a stored listing is too short"));
             };
             let len = bytes.get(76).copied().unwrap_or(0) as usize;
@@ -483,9 +483,42 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn created_since(&self, since: i64) -> Result<Vec<super::RevisionHead>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix([LISTING]).values() {
+            let bytes = item.map_err(|e| self.err(e))?;
+            let head =
+                head_of(&bytes).ok_or_else(|| self.corrupt("a stored listing is too short"))?;
+            if head.created_at >= since {
+                out.push(head);
+            }
+        }
+        Ok(out)
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
     }
+}
+
+/// Offsets in a stored listing's bytes (protocol.md, the listing body):
+/// author after the version byte, `created_at` after the key and revision,
+/// then `expires_at`, kind, exchange and status.
+const AUTHOR_AT: usize = 1;
+const CREATED_AT: usize = 57;
+const EXPIRES_AT: usize = 65;
+const STATUS_AT: usize = 75;
+
+/// Author, creation time and tombstone flag of stored listing bytes,
+/// without decoding them.
+fn head_of(bytes: &[u8]) -> Option<super::RevisionHead> {
+    let author: [u8; 32] = bytes.get(AUTHOR_AT..AUTHOR_AT + 32)?.try_into().ok()?;
+    let created: [u8; 8] = bytes.get(CREATED_AT..CREATED_AT + 8)?.try_into().ok()?;
+    Some(super::RevisionHead {
+        author: MemberId(author),
+        created_at: i64::from_be_bytes(created),
+        withdrawn: *bytes.get(STATUS_AT)? == buurt_protocol::Status::Withdrawn.code(),
+    })
 }
 
 /// The author, scope and expiry index keys of `l`.

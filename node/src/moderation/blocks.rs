@@ -9,8 +9,11 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use buurt_protocol::{Listing, MemberId, NodeId};
+use buurt_protocol::{IdError, Listing, MemberId, NodeId};
 use serde::{Deserialize, Serialize};
+
+use super::ModerationError;
+use crate::store::Candidates;
 
 /// One block, as listed by `buurt blocks`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +27,15 @@ pub struct Block {
     pub since: String,
 }
 
+/// Why a block target was not understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error("`{0}` is neither a member id (bm…) nor a node id (bn…)")]
+    Neither(String),
+}
+
 /// What a block target names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -34,20 +46,14 @@ pub enum Target {
 impl Target {
     /// Parses a member id or a node id, with a message that says which was
     /// expected.
-    pub fn parse(text: &str) -> Result<Target, String> {
+    pub fn parse(text: &str) -> Result<Target, TargetError> {
         let text = text.trim();
         if text.starts_with("bn") {
-            text.parse::<NodeId>()
-                .map(Target::Node)
-                .map_err(|e| e.to_string())
+            Ok(Target::Node(text.parse()?))
         } else if text.starts_with("bm") {
-            text.parse::<MemberId>()
-                .map(Target::Member)
-                .map_err(|e| e.to_string())
+            Ok(Target::Member(text.parse()?))
         } else {
-            Err(format!(
-                "`{text}` is neither a member id (bm…) nor a node id (bn…)"
-            ))
+            Err(TargetError::Neither(text.to_owned()))
         }
     }
 
@@ -62,6 +68,14 @@ impl Target {
         match self {
             Target::Member(m) => m.to_string(),
             Target::Node(n) => n.to_string(),
+        }
+    }
+
+    /// The stored listings a block of this target may cover.
+    pub fn candidates(&self) -> Candidates {
+        match self {
+            Target::Member(m) => Candidates::Author(*m),
+            Target::Node(_) => Candidates::All,
         }
     }
 
@@ -86,14 +100,14 @@ pub struct Blocks {
 
 impl Blocks {
     /// Loads `path`; a missing file is an empty list.
-    pub fn load(path: PathBuf) -> Result<Blocks, String> {
+    pub fn load(path: PathBuf) -> Result<Blocks, ModerationError> {
         let list: Vec<Block> = crate::datadir::read_json_list(&path)?;
         let mut blocks = Blocks {
             path: Some(path.clone()),
             ..Default::default()
         };
         for b in list {
-            let t = Target::parse(&b.target).map_err(|e| format!("{}: {e}", path.display()))?;
+            let t = Target::parse(&b.target).map_err(|e| ModerationError::bad_entry(&path, e))?;
             blocks.insert(t, b);
         }
         Ok(blocks)
@@ -121,7 +135,7 @@ impl Blocks {
     }
 
     /// Adds a block and saves the list; false if it was already there.
-    pub fn add(&mut self, t: Target, reason: &str, now: i64) -> Result<bool, String> {
+    pub fn add(&mut self, t: Target, reason: &str, now: i64) -> Result<bool, ModerationError> {
         let text = t.text();
         if self.list.iter().any(|b| b.target == text) {
             return Ok(false);
@@ -132,7 +146,7 @@ impl Blocks {
                 target: text,
                 kind: t.kind().into(),
                 reason: reason.to_owned(),
-                since: crate::view::rfc3339(now),
+                since: crate::clock::rfc3339(now),
             },
         );
         self.save()?;
@@ -140,7 +154,7 @@ impl Blocks {
     }
 
     /// Removes a block and saves the list; false if there was none.
-    pub fn remove(&mut self, t: Target) -> Result<bool, String> {
+    pub fn remove(&mut self, t: Target) -> Result<bool, ModerationError> {
         let text = t.text();
         let before = self.list.len();
         self.list.retain(|b| b.target != text);
@@ -155,11 +169,11 @@ impl Blocks {
         Ok(true)
     }
 
-    fn save(&self) -> Result<(), String> {
+    fn save(&self) -> Result<(), ModerationError> {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        crate::datadir::write_json_list(path, &self.list)
+        Ok(crate::datadir::write_json_list(path, &self.list)?)
     }
 }
 

@@ -15,6 +15,9 @@ use buurt_protocol::keys::SigningKey;
 use buurt_protocol::{Certificate, MemberId, Scope};
 use serde::{Deserialize, Serialize};
 
+use super::ModerationError;
+use crate::clock::rfc3339;
+
 /// One admitted member, as `buurt members` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
@@ -27,9 +30,9 @@ pub struct Member {
     pub certificate: String,
 }
 
-/// The admitted members, in memory and on disk.
+/// The admitted members, in memory and (unless in-memory only) on disk.
 pub struct Members {
-    path: PathBuf,
+    path: Option<PathBuf>,
     node_key: SigningKey,
     list: Vec<Member>,
 }
@@ -37,13 +40,22 @@ pub struct Members {
 impl Members {
     /// Loads `path` (a missing file is an empty list) for the node whose key
     /// signs new certificates.
-    pub fn load(path: PathBuf, node_key: SigningKey) -> Result<Members, String> {
+    pub fn load(path: PathBuf, node_key: SigningKey) -> Result<Members, ModerationError> {
         let list = crate::datadir::read_json_list(&path)?;
         Ok(Members {
-            path,
+            path: Some(path),
             node_key,
             list,
         })
+    }
+
+    /// No members and nothing on disk, for tests and benchmarks.
+    pub fn in_memory(node_key: SigningKey) -> Members {
+        Members {
+            path: None,
+            node_key,
+            list: Vec::new(),
+        }
     }
 
     pub fn list(&self) -> &[Member] {
@@ -58,34 +70,45 @@ impl Members {
 
     /// Records a certificate issued elsewhere (the operator's own, made at
     /// `init`) if its member is not listed yet.
-    pub fn record(&mut self, cert: &Certificate, name: &str) -> Result<(), String> {
+    pub fn record(&mut self, cert: &Certificate, name: &str) -> Result<(), ModerationError> {
         if self.certificate(&cert.member).is_some() {
             return Ok(());
         }
-        let bytes = cert.to_bytes().map_err(|e| e.to_string())?;
+        let bytes = cert.to_bytes()?;
         self.list.push(Member {
             member_id: cert.member.to_string(),
             name: name.to_owned(),
             scope: cert.scope.to_string(),
-            not_before: crate::view::rfc3339(cert.not_before),
-            not_after: crate::view::rfc3339(cert.not_after),
+            not_before: rfc3339(cert.not_before),
+            not_after: rfc3339(cert.not_after),
             certificate: hex::encode(bytes),
         });
         self.save()
     }
 
-    fn save(&self) -> Result<(), String> {
-        crate::datadir::write_json_list(&self.path, &self.list)
+    fn save(&self) -> Result<(), ModerationError> {
+        match &self.path {
+            Some(path) => Ok(crate::datadir::write_json_list(path, &self.list)?),
+            None => Ok(()),
+        }
     }
 
     /// Ends a membership: the signed revocation of the member's current
     /// certificate, and the member leaves the list. `None` if not admitted.
-    pub fn revoke(&mut self, member: &MemberId, now: i64) -> Result<Option<Vec<u8>>, String> {
+    pub fn revoke(
+        &mut self,
+        member: &MemberId,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, ModerationError> {
         let Some(m) = self.certificate(member) else {
             return Ok(None);
         };
-        let bytes = hex::decode(&m.certificate).map_err(|e| e.to_string())?;
-        let cert = Certificate::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        let bad = |e: &dyn std::fmt::Display| ModerationError::BadEntry {
+            path: self.path.clone().unwrap_or_default(),
+            detail: format!("the certificate of {member}: {e}"),
+        };
+        let bytes = hex::decode(&m.certificate).map_err(|e| bad(&e))?;
+        let cert = Certificate::from_bytes(&bytes).map_err(|e| bad(&e))?;
         let signed = buurt_protocol::revocation::Revocation {
             node: cert.node,
             member: cert.member,
@@ -108,7 +131,7 @@ impl Members {
         scope: Scope,
         now: i64,
         valid: i64,
-    ) -> Result<Member, String> {
+    ) -> Result<Member, ModerationError> {
         // A little slack before now, so that a listing signed on a resident's
         // machine with a clock slightly behind is still covered.
         let cert = Certificate::issue(
@@ -118,13 +141,13 @@ impl Members {
             now - 3_600,
             now + valid,
         );
-        let bytes = cert.to_bytes().map_err(|e| e.to_string())?;
+        let bytes = cert.to_bytes()?;
         let entry = Member {
             member_id: member.to_string(),
             name: name.to_owned(),
             scope: scope.to_string(),
-            not_before: crate::view::rfc3339(cert.not_before),
-            not_after: crate::view::rfc3339(cert.not_after),
+            not_before: rfc3339(cert.not_before),
+            not_after: rfc3339(cert.not_after),
             certificate: hex::encode(bytes),
         };
         self.list.retain(|m| m.member_id != entry.member_id);

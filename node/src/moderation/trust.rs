@@ -12,25 +12,8 @@ use std::path::PathBuf;
 use buurt_protocol::NodeId;
 use serde::{Deserialize, Serialize};
 
-/// The federation policy in `config.toml`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Policy {
-    /// Accept certificates from any node.
-    #[default]
-    Open,
-    /// Accept only certificates from this node and trusted nodes.
-    Allowlist,
-}
-
-impl Policy {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Policy::Open => "open",
-            Policy::Allowlist => "allowlist",
-        }
-    }
-}
+use super::ModerationError;
+use crate::config::Policy;
 
 /// One trusted node, as listed by `buurt trusted`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,13 +36,13 @@ pub struct Trust {
 impl Trust {
     /// Loads `path` (a missing file is an empty list) for a node with id
     /// `own` running `policy`.
-    pub fn load(path: PathBuf, policy: Policy, own: NodeId) -> Result<Trust, String> {
+    pub fn load(path: PathBuf, policy: Policy, own: NodeId) -> Result<Trust, ModerationError> {
         let list: Vec<Trusted> = crate::datadir::read_json_list(&path)?;
         let nodes = list
             .iter()
             .map(|t| t.node_id.parse::<NodeId>())
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| ModerationError::bad_entry(&path, e))?;
         Ok(Trust {
             path: Some(path),
             policy,
@@ -67,6 +50,15 @@ impl Trust {
             list,
             nodes,
         })
+    }
+
+    /// No trusted nodes and nothing on disk, for a node with id `own`.
+    pub fn in_memory(policy: Policy, own: NodeId) -> Trust {
+        Trust {
+            policy,
+            own: Some(own),
+            ..Default::default()
+        }
     }
 
     pub fn policy(&self) -> Policy {
@@ -83,20 +75,20 @@ impl Trust {
     }
 
     /// Trusts a node and saves the list; false if it already was.
-    pub fn add(&mut self, node: NodeId, now: i64) -> Result<bool, String> {
+    pub fn add(&mut self, node: NodeId, now: i64) -> Result<bool, ModerationError> {
         if !self.nodes.insert(node) {
             return Ok(false);
         }
         self.list.push(Trusted {
             node_id: node.to_string(),
-            since: crate::view::rfc3339(now),
+            since: crate::clock::rfc3339(now),
         });
         self.save()?;
         Ok(true)
     }
 
     /// Stops trusting a node and saves the list; false if it was not.
-    pub fn remove(&mut self, node: NodeId) -> Result<bool, String> {
+    pub fn remove(&mut self, node: NodeId) -> Result<bool, ModerationError> {
         if !self.nodes.remove(&node) {
             return Ok(false);
         }
@@ -106,11 +98,11 @@ impl Trust {
         Ok(true)
     }
 
-    fn save(&self) -> Result<(), String> {
+    fn save(&self) -> Result<(), ModerationError> {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        crate::datadir::write_json_list(path, &self.list)
+        Ok(crate::datadir::write_json_list(path, &self.list)?)
     }
 }
 

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use buurt_protocol::revocation::Revocation;
 use buurt_protocol::Listing;
 
+use super::ModerationError;
+
 /// The known revocations, in memory and (unless in-memory only) on disk.
 #[derive(Debug, Default)]
 pub struct Revocations {
@@ -18,16 +20,15 @@ pub struct Revocations {
 impl Revocations {
     /// Loads `path`; a missing file is an empty list. Every entry is
     /// verified again.
-    pub fn load(path: PathBuf) -> Result<Revocations, String> {
+    pub fn load(path: PathBuf) -> Result<Revocations, ModerationError> {
         let signed: Vec<String> = crate::datadir::read_json_list(&path)?;
         let parsed = signed
             .iter()
             .map(|h| {
-                let bytes = hex::decode(h).map_err(|e| e.to_string())?;
-                Revocation::verify(&bytes).map_err(|e| e.to_string())
+                let bytes = hex::decode(h).map_err(|e| ModerationError::bad_entry(&path, e))?;
+                Revocation::verify(&bytes).map_err(|e| ModerationError::bad_entry(&path, e))
             })
-            .collect::<Result<_, String>>()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .collect::<Result<_, _>>()?;
         Ok(Revocations {
             path: Some(path),
             signed,
@@ -58,7 +59,7 @@ impl Revocations {
     }
 
     /// Adds a verified revocation and saves; false if it was known.
-    pub fn add(&mut self, rev: Revocation, bytes: &[u8]) -> Result<bool, String> {
+    pub fn add(&mut self, rev: Revocation, bytes: &[u8]) -> Result<bool, ModerationError> {
         if self.parsed.contains(&rev) {
             return Ok(false);
         }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use buurt_protocol::{ListingId, SignedListing, Status};
 
-use crate::search::SearchIndex;
+use super::SearchIndex;
 
 /// The indexer could not commit, or is gone.
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +29,6 @@ pub const QUEUE: usize = 128;
 pub const MAX_CHANGES_PER_MESSAGE: usize = 256;
 /// Most changes applied between two commits under load.
 pub const MAX_BATCH: usize = 5_000;
-/// Least time between two commits, unless configured otherwise.
-pub const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
 /// Longest time between two commits while changes wait, however long
 /// commits take.
 pub const MAX_SPACING: Duration = Duration::from_secs(1);

@@ -1,0 +1,191 @@
+//! Setting up and running a node: `init`, `node`, `reindex`, `follow` and
+//! `unfollow`.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use buurt_node::api::dto::ReindexAnswer;
+use buurt_node::clock::now;
+use buurt_node::config::{Config, FileConfig, Overrides, DEFAULT_SCOPE};
+use buurt_node::datadir::DataDir;
+use buurt_node::moderation::Moderation;
+use buurt_node::run::{self, Node, Parts};
+use buurt_node::search::SearchIndex;
+use buurt_node::store::SledStore;
+use serde_json::json;
+
+use super::{client, print_json};
+use crate::Cli;
+
+pub fn init(cli: &Cli, dir: &DataDir, scope: &str, name: Option<&str>) -> Result<()> {
+    let scope = scope.trim().to_lowercase();
+    let r = run::init(dir, Some(&scope), name)?;
+    if cli.json {
+        return print_json(&json!({
+            "data_dir": dir.root(), "created": r.created, "scope": r.scope.to_string(),
+            "node_id": r.node_id, "member_id": r.member_id,
+        }));
+    }
+    if r.created {
+        println!("Initialised a buurt node in {}", dir.root().display());
+    } else {
+        println!(
+            "{} was already initialised; keys kept",
+            dir.root().display()
+        );
+    }
+    println!(
+        "  scope   {}\n  node    {}\n  member  {}",
+        r.scope, r.node_id, r.member_id
+    );
+    println!(
+        "Start it with: buurt --data-dir {} node",
+        dir.root().display()
+    );
+    Ok(())
+}
+
+pub fn node(
+    cli: &Cli,
+    dir: DataDir,
+    listen: &[String],
+    peers: &[String],
+    no_mdns: bool,
+    scope: Option<&str>,
+) -> Result<()> {
+    if !dir.is_initialised() {
+        let chosen = scope.map(|s| s.trim().to_lowercase());
+        let r = run::init(&dir, Some(chosen.as_deref().unwrap_or(DEFAULT_SCOPE)), None)?;
+        eprintln!("Initialised a new buurt node in {}", dir.root().display());
+        if chosen.is_none() {
+            eprintln!(
+                "  scope: {} (a placeholder; set your neighbourhood with `buurt node --scope nl/amsterdam/oost/dapperbuurt` on a new data directory, or edit `scope` in {})",
+                r.scope,
+                dir.config_path().display()
+            );
+        } else {
+            eprintln!("  scope: {}", r.scope);
+        }
+    } else if let Some(s) = scope {
+        let file = FileConfig::load(&dir.config_path())?;
+        if file.scope != s.trim().to_lowercase() {
+            bail!(
+                "{} already has scope {}; edit `scope` in {} to change it",
+                dir.root().display(),
+                file.scope,
+                dir.config_path().display()
+            );
+        }
+    }
+    let file = FileConfig::load(&dir.config_path())?;
+    let overrides = Overrides {
+        api: cli.api.clone(),
+        listen: listen.to_vec(),
+        peers: peers.to_vec(),
+        no_mdns,
+    };
+    let config = Config::build(file, overrides)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BUURT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let scope = config.scope.clone();
+    let node = Node::open(dir.clone(), config)?;
+    let listings = node.parts.store.len()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(node.serve(run::shutdown_signal(), |addr| {
+        tracing::info!("buurt node running: scope {scope}, {listings} listings, API http://{addr} (Ctrl-C stops it)");
+    }))?;
+    tracing::info!("buurt node stopped");
+    Ok(())
+}
+
+pub fn reindex(cli: &Cli, dir: DataDir) -> Result<()> {
+    if dir.api_addr().is_some() {
+        let c = client(cli, &dir)?;
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_message("the running node is rebuilding its search index");
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        let r: ReindexAnswer = c.post("/v1/admin/reindex", &json!({}))?;
+        spinner.finish_and_clear();
+        return report_reindex(cli, r.indexed);
+    }
+    let file = FileConfig::load(&dir.config_path())?;
+    let config = Config::build(file, Overrides::default())?;
+    if !dir.is_initialised() {
+        bail!(
+            "{} is not initialised: nothing to reindex",
+            dir.root().display()
+        );
+    }
+    let config = Arc::new(config);
+    let store = Arc::new(SledStore::open(&dir.db_path())?);
+    let index = Arc::new(SearchIndex::open(&dir.index_path())?);
+    let moderation = Arc::new(Moderation::open(&dir, config.clone(), &*store, now())?);
+    let ingest = Parts::assemble(config, store, index, moderation).ingest;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} listings {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let n = ingest.reindex(&mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    let _ = std::fs::remove_file(dir.index_dirty_path());
+    report_reindex(cli, n)
+}
+
+fn report_reindex(cli: &Cli, n: usize) -> Result<()> {
+    if cli.json {
+        return print_json(&ReindexAnswer { indexed: n });
+    }
+    println!("Search index rebuilt: {n} listings");
+    Ok(())
+}
+
+/// Adds or removes a followed scope in `config.toml`.
+pub fn follow(cli: &Cli, dir: &DataDir, scope: &str, add: bool) -> Result<()> {
+    if !dir.is_initialised() {
+        bail!(
+            "{} is not initialised: run `buurt init --scope SCOPE` first",
+            dir.root().display()
+        );
+    }
+    let scope = scope.trim().to_lowercase();
+    let mut file = FileConfig::load(&dir.config_path())?;
+    let present = file.follow.contains(&scope);
+    match (add, present) {
+        (true, true) => bail!("already following {scope}"),
+        (false, false) => {
+            bail!("not following {scope} (`buurt status` shows what this node follows)")
+        }
+        (true, false) => file.follow.push(scope.clone()),
+        (false, true) => file.follow.retain(|s| *s != scope),
+    }
+    // Validate before writing, so that a bad scope changes nothing.
+    Config::build(file.clone(), Overrides::default())?;
+    buurt_node::datadir::write_secret(&dir.config_path(), file.to_toml().as_bytes())?;
+    let running = dir.api_addr().is_some();
+    if cli.json {
+        return print_json(&json!({ "follow": file.follow, "restart_needed": running }));
+    }
+    let verb = if add {
+        "Following"
+    } else {
+        "No longer following"
+    };
+    println!("{verb} {scope}");
+    if running {
+        eprintln!("The running node takes this up when it restarts.");
+    }
+    Ok(())
+}

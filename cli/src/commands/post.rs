@@ -1,0 +1,209 @@
+//! A resident's own listings: `offer`, `request`, `update` and `withdraw`.
+//! Each signs a listing (or a new revision) locally with the member key and
+//! posts the signed bytes; the node never sees the key.
+
+use anyhow::{anyhow, bail, Context, Result};
+use buurt_node::api::dto::{ListingView, PostAnswer, PostBody};
+use buurt_node::clock::now;
+use buurt_node::datadir::{random_bytes, DataDir};
+use buurt_protocol::limits::DAY;
+use buurt_protocol::{
+    keys, revision, validate, Exchange, Kind, Limits, Listing, ListingKey, Scope, SignedListing,
+    Status, Terms,
+};
+
+use super::{client, member, print_json};
+use crate::client::Client;
+use crate::compose;
+use crate::{Cli, PostArgs, UpdateArgs};
+
+/// Signs, checks locally, posts. Returns the node's answer.
+fn sign_and_post(
+    cli: &Cli,
+    dir: &DataDir,
+    key: &keys::SigningKey,
+    listing: Listing,
+) -> Result<PostAnswer> {
+    let signed = listing.sign(key).map_err(|e| anyhow!("{e}"))?;
+    validate(signed.bytes(), now(), &Limits::default()).map_err(|r| anyhow!("{r}"))?;
+    let c = client(cli, dir)?;
+    c.post(
+        "/v1/listings",
+        &PostBody {
+            signed: hex::encode(signed.bytes()),
+        },
+    )
+}
+
+pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()> {
+    let (key, cert) = member(cli, dir)?;
+    let t = now();
+    let exchange = match &a.exchange {
+        Some(e) => e
+            .parse::<Exchange>()
+            .map_err(|e| anyhow!("--exchange: {e}"))?,
+        None if kind == Kind::Offer => Exchange::Give,
+        None => Exchange::Help,
+    };
+    let scope = match &a.scope {
+        Some(s) => Scope::parse(&s.trim().to_lowercase(), Limits::default().max_scope_levels)
+            .map_err(|e| anyhow!("--scope: {e}"))?,
+        None => cert.scope.clone(),
+    };
+    let lifetime = compose::parse_duration(&a.expires).context("--expires")?;
+    let terms = Terms {
+        price: a
+            .price
+            .as_deref()
+            .map(compose::parse_price)
+            .transpose()
+            .context("--price")?,
+        deposit: a
+            .deposit
+            .as_deref()
+            .map(compose::parse_money)
+            .transpose()
+            .context("--deposit")?,
+    };
+    let listing = Listing {
+        author: keys::member_id(&key),
+        key: ListingKey(random_bytes::<16>()?),
+        revision: revision::next_revision(t, None),
+        created_at: t,
+        expires_at: t + lifetime,
+        kind,
+        exchange,
+        status: Status::Open,
+        scope,
+        topics: compose::parse_topics(&a.topic)?,
+        title: a.title.trim().to_owned(),
+        body: a.body.clone().unwrap_or_default(),
+        tags: a.tag.iter().map(|t| t.trim().to_owned()).collect(),
+        geohash: a.geohash.as_ref().map(|g| g.trim().to_lowercase()),
+        terms,
+        certificate: cert,
+    };
+    let answer = sign_and_post(cli, dir, &key, listing)?;
+    if cli.json {
+        return print_json(&answer);
+    }
+    println!("{}", answer.id);
+    eprintln!(
+        "Posted {kind}: {} (id {}){}",
+        a.title.trim(),
+        &answer.id[..12],
+        reach(&answer)
+    );
+    Ok(())
+}
+
+/// How far a post got, in words.
+fn reach(answer: &PostAnswer) -> String {
+    match answer.peers {
+        0 => "; stored on this node, not yet seen by peers".into(),
+        1 => "; sent to 1 peer".into(),
+        n => format!("; sent to {n} peers"),
+    }
+}
+
+/// Fetches one listing with its signed bytes.
+pub(super) fn fetch(c: &Client, id: &str) -> Result<(ListingView, SignedListing)> {
+    let v: ListingView = c.get(&format!("/v1/listings/{}", urlencode(id)), &[])?;
+    let bytes = hex::decode(v.signed_bytes.as_deref().unwrap_or_default())
+        .map_err(|_| anyhow!("the node sent a listing without its signed bytes"))?;
+    let s = SignedListing::decode(&bytes)
+        .map_err(|e| anyhow!("the node sent a listing that does not decode: {e}"))?;
+    Ok((v, s))
+}
+
+fn urlencode(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+}
+
+/// The next revision of one of the member's own listings.
+fn own_next(
+    cli: &Cli,
+    dir: &DataDir,
+    id: &str,
+) -> Result<(keys::SigningKey, Listing, Listing, i64)> {
+    let (key, cert) = member(cli, dir)?;
+    let c = client(cli, dir)?;
+    let (_, current) = fetch(&c, id)?;
+    let old = current.into_listing();
+    if old.author != keys::member_id(&key) {
+        bail!(
+            "listing {} is not yours: you can only change your own listings",
+            old.listing_id()
+        );
+    }
+    if old.status == Status::Withdrawn {
+        bail!(
+            "listing {} is withdrawn and cannot change any more",
+            old.listing_id()
+        );
+    }
+    let t = now();
+    let mut next = old.clone();
+    next.revision = revision::next_revision(t, Some(old.revision));
+    next.created_at = t;
+    next.certificate = cert;
+    Ok((key, old, next, t))
+}
+
+pub fn update(cli: &Cli, dir: &DataDir, a: &UpdateArgs) -> Result<()> {
+    if a.status.is_none() && a.title.is_none() && a.body.is_none() && a.expires.is_none() {
+        bail!("nothing to change: give --status, --title, --body or --expires");
+    }
+    let (key, _old, mut next, t) = own_next(cli, dir, &a.id)?;
+    if let Some(s) = &a.status {
+        let st = s.parse::<Status>().map_err(|e| anyhow!("--status: {e}"))?;
+        if st == Status::Withdrawn {
+            bail!("--status: use `buurt withdraw ID` to withdraw a listing");
+        }
+        next.status = st;
+    }
+    if let Some(title) = &a.title {
+        next.title = title.trim().to_owned();
+    }
+    if let Some(body) = &a.body {
+        next.body = body.clone();
+    }
+    if let Some(e) = &a.expires {
+        next.expires_at = t + compose::parse_duration(e).context("--expires")?;
+    } else if next.expires_at - t > 90 * DAY {
+        next.expires_at = t + 90 * DAY;
+    }
+    let answer = sign_and_post(cli, dir, &key, next)?;
+    if cli.json {
+        return print_json(&answer);
+    }
+    println!("{}", answer.id);
+    eprintln!(
+        "Updated {} (revision {}){}",
+        &answer.id[..12],
+        &answer.revision_id[..12],
+        reach(&answer)
+    );
+    Ok(())
+}
+
+pub fn withdraw(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
+    let (key, old, next, t) = own_next(cli, dir, id)?;
+    if old.expires_at <= t {
+        bail!("listing {} has already expired", old.listing_id());
+    }
+    let tomb = Listing {
+        certificate: next.certificate,
+        ..old.tombstone(next.revision, t)
+    };
+    let answer = sign_and_post(cli, dir, &key, tomb)?;
+    if cli.json {
+        return print_json(&answer);
+    }
+    println!("{}", answer.id);
+    eprintln!(
+        "Withdrawn: {} (its content is deleted; other nodes drop it too)",
+        &answer.id[..12]
+    );
+    Ok(())
+}

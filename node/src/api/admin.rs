@@ -1,0 +1,286 @@
+//! The operator's routes, all under `/v1/admin/` and all behind one layer
+//! that checks the bearer token: blocks, admission and revocation, trusted
+//! nodes, and rebuilding the search index.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use buurt_protocol::{MemberId, NodeId, Scope};
+
+use super::dto::{
+    AdmitAsk, Block, BlockAnswer, BlockAsk, Member, ReindexAnswer, RevokeAnswer, TrustAnswer,
+    TrustAsk, TrustedList, UnblockAnswer, UntrustAnswer,
+};
+use super::{blocking, parse, ApiError, ApiResult, ApiState};
+use crate::ingest::{Revoked, Source};
+use crate::moderation::Target;
+
+/// Longest a membership certificate may be issued for.
+pub const MAX_VALID_SECS: i64 = 5 * 365 * 86_400;
+/// Longest reason given with a block.
+pub const MAX_REASON_CHARS: usize = 200;
+/// Longest name given to a member.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The admin routes, with the operator check as a route layer (so an
+/// unknown admin path is still a 404, not a 401).
+pub fn routes(state: Arc<ApiState>) -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/v1/admin/reindex", post(reindex))
+        .route("/v1/admin/blocks", get(list_blocks).post(add_block))
+        .route("/v1/admin/blocks/{target}", delete(remove_block))
+        .route("/v1/admin/members", get(list_members).post(admit))
+        .route("/v1/admin/members/{member}/revoke", post(revoke))
+        .route("/v1/admin/trusted", get(list_trusted).post(add_trusted))
+        .route("/v1/admin/trusted/{node}", delete(remove_trusted))
+        .route_layer(axum::middleware::from_fn_with_state(state, operator_only))
+}
+
+/// Lets a request through only with `Authorization: Bearer <operator
+/// token>`, compared in constant time.
+async fn operator_only(
+    State(st): State<Arc<ApiState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = st.token.as_bytes();
+    let ok = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if ok && !expected.is_empty() {
+        next.run(req).await
+    } else {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "operator_only",
+            "this needs the operator token (operator.token in the node's data directory)",
+        )
+        .into_response()
+    }
+}
+
+fn target(text: &str) -> ApiResult<Target> {
+    Target::parse(text).map_err(|e| ApiError::bad("bad_target", e.to_string()))
+}
+
+async fn list_blocks(State(st): State<Arc<ApiState>>) -> Json<Vec<Block>> {
+    Json(st.moderation.blocks())
+}
+
+/// Blocks a member or node: in force in moderation first, then what it
+/// covers is purged from the store (a listing on its way in is checked
+/// again under the store's write lock, so none slips between the two).
+async fn add_block(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<BlockAsk>, JsonRejection>,
+) -> ApiResult<Json<BlockAnswer>> {
+    let Json(ask) = body.map_err(ApiError::bad_json)?;
+    let t = target(&ask.target)?;
+    if ask.reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::bad(
+            "bad_reason",
+            format!("a reason has at most {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    let s = st.clone();
+    let now = st.now();
+    let (new, removed) = blocking(move || -> Result<_, ApiError> {
+        let new = s
+            .moderation
+            .block(t, &ask.reason, now)
+            .map_err(ApiError::internal)?;
+        let removed = s
+            .ingest
+            .purge(t.candidates(), |l| t.covers(l))
+            .map_err(ApiError::internal)?;
+        Ok((new, removed))
+    })
+    .await??;
+    Ok(Json(BlockAnswer {
+        target: t.text(),
+        kind: t.kind().into(),
+        new,
+        removed,
+    }))
+}
+
+async fn remove_block(
+    State(st): State<Arc<ApiState>>,
+    Path(text): Path<String>,
+) -> ApiResult<Json<UnblockAnswer>> {
+    let t = target(&text)?;
+    let s = st.clone();
+    let removed = blocking(move || s.moderation.unblock(t))
+        .await?
+        .map_err(ApiError::internal)?;
+    if !removed {
+        return Err(ApiError::not_found(
+            "not_blocked",
+            format!(
+                "{} is not blocked (`buurt blocks` lists the blocks)",
+                t.text()
+            ),
+        ));
+    }
+    Ok(Json(UnblockAnswer {
+        target: t.text(),
+        unblocked: true,
+    }))
+}
+
+async fn admit(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<AdmitAsk>, JsonRejection>,
+) -> ApiResult<Json<Member>> {
+    let Json(ask) = body.map_err(ApiError::bad_json)?;
+    let member: MemberId = parse("bad_member_id", &ask.member_id)?;
+    let cfg = &st.config;
+    let scope = match &ask.scope {
+        Some(s) => Scope::parse(s, cfg.limits.max_scope_levels)
+            .map_err(|e| ApiError::bad("bad_scope", e.to_string()))?,
+        None => cfg.scope.clone(),
+    };
+    if !cfg.scope.covers(&scope) {
+        return Err(ApiError::bad(
+            "bad_scope",
+            format!(
+                "this node ({}) admits members of its own scope, above or below it, not of {scope}",
+                cfg.scope
+            ),
+        ));
+    }
+    let valid = ask.valid_secs.unwrap_or(365 * 86_400);
+    if !(3_600..=MAX_VALID_SECS).contains(&valid) {
+        return Err(ApiError::bad(
+            "bad_validity",
+            "a membership is valid between one hour and five years",
+        ));
+    }
+    if ask.name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::bad(
+            "bad_name",
+            format!("a name has at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    let now = st.now();
+    let s = st.clone();
+    let entry = blocking(move || s.moderation.admit(member, &ask.name, scope, now, valid))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(entry))
+}
+
+/// Revokes a membership here; ingest takes the revocation in like one from
+/// a peer (purging the member's listings) and announces it, so the network
+/// publishes it.
+async fn revoke(
+    State(st): State<Arc<ApiState>>,
+    Path(member): Path<String>,
+) -> ApiResult<Json<RevokeAnswer>> {
+    let member: MemberId = parse("bad_member_id", &member)?;
+    let now = st.now();
+    let s = st.clone();
+    let removed = blocking(move || -> Result<Option<usize>, ApiError> {
+        let signed = s
+            .moderation
+            .revoke_member(&member, now)
+            .map_err(ApiError::internal)?;
+        let Some(signed) = signed else {
+            return Ok(None);
+        };
+        match s.ingest.take_revocation(&signed, Source::Local) {
+            Ok(Revoked::New { removed }) => Ok(Some(removed)),
+            Ok(Revoked::Known) => Ok(Some(0)),
+            Ok(Revoked::Invalid) => {
+                Err(ApiError::internal("a revocation made here does not verify"))
+            }
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    })
+    .await??;
+    let Some(removed) = removed else {
+        return Err(ApiError::not_found(
+            "not_admitted",
+            format!("{member} is not a member of this node (`buurt members` lists them)"),
+        ));
+    };
+    Ok(Json(RevokeAnswer {
+        member_id: member.to_string(),
+        removed,
+    }))
+}
+
+async fn list_members(State(st): State<Arc<ApiState>>) -> Json<Vec<Member>> {
+    Json(st.moderation.members())
+}
+
+async fn list_trusted(State(st): State<Arc<ApiState>>) -> Json<TrustedList> {
+    Json(TrustedList {
+        policy: st.moderation.policy().as_str().to_owned(),
+        trusted: st.moderation.trusted(),
+    })
+}
+
+async fn add_trusted(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<TrustAsk>, JsonRejection>,
+) -> ApiResult<Json<TrustAnswer>> {
+    let Json(ask) = body.map_err(ApiError::bad_json)?;
+    let node: NodeId = parse("bad_node_id", &ask.node_id)?;
+    let s = st.clone();
+    let now = st.now();
+    let new = blocking(move || s.moderation.trust(node, now))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(TrustAnswer {
+        node_id: node.to_string(),
+        new,
+        policy: st.moderation.policy().as_str().to_owned(),
+    }))
+}
+
+async fn remove_trusted(
+    State(st): State<Arc<ApiState>>,
+    Path(node): Path<String>,
+) -> ApiResult<Json<UntrustAnswer>> {
+    let node: NodeId = parse("bad_node_id", &node)?;
+    let s = st.clone();
+    let removed = blocking(move || s.moderation.untrust(node))
+        .await?
+        .map_err(ApiError::internal)?;
+    if !removed {
+        return Err(ApiError::not_found(
+            "not_trusted",
+            format!("{node} is not trusted (`buurt trusted` lists the trusted nodes)"),
+        ));
+    }
+    Ok(Json(UntrustAnswer {
+        node_id: node.to_string(),
+        untrusted: true,
+    }))
+}
+
+async fn reindex(State(st): State<Arc<ApiState>>) -> ApiResult<Json<ReindexAnswer>> {
+    let s = st.clone();
+    let indexed = blocking(move || {
+        s.ingest
+            .reindex(&mut |done, total| tracing::info!("reindex {done}/{total}"))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok(Json(ReindexAnswer { indexed }))
+}

@@ -1,0 +1,246 @@
+//! The API's request and response bodies, shared by the node (which writes
+//! them) and the CLI (which reads them): one type per JSON shape. Field names
+//! are a contract (design brief, "CLI contract"; docs/operator.md lists the
+//! routes): add fields, never rename them.
+
+use buurt_protocol::{SignedListing, Terms};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::rfc3339;
+
+pub use crate::ingest::Stats as IngestStats;
+pub use crate::moderation::{Block, Member, Trusted};
+pub use crate::net::PeerInfo;
+pub use crate::sync::ScopeSync;
+
+/// A listing as people and scripts see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListingView {
+    pub id: String,
+    pub revision_id: String,
+    pub author: String,
+    pub home_node: String,
+    pub kind: String,
+    pub exchange: String,
+    pub topics: Vec<String>,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub terms: Terms,
+    pub scope: String,
+    pub geohash: Option<String>,
+    pub status: String,
+    pub created_at: String,
+    pub revision: u64,
+    pub expires_at: String,
+    /// Search relevance; only in search results.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub score: Option<f32>,
+    /// The full signed encoding in hex; only when one listing is asked for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signed_bytes: Option<String>,
+}
+
+impl ListingView {
+    pub fn new(s: &SignedListing) -> ListingView {
+        let l = &s.listing;
+        ListingView {
+            id: s.listing_id().to_string(),
+            revision_id: s.content_id().to_string(),
+            author: l.author.to_string(),
+            home_node: l.certificate.node.to_string(),
+            kind: l.kind.to_string(),
+            exchange: l.exchange.to_string(),
+            topics: l.topics.clone(),
+            title: l.title.clone(),
+            body: l.body.clone(),
+            tags: l.tags.clone(),
+            terms: l.terms.clone(),
+            scope: l.scope.to_string(),
+            geohash: l.geohash.clone(),
+            status: l.status.to_string(),
+            created_at: rfc3339(l.created_at),
+            revision: l.revision,
+            expires_at: rfc3339(l.expires_at),
+            score: None,
+            signed_bytes: None,
+        }
+    }
+
+    pub fn with_score(mut self, score: f32) -> Self {
+        self.score = Some(score);
+        self
+    }
+
+    pub fn with_bytes(mut self, s: &SignedListing) -> Self {
+        self.signed_bytes = Some(hex::encode(s.bytes()));
+        self
+    }
+}
+
+/// Every error answer: a message for people and a stable code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub reason: String,
+}
+
+/// Body of `POST /v1/listings`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostBody {
+    /// The signed listing, hex-encoded.
+    pub signed: String,
+}
+
+/// Answer of `POST /v1/listings`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PostAnswer {
+    pub outcome: String,
+    pub id: String,
+    pub revision_id: String,
+    /// Connected peers that follow the listing's scope and were sent it; 0
+    /// means stored on this node only, for now (sync delivers it later).
+    #[serde(default)]
+    pub peers: usize,
+}
+
+/// Answer of `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusView {
+    pub node_id: String,
+    pub member_id: String,
+    pub name: String,
+    pub scope: String,
+    pub follows: Vec<String>,
+    pub listen_addrs: Vec<String>,
+    pub api: String,
+    pub peers: usize,
+    pub listings: usize,
+    /// Stored listings per scope: every subscribed scope (own, ancestors,
+    /// followed), then any other scope that has listings.
+    pub scopes: Vec<ScopeCount>,
+    /// The last catch-up sync per scope.
+    pub sync: Vec<ScopeSync>,
+    /// Members and nodes blocked by the operator.
+    pub blocks: usize,
+    /// Federation policy: `open` or `allowlist`.
+    pub policy: String,
+    /// Nodes trusted under `allowlist`.
+    pub trusted: usize,
+    /// Residents this node admitted.
+    pub members: usize,
+    /// Revoked memberships known here (made here or received).
+    pub revocations: usize,
+    pub started_at: String,
+    pub version: String,
+    pub ingest: IngestStats,
+}
+
+/// Listings stored for one scope, in [`StatusView`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScopeCount {
+    pub scope: String,
+    pub listings: usize,
+    /// Whether this node subscribes to the scope's gossip topic.
+    pub subscribed: bool,
+}
+
+/// Body of `POST /v1/sync`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SyncAsk {
+    /// Node id of one connected peer; all connected peers without it.
+    #[serde(default)]
+    pub peer: Option<String>,
+}
+
+/// Answer of `POST /v1/sync`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SyncAnswer {
+    /// Sessions started.
+    pub sessions: usize,
+}
+
+/// Body of `POST /v1/admin/blocks`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlockAsk {
+    pub target: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Answer of `POST /v1/admin/blocks`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlockAnswer {
+    pub target: String,
+    /// `member` or `node`.
+    pub kind: String,
+    /// False when it was blocked already.
+    pub new: bool,
+    /// Listings removed from this node.
+    pub removed: usize,
+}
+
+/// Answer of `DELETE /v1/admin/blocks/{target}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UnblockAnswer {
+    pub target: String,
+    pub unblocked: bool,
+}
+
+/// Body of `POST /v1/admin/members`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AdmitAsk {
+    pub member_id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Defaults to the node's own scope.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Seconds; defaults to a year.
+    #[serde(default)]
+    pub valid_secs: Option<i64>,
+}
+
+/// Answer of `POST /v1/admin/members/{member}/revoke`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RevokeAnswer {
+    pub member_id: String,
+    /// Listings removed from this node.
+    pub removed: usize,
+}
+
+/// Body of `POST /v1/admin/trusted`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TrustAsk {
+    pub node_id: String,
+}
+
+/// Answer of `POST /v1/admin/trusted`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TrustAnswer {
+    pub node_id: String,
+    /// False when it was trusted already.
+    pub new: bool,
+    pub policy: String,
+}
+
+/// Answer of `DELETE /v1/admin/trusted/{node}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UntrustAnswer {
+    pub node_id: String,
+    pub untrusted: bool,
+}
+
+/// Answer of `GET /v1/admin/trusted`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TrustedList {
+    pub policy: String,
+    pub trusted: Vec<Trusted>,
+}
+
+/// Answer of `POST /v1/admin/reindex`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReindexAnswer {
+    pub indexed: usize,
+}

@@ -1,0 +1,157 @@
+//! Listings: post a signed listing, get one by id or prefix, a member's
+//! listings, and a member's certificate.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use buurt_protocol::{ListingId, MemberId, SignedListing};
+
+use super::dto::{ListingView, Member, PostAnswer, PostBody};
+use super::{blocking, parse, ApiError, ApiResult, ApiState};
+use crate::ingest::{Outcome, Source};
+use crate::store::Store;
+
+pub fn routes() -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/v1/listings", post(post_listing))
+        .route("/v1/listings/{id}", get(get_listing))
+        .route("/v1/members/{member}/listings", get(member_listings))
+        .route("/v1/members/{member}/certificate", get(member_certificate))
+}
+
+/// Takes a listing the resident signed: through ingest (which flushes it to
+/// disk and announces it for publishing before it returns), then answers.
+async fn post_listing(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<PostBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<PostAnswer>)> {
+    let Json(body) = body.map_err(ApiError::bad_json)?;
+    let bytes = hex::decode(body.signed.trim()).map_err(|_| {
+        ApiError::bad(
+            "bad_hex",
+            "`signed` must be the listing's bytes in hexadecimal",
+        )
+    })?;
+    let now = st.now();
+    let s = st.clone();
+    let (outcome, decoded_id) = blocking(move || {
+        let o = s.ingest.submit(&bytes, Source::Local, now)?;
+        let id = SignedListing::decode(&bytes).map(|l| l.listing_id().to_string());
+        Ok::<_, crate::ingest::IngestError>((o, id.unwrap_or_default()))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    match outcome {
+        Outcome::Stored(l) => {
+            let peers = match &st.net {
+                Some(n) => n.followers(l.listing.scope.clone()).await,
+                None => 0,
+            };
+            let answer = PostAnswer {
+                outcome: "stored".into(),
+                id: l.listing_id().to_string(),
+                revision_id: l.content_id().to_string(),
+                peers,
+            };
+            Ok((StatusCode::CREATED, Json(answer)))
+        }
+        Outcome::Duplicate(cid) => Ok((
+            StatusCode::OK,
+            Json(PostAnswer {
+                outcome: "duplicate".into(),
+                id: decoded_id,
+                revision_id: cid.to_string(),
+                peers: 0,
+            }),
+        )),
+        Outcome::Superseded(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "superseded",
+            "a newer revision of this listing is already stored",
+        )),
+        Outcome::Rejected(r) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r.code(),
+            r.to_string(),
+        )),
+    }
+}
+
+/// Resolves a listing id or unique prefix of one.
+pub fn resolve(store: &dyn Store, text: &str) -> ApiResult<ListingId> {
+    let t = text.trim().to_ascii_lowercase();
+    if t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad(
+            "bad_id",
+            format!("`{text}` is not a listing id (hexadecimal, or a prefix of one)"),
+        ));
+    }
+    if let Ok(id) = t.parse::<ListingId>() {
+        return Ok(id);
+    }
+    let ids = store.ids_with_prefix(&t, 2).map_err(ApiError::internal)?;
+    match ids.as_slice() {
+        [] => Err(ApiError::not_found(
+            "not_found",
+            format!("no listing with id starting `{t}`"),
+        )),
+        [one] => Ok(*one),
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "ambiguous_id",
+            format!("more than one listing has an id starting `{t}`: give more characters"),
+        )),
+    }
+}
+
+async fn get_listing(
+    State(st): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListingView>> {
+    let s = st.clone();
+    blocking(move || {
+        let lid = resolve(&*s.store, &id)?;
+        match s.store.get(&lid).map_err(ApiError::internal)? {
+            Some(l) => Ok(Json(ListingView::new(&l).with_bytes(&l))),
+            None => Err(ApiError::not_found(
+                "not_found",
+                format!("no listing with id `{id}`"),
+            )),
+        }
+    })
+    .await?
+}
+
+async fn member_listings(
+    State(st): State<Arc<ApiState>>,
+    Path(member): Path<String>,
+) -> ApiResult<Json<Vec<ListingView>>> {
+    let member: MemberId = parse("bad_member_id", &member)?;
+    let s = st.clone();
+    let mut list = blocking(move || s.store.by_author(&member))
+        .await?
+        .map_err(ApiError::internal)?;
+    list.sort_by_key(|l| std::cmp::Reverse(l.listing.created_at));
+    Ok(Json(list.iter().map(ListingView::new).collect()))
+}
+
+/// A member's certificate, for their CLI to fetch: public, since the
+/// certificate is public in every listing they post.
+async fn member_certificate(
+    State(st): State<Arc<ApiState>>,
+    Path(member): Path<String>,
+) -> ApiResult<Json<Member>> {
+    let member: MemberId = parse("bad_member_id", &member)?;
+    st.moderation.certificate(&member).map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            "not_admitted",
+            format!(
+                "{member} is not admitted to this node: ask its operator to run `buurt admit {member}`"
+            ),
+        )
+    })
+}

@@ -1,0 +1,118 @@
+//! `GET /v1/search`: the query string checked into a search query, run
+//! against the index, each hit read back from the store.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use buurt_protocol::{taxonomy, Exchange, Kind, Scope};
+use serde::Deserialize;
+
+use super::dto::ListingView;
+use super::{blocking, ApiError, ApiResult, ApiState, MAX_SEARCH_LIMIT};
+use crate::search::Query as SearchQuery;
+
+pub fn routes() -> Router<Arc<ApiState>> {
+    Router::new().route("/v1/search", get(search))
+}
+
+/// Query string of `/v1/search`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SearchParams {
+    pub q: String,
+    pub kind: Option<String>,
+    pub exchange: Option<String>,
+    pub topic: Option<String>,
+    pub scope: Option<String>,
+    pub near: Option<String>,
+    pub limit: Option<usize>,
+    /// Include reserved, closed and expired listings.
+    pub all: bool,
+}
+
+/// A filter value: `None` when absent or empty, else parsed.
+fn filter<T>(
+    value: Option<&str>,
+    parse: impl FnOnce(&str) -> ApiResult<T>,
+) -> ApiResult<Option<T>> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(v) => parse(v).map(Some),
+    }
+}
+
+pub fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery> {
+    let kind = filter(p.kind.as_deref(), |k| {
+        k.parse::<Kind>().map_err(|e| ApiError::bad("bad_kind", e))
+    })?;
+    let exchange = filter(p.exchange.as_deref(), |e| {
+        e.parse::<Exchange>()
+            .map_err(|e| ApiError::bad("bad_exchange", e))
+    })?;
+    let topic = filter(p.topic.as_deref(), |t| {
+        taxonomy::parse_filter(t)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::bad("unknown_topic", format!("unknown topic `{t}`")))
+    })?;
+    let scope = filter(p.scope.as_deref(), |s| {
+        Scope::parse(s, max_levels).map_err(|e| ApiError::bad("bad_scope", e.to_string()))
+    })?;
+    let near = filter(p.near.as_deref(), |g| {
+        if buurt_protocol::geohash::is_valid(g, 12) {
+            Ok(g.to_owned())
+        } else {
+            Err(ApiError::bad(
+                "bad_geohash",
+                format!("`{g}` is not a geohash"),
+            ))
+        }
+    })?;
+    let limit = p.limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_SEARCH_LIMIT {
+        return Err(ApiError::bad(
+            "bad_limit",
+            format!("limit must be between 1 and {MAX_SEARCH_LIMIT}"),
+        ));
+    }
+    if p.q.len() > 1_000 {
+        return Err(ApiError::bad(
+            "query_too_long",
+            "query is longer than 1000 bytes",
+        ));
+    }
+    Ok(SearchQuery {
+        text: p.q,
+        kind,
+        exchange,
+        topic,
+        scope,
+        near,
+        include_inactive: p.all,
+        limit,
+    })
+}
+
+async fn search(
+    State(st): State<Arc<ApiState>>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> ApiResult<Json<Vec<ListingView>>> {
+    let Query(params) = params.map_err(|e| ApiError::bad("bad_query", e.body_text()))?;
+    let q = parse_query(params, st.config.limits.max_scope_levels)?;
+    let now = st.now();
+    let s = st.clone();
+    let views = blocking(move || -> Result<Vec<ListingView>, ApiError> {
+        let hits = s.index.search(&q, now).map_err(ApiError::internal)?;
+        let mut out = Vec::with_capacity(hits.len());
+        for h in hits {
+            if let Some(l) = s.store.get(&h.id).map_err(ApiError::internal)? {
+                out.push(ListingView::new(&l).with_score(h.score));
+            }
+        }
+        Ok(out)
+    })
+    .await??;
+    Ok(Json(views))
+}

@@ -1,0 +1,104 @@
+//! The node's state for people and scripts: status, connected peers, and
+//! catch-up sync on demand.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::dto::{PeerInfo, ScopeCount, StatusView, SyncAnswer, SyncAsk};
+use super::{blocking, ApiError, ApiResult, ApiState};
+use crate::clock::rfc3339;
+
+pub fn routes() -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/peers", get(peers))
+        .route("/v1/sync", post(sync_now))
+}
+
+async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> {
+    let s = st.clone();
+    let (listings, mut counts) = blocking(move || {
+        Ok::<_, crate::store::StoreError>((s.store.len()?, s.store.scope_counts()?))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    let cfg = &st.config;
+    let mut scopes: Vec<ScopeCount> = cfg
+        .subscriptions()
+        .iter()
+        .map(|sc| ScopeCount {
+            scope: sc.to_string(),
+            listings: counts.remove(sc.as_str()).unwrap_or(0),
+            subscribed: true,
+        })
+        .collect();
+    scopes.extend(counts.into_iter().map(|(scope, listings)| ScopeCount {
+        scope,
+        listings,
+        subscribed: false,
+    }));
+    let (listen_addrs, peers) = match &st.net {
+        Some(n) => (n.listen_addrs().await, n.peers().await.len()),
+        None => (vec![], 0),
+    };
+    let m = &st.moderation;
+    Ok(Json(StatusView {
+        node_id: st.node_id.clone(),
+        member_id: st.member_id.clone(),
+        name: cfg.name.clone(),
+        scope: cfg.scope.to_string(),
+        follows: cfg.follow.iter().map(|s| s.to_string()).collect(),
+        listen_addrs,
+        api: st.api_addr.clone(),
+        peers,
+        listings,
+        scopes,
+        sync: st.net.as_ref().map(|n| n.sync_status()).unwrap_or_default(),
+        blocks: m.blocks().len(),
+        policy: m.policy().as_str().to_owned(),
+        trusted: m.trusted().len(),
+        members: m.member_count(),
+        revocations: m.revocation_count(),
+        started_at: rfc3339(st.started_at),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        ingest: st.ingest.stats(),
+    }))
+}
+
+/// Starts catch-up sync sessions now.
+async fn sync_now(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<SyncAsk>, JsonRejection>,
+) -> ApiResult<Json<SyncAnswer>> {
+    let Json(ask) = body.map_err(ApiError::bad_json)?;
+    let Some(net) = &st.net else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_network",
+            "this node runs without federation (no listen address and no peers)",
+        ));
+    };
+    let sessions = net.sync_now(ask.peer.clone()).await;
+    if sessions == 0 {
+        if let Some(p) = ask.peer {
+            return Err(ApiError::not_found(
+                "no_such_peer",
+                format!("{p} is not connected, or a sync with it is already running (see `buurt peers`)"),
+            ));
+        }
+    }
+    Ok(Json(SyncAnswer { sessions }))
+}
+
+/// Connected peers.
+async fn peers(State(st): State<Arc<ApiState>>) -> Json<Vec<PeerInfo>> {
+    match &st.net {
+        Some(n) => Json(n.peers().await),
+        None => Json(vec![]),
+    }
+}

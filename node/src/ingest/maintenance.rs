@@ -1,0 +1,107 @@
+//! Work on what is already stored: flushing, the expiry sweep, removals
+//! (moderation's purges), and rebuilding the search index. Each takes the
+//! pipeline's write lock, so it never interleaves with a listing being
+//! stored.
+
+use buurt_protocol::{Listing, ListingId, SignedListing, Status};
+
+use super::{Ingest, IngestError};
+use crate::store::Candidates;
+
+impl Ingest {
+    /// Makes every stored listing durable.
+    pub fn flush(&self) -> Result<(), IngestError> {
+        Ok(self.store.flush()?)
+    }
+
+    /// Waits until every change so far is committed to the search index.
+    pub fn commit_index(&self) -> Result<(), IngestError> {
+        Ok(self.indexer.barrier()?)
+    }
+
+    /// Removes expired listings from the store and the index.
+    pub fn sweep(&self, now: i64) -> Result<usize, IngestError> {
+        let _w = self.lock_writes();
+        let removed = self.store.sweep_expired(now)?;
+        self.bump_version();
+        for id in &removed {
+            self.indexer.remove(*id);
+        }
+        if !removed.is_empty() {
+            // An expired revision sent again must be refused as expired, not
+            // answered as a duplicate.
+            self.seen.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            self.store.flush()?;
+        }
+        Ok(removed.len())
+    }
+
+    /// Removes one address from store and index (moderation).
+    pub fn remove(&self, id: &ListingId) -> Result<Option<SignedListing>, IngestError> {
+        let _w = self.lock_writes();
+        self.remove_locked(id)
+    }
+
+    /// Removes every stored listing among `candidates` that `covers` (a new
+    /// block or revocation, already in force in moderation), then flushes.
+    /// Returns how many went.
+    pub fn purge(
+        &self,
+        candidates: Candidates,
+        covers: impl Fn(&Listing) -> bool,
+    ) -> Result<usize, IngestError> {
+        let _w = self.lock_writes();
+        let mut removed = 0;
+        for l in self.store.candidates(candidates)? {
+            if covers(&l.listing) {
+                self.remove_locked(&l.listing_id())?;
+                removed += 1;
+            }
+        }
+        self.store.flush()?;
+        Ok(removed)
+    }
+
+    /// Removes one address from store, index and the seen set; the caller
+    /// holds the write lock.
+    fn remove_locked(&self, id: &ListingId) -> Result<Option<SignedListing>, IngestError> {
+        let removed = self.store.remove(id)?;
+        self.bump_version();
+        self.indexer.remove(*id);
+        if let Some(l) = &removed {
+            self.seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&l.content_id());
+        }
+        Ok(removed)
+    }
+
+    fn bump_version(&self) {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Rebuilds the search index from the store, reporting `(done, total)`.
+    pub fn reindex(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize, IngestError> {
+        let _w = self.lock_writes();
+        // Let queued changes land first, so none of them lands after the rebuild.
+        self.indexer.barrier()?;
+        let all = self.store.all()?;
+        let total = all.len();
+        self.index.clear()?;
+        let mut indexed = 0;
+        for (i, l) in all.iter().enumerate() {
+            if l.listing.status != Status::Withdrawn {
+                self.index.upsert(l)?;
+                indexed += 1;
+            }
+            if i % 1_000 == 0 {
+                progress(i, total);
+            }
+        }
+        self.index.commit()?;
+        progress(total, total);
+        Ok(indexed)
+    }
+}

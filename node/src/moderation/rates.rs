@@ -1,0 +1,144 @@
+//! Rate limits per author: how many listings and revisions one member may
+//! have stored per hour and per day.
+//!
+//! Counts are kept per clock hour and per day (UTC) of each revision's
+//! `created_at`, for the revisions this node stored; withdrawals never
+//! count. They are rebuilt from the store when the node opens, so that a
+//! restart does not hand every author a fresh hour.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use buurt_protocol::{Listing, MemberId, Status};
+
+use crate::config::RateLimits;
+use crate::outcome::Reason;
+use crate::store::{RevisionHead, Store, StoreError};
+
+/// Most authors whose rates are remembered; the map is cleared when full.
+pub const MAX_AUTHORS: usize = 100_000;
+/// How far back the counts are rebuilt at open: the day limit looks back
+/// one day, and a listing may be signed up to the clock skew ahead.
+pub const REBUILD_SECS: i64 = 2 * 86_400;
+
+/// Stored revisions of one author, by hour and by day of their `created_at`.
+#[derive(Default)]
+struct AuthorRate {
+    hours: BTreeMap<i64, u32>,
+    days: BTreeMap<i64, u32>,
+}
+
+impl AuthorRate {
+    /// The limit a listing created at `created` would break, if any.
+    fn exceeded(&self, created: i64, limits: &RateLimits) -> Option<Reason> {
+        let hour = self
+            .hours
+            .get(&created.div_euclid(3_600))
+            .copied()
+            .unwrap_or(0);
+        let day = self
+            .days
+            .get(&created.div_euclid(86_400))
+            .copied()
+            .unwrap_or(0);
+        if hour >= limits.author_per_hour {
+            Some(Reason::RateLimited {
+                per: "hour",
+                limit: limits.author_per_hour,
+            })
+        } else if day >= limits.author_per_day {
+            Some(Reason::RateLimited {
+                per: "day",
+                limit: limits.author_per_day,
+            })
+        } else {
+            None
+        }
+    }
+
+    fn count(&mut self, created: i64) {
+        *self.hours.entry(created.div_euclid(3_600)).or_default() += 1;
+        *self.days.entry(created.div_euclid(86_400)).or_default() += 1;
+        // Listings live at most 90 days: older buckets can go.
+        let oldest_day = created.div_euclid(86_400) - 91;
+        if self
+            .days
+            .first_key_value()
+            .is_some_and(|(d, _)| *d < oldest_day)
+        {
+            self.days = self.days.split_off(&oldest_day);
+        }
+        if self
+            .hours
+            .first_key_value()
+            .is_some_and(|(h, _)| *h < oldest_day * 24)
+        {
+            self.hours = self.hours.split_off(&(oldest_day * 24));
+        }
+    }
+}
+
+/// The counts of every author, shared by the validating threads.
+pub struct Rates {
+    limits: RateLimits,
+    authors: Mutex<HashMap<MemberId, AuthorRate>>,
+}
+
+impl Rates {
+    pub fn new(limits: RateLimits) -> Rates {
+        Rates {
+            limits,
+            authors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<MemberId, AuthorRate>> {
+        self.authors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The limit this listing would break if stored now (withdrawals never
+    /// do).
+    pub fn exceeded(&self, l: &Listing) -> Option<Reason> {
+        if l.status == Status::Withdrawn {
+            return None;
+        }
+        self.lock()
+            .get(&l.author)?
+            .exceeded(l.created_at, &self.limits)
+    }
+
+    /// Counts a stored revision (withdrawals are not counted).
+    pub fn count(&self, l: &Listing) {
+        if l.status != Status::Withdrawn {
+            self.count_head(l.author, l.created_at);
+        }
+    }
+
+    fn count_head(&self, author: MemberId, created: i64) {
+        let mut authors = self.lock();
+        if authors.len() >= MAX_AUTHORS && !authors.contains_key(&author) {
+            authors.clear();
+        }
+        authors.entry(author).or_default().count(created);
+    }
+
+    /// Replaces the counts with those of the revisions in `store` created
+    /// after `now - REBUILD_SECS`. Returns how many revisions were counted.
+    pub fn rebuild(&self, store: &dyn Store, now: i64) -> Result<usize, StoreError> {
+        let heads = store.created_since(now - REBUILD_SECS)?;
+        self.lock().clear();
+        let mut counted = 0;
+        for RevisionHead {
+            author,
+            created_at,
+            withdrawn,
+        } in heads
+        {
+            if !withdrawn {
+                self.count_head(author, created_at);
+                counted += 1;
+            }
+        }
+        Ok(counted)
+    }
+}

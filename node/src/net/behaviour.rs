@@ -1,0 +1,122 @@
+//! The protocols a node speaks, and how its swarm is built: TCP + Noise +
+//! Yamux, gossipsub (anonymous, content-addressed ids, manual validation),
+//! identify, ping, optional mDNS, and `/buurt/sync/1`.
+
+use std::time::Duration;
+
+use libp2p::gossipsub::{self, MessageAuthenticity, ValidationMode};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{identify, identity, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use sha2::{Digest, Sha256};
+
+use super::{revocation_topic, topic, NetConfig, NetError, MAX_MESSAGE, MESH_N, SYNC_TIMEOUT};
+use crate::sync::SyncCodec;
+
+/// How long a connection with nothing going on stays open.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    pub gossipsub: gossipsub::Behaviour,
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    pub sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// Builds the swarm, subscribes to the scopes' topics and starts listening.
+/// Returns the swarm and the local peer id.
+pub fn build(
+    cfg: &NetConfig,
+    metrics: Option<&mut libp2p::metrics::Registry>,
+) -> Result<(Swarm<Behaviour>, PeerId), NetError> {
+    let mut seed = cfg.node_key;
+    let keypair = identity::Keypair::ed25519_from_bytes(&mut seed)
+        .map_err(|e| NetError::Key(e.to_string()))?;
+    let local = keypair.public().to_peer_id();
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Anonymous)
+        .validate_messages()
+        .max_transmit_size(MAX_MESSAGE)
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec())
+        })
+        .heartbeat_interval(Duration::from_millis(700))
+        .mesh_n(MESH_N)
+        .mesh_n_low(MESH_N - 1)
+        .mesh_n_high(2 * MESH_N)
+        .mesh_outbound_min(MESH_N / 2)
+        .build()
+        .map_err(|e| NetError::Setup(e.to_string()))?;
+    let mdns_on = cfg.mdns;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetError::Setup(e.to_string()))?
+        .with_behaviour(|key| {
+            let mut gossipsub =
+                gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
+            if let Some(registry) = metrics {
+                gossipsub = gossipsub.with_metrics(registry, Default::default());
+            }
+            let identify = identify::Behaviour::new(
+                identify::Config::new("/buurt/1".into(), key.public())
+                    .with_agent_version(format!("buurt/{}", env!("CARGO_PKG_VERSION"))),
+            );
+            // Local discovery is a convenience: a host without multicast
+            // still federates through configured peers.
+            let mdns = if mdns_on {
+                match mdns::tokio::Behaviour::new(
+                    mdns::Config::default(),
+                    key.public().to_peer_id(),
+                ) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::warn!(
+                            "mDNS is unavailable ({e}); running without local discovery"
+                        );
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let sync = request_response::Behaviour::new(
+                [(crate::sync::PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(SYNC_TIMEOUT)
+                    .with_max_concurrent_streams(16),
+            );
+            Ok(Behaviour {
+                gossipsub,
+                identify,
+                ping: ping::Behaviour::default(),
+                mdns: Toggle::from(mdns),
+                sync,
+            })
+        })
+        .map_err(|e| NetError::Setup(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+        .build();
+    for t in cfg.scopes.iter().map(topic).chain([revocation_topic()]) {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&t)
+            .map_err(|e| NetError::Setup(e.to_string()))?;
+    }
+    for l in &cfg.listen {
+        let addr: Multiaddr = l.parse().map_err(|_| NetError::BadAddress(l.clone()))?;
+        swarm.listen_on(addr).map_err(|e| NetError::Listen {
+            addr: l.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok((swarm, local))
+}

@@ -1,0 +1,129 @@
+//! The handle the rest of the node holds: [`NetClient`] sends [`Command`]s
+//! to the event loop over a bounded channel and awaits each answer on a
+//! oneshot. Nothing but the event loop touches the swarm.
+
+use std::sync::Arc;
+
+use buurt_protocol::sync::{Request as SyncRequest, Response as SyncResponse};
+use buurt_protocol::Scope;
+use libp2p::PeerId;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sync::{self, RequestError, ScopeSync};
+
+/// What the network is told to do.
+pub enum Command {
+    /// How many connected peers follow `scope`'s topic (have announced
+    /// their subscription).
+    Followers {
+        scope: Scope,
+        reply: oneshot::Sender<usize>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerInfo>>,
+    },
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<String>>,
+    },
+    /// Send one sync request and hand back the answer.
+    SyncRequest {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Result<SyncResponse, RequestError>>,
+    },
+    /// Start a sync session now with every connected peer, or with the one
+    /// whose node id is given; answers with the number of sessions started.
+    SyncNow {
+        peer: Option<String>,
+        reply: oneshot::Sender<usize>,
+    },
+    /// A sync session found the peer breaking the protocol.
+    Misbehaved {
+        peer: PeerId,
+        why: String,
+    },
+}
+
+/// A connected peer, as `buurt peers` shows it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PeerInfo {
+    pub node_id: String,
+    pub address: String,
+    /// The scopes it follows, as far as its gossip subscriptions tell.
+    pub scopes: Vec<String>,
+    /// When it connected (RFC 3339).
+    pub since: String,
+}
+
+/// Cheap, cloneable handle to the event loop.
+#[derive(Clone)]
+pub struct NetClient {
+    tx: mpsc::Sender<Command>,
+    sync: Arc<sync::Context>,
+}
+
+impl NetClient {
+    pub(super) fn new(tx: mpsc::Sender<Command>, sync: Arc<sync::Context>) -> NetClient {
+        NetClient { tx, sync }
+    }
+
+    /// Sends a command that expects an answer; `None` when the loop has
+    /// stopped.
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// How many connected peers follow `scope` (0: none yet; catch-up sync
+    /// delivers later).
+    pub async fn followers(&self, scope: Scope) -> usize {
+        self.ask(|reply| Command::Followers { scope, reply })
+            .await
+            .unwrap_or(0)
+    }
+
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        self.ask(|reply| Command::Peers { reply })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The last sync result per scope.
+    pub fn sync_status(&self) -> Vec<ScopeSync> {
+        self.sync.state.snapshot()
+    }
+
+    /// Starts sync sessions now; returns how many.
+    pub async fn sync_now(&self, peer: Option<String>) -> usize {
+        self.ask(|reply| Command::SyncNow { peer, reply })
+            .await
+            .unwrap_or(0)
+    }
+
+    pub async fn listen_addrs(&self) -> Vec<String> {
+        self.ask(|reply| Command::ListenAddrs { reply })
+            .await
+            .unwrap_or_default()
+    }
+}
+
+impl sync::Requester for NetClient {
+    async fn request(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, RequestError> {
+        self.ask(|reply| Command::SyncRequest {
+            peer,
+            request,
+            reply,
+        })
+        .await
+        .unwrap_or_else(|| Err(RequestError::Transport("the network has stopped".into())))
+    }
+
+    async fn misbehaved(&self, peer: PeerId, why: String) {
+        let _ = self.tx.send(Command::Misbehaved { peer, why }).await;
+    }
+}

@@ -1,0 +1,146 @@
+//! Gossip through the pipeline: each message is checked (rate, size, topic)
+//! on the loop, then submitted to ingest on a blocking thread with a permit,
+//! and its verdict reported to gossipsub (accept forwards it; reject counts
+//! against the sender). And the other way: publishing what ingest announced
+//! from this node.
+
+use buurt_protocol::SignedListing;
+use libp2p::gossipsub::{self, MessageAcceptance};
+use libp2p::PeerId;
+
+use super::event_loop::EventLoop;
+use super::peers::Rate;
+use super::{revocation_topic, topic};
+use crate::clock;
+use crate::ingest::{Announcement, Outcome, Revoked, Source};
+
+/// The verdict on one gossip message, on its way back to the loop.
+pub struct Validated {
+    message_id: gossipsub::MessageId,
+    source: PeerId,
+    acceptance: MessageAcceptance,
+}
+
+impl EventLoop {
+    /// Hands a gossip message to the ingest pipeline off the event loop.
+    pub(super) fn on_message(
+        &mut self,
+        source: PeerId,
+        message_id: gossipsub::MessageId,
+        message: gossipsub::Message,
+    ) {
+        let verdict = |acceptance| Validated {
+            message_id: message_id.clone(),
+            source,
+            acceptance,
+        };
+        // Over its rate, a peer's messages are dropped unread; the first one
+        // over in a second counts against it.
+        if let Rate::Over { first } = self.peers.message(source, clock::now()) {
+            if first {
+                tracing::debug!("{source} sends more gossip than its rate allows");
+                self.count_invalid(source);
+            }
+            return self.report(verdict(MessageAcceptance::Ignore));
+        }
+        let is_revocation = message.topic == revocation_topic().hash();
+        if !is_revocation {
+            if let Err(why) = self.check_listing(&message) {
+                tracing::debug!("rejected a message from {source}: {why}");
+                return self.report(verdict(MessageAcceptance::Reject));
+            }
+        }
+        let Ok(permit) = self.validating.clone().try_acquire_owned() else {
+            return self.report(verdict(MessageAcceptance::Ignore));
+        };
+        let ingest = self.sync.ingest.clone();
+        let done = self.validated_tx.clone();
+        let v = verdict(MessageAcceptance::Ignore);
+        tokio::task::spawn_blocking(move || {
+            let acceptance = if is_revocation {
+                revocation_verdict(ingest.take_revocation(&message.data, Source::Gossip))
+            } else {
+                listing_verdict(ingest.submit(&message.data, Source::Gossip, clock::now()))
+            };
+            drop(permit);
+            let _ = done.blocking_send(Validated { acceptance, ..v });
+        });
+    }
+
+    /// The checks made on the loop before a listing goes to ingest: its size
+    /// and that it travels on its own scope's topic.
+    fn check_listing(&self, message: &gossipsub::Message) -> Result<(), &'static str> {
+        if message.data.len() > self.max_listing {
+            return Err("too large");
+        }
+        let listing = SignedListing::decode(&message.data).map_err(|_| "malformed")?;
+        if topic(&listing.listing.scope).hash() != message.topic {
+            return Err("listing on another scope's topic");
+        }
+        Ok(())
+    }
+
+    pub(super) fn report(&mut self, v: Validated) {
+        let rejected = matches!(v.acceptance, MessageAcceptance::Reject);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&v.message_id, &v.source, v.acceptance);
+        if rejected {
+            self.count_invalid(v.source);
+        }
+    }
+
+    /// The one publisher: publishes what was made on this node; what came
+    /// from peers is never published again.
+    pub(super) fn on_announcement(&mut self, a: Announcement) {
+        if !a.source().publishes() {
+            return;
+        }
+        let (t, data, what) = match &a {
+            Announcement::Listing { listing, .. } => (
+                topic(&listing.listing.scope),
+                listing.bytes().to_vec(),
+                listing.listing_id().to_string(),
+            ),
+            Announcement::Revocation { bytes, .. } => {
+                (revocation_topic(), bytes.to_vec(), "a revocation".into())
+            }
+        };
+        match self.swarm.behaviour_mut().gossipsub.publish(t, data) {
+            Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                tracing::debug!("no peer follows the topic of {what} yet; sync will deliver")
+            }
+            Err(e) => tracing::warn!("publish of {what} failed: {e}"),
+        }
+    }
+}
+
+fn listing_verdict(r: Result<Outcome, crate::ingest::IngestError>) -> MessageAcceptance {
+    match r {
+        Ok(Outcome::Stored(_)) => MessageAcceptance::Accept,
+        Ok(Outcome::Duplicate(_)) | Ok(Outcome::Superseded(_)) => MessageAcceptance::Ignore,
+        Ok(Outcome::Rejected(r)) if r.is_invalid() => MessageAcceptance::Reject,
+        Ok(Outcome::Rejected(_)) => MessageAcceptance::Ignore,
+        Err(e) => {
+            tracing::warn!("ingest failed on a gossip message: {e}");
+            MessageAcceptance::Ignore
+        }
+    }
+}
+
+fn revocation_verdict(r: Result<Revoked, crate::ingest::IngestError>) -> MessageAcceptance {
+    match r {
+        Ok(Revoked::New { removed }) => {
+            tracing::info!("revocation received: {removed} listings removed");
+            MessageAcceptance::Accept
+        }
+        Ok(Revoked::Known) => MessageAcceptance::Ignore,
+        Ok(Revoked::Invalid) => MessageAcceptance::Reject,
+        Err(e) => {
+            tracing::warn!("taking in a revocation failed: {e}");
+            MessageAcceptance::Ignore
+        }
+    }
+}
