@@ -17,10 +17,12 @@
 //! - [`behaviour`]: the protocols and how the swarm is built;
 //! - [`client`]: the handle and its commands;
 //! - [`event_loop`]: the loop, its commands and swarm events;
+//! - [`swarm_core`]: the swarm and the peer bookkeeping, which the loop lends to
+//!   the two that do the work:
 //! - [`gossip`]: validating gossip messages through ingest, and publishing;
+//! - [`requests`]: sync requests in and out, and the sessions it starts;
 //! - [`peers`]: per-peer bookkeeping (connections, strikes, bans, rates,
-//!   redial), a plain struct that is given the time;
-//! - [`requests`]: sync requests in and out, and the sessions it starts.
+//!   redial), a plain struct that is given the time.
 
 pub mod behaviour;
 pub mod client;
@@ -28,6 +30,7 @@ pub mod event_loop;
 pub mod gossip;
 pub mod peers;
 pub mod requests;
+pub mod swarm_core;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,31 +1,32 @@
 //! The one event loop that owns the swarm: it takes commands from
 //! [`NetClient`](super::NetClient)s, announcements from ingest, events from
 //! the swarm, and the results of work it ran off the loop (gossip
-//! validation, sync answers), and it redials configured peers and starts
-//! periodic sync sessions.
+//! verdicts, sync answers), and it redials configured peers and starts
+//! periodic sync sessions. The work itself is in [`Gossip`] and
+//! [`Requests`]; both act on the [`Core`] (swarm and peers) the loop lends
+//! them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use buurt_protocol::sync::Response as SyncResponse;
 use buurt_protocol::Scope;
 use libp2p::futures::StreamExt;
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::OutboundRequestId;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, mdns, PeerId, Swarm};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::mpsc;
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, PeerInfo};
-use super::gossip::Validated;
+use super::gossip::{self, Gossip, Validated};
 use super::peers::{Connection, Peers};
-use super::requests::Answer;
-use super::{display_peer, node_id_of, topic, TOPIC_PREFIX, VALIDATING};
+use super::requests::{self, Answer, Requests};
+use super::swarm_core::Core;
+use super::{display_peer, node_id_of, topic, SYNC_DELAY, TOPIC_PREFIX};
 use crate::clock;
 use crate::ingest::Announcement;
-use crate::sync::{self, RequestError};
+use crate::sync;
 
 /// What [`EventLoop::new`] is built from.
 pub struct Parts {
@@ -42,55 +43,33 @@ pub struct Parts {
 }
 
 pub struct EventLoop {
-    /// A handle to this loop for the sync sessions it starts; weak, so that
-    /// the loop still ends when the last outside handle is dropped.
-    pub(super) weak: mpsc::WeakSender<Command>,
-    pub(super) swarm: Swarm<Behaviour>,
-    pub(super) local: PeerId,
+    core: Core,
+    gossip: Gossip,
+    requests: Requests,
     commands: mpsc::Receiver<Command>,
     announcements: mpsc::Receiver<Announcement>,
-    pub(super) sync: Arc<sync::Context>,
-    pub(super) scopes: Vec<Scope>,
-    sync_interval: Duration,
-    pub(super) max_listing: usize,
-    pub(super) peers: Peers,
-    /// Sync requests sent, waiting for their answer.
-    pub(super) pending:
-        HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, RequestError>>>,
-    /// Sync answers computed off the loop, on their way back.
-    pub(super) answers_tx: mpsc::Sender<Answer>,
+    verdicts: mpsc::Receiver<Validated>,
     answers: mpsc::Receiver<Answer>,
-    /// Permits for answering sync requests ([`sync::SERVING`]).
-    pub(super) serving: Arc<Semaphore>,
-    /// Gossip validations done off the loop, on their way back.
-    pub(super) validated_tx: mpsc::Sender<Validated>,
-    validated: mpsc::Receiver<Validated>,
-    /// Permits for validating gossip ([`VALIDATING`]).
-    pub(super) validating: Arc<Semaphore>,
+    sync_interval: Duration,
 }
 
 impl EventLoop {
     pub fn new(p: Parts) -> EventLoop {
-        let (answers_tx, answers) = mpsc::channel(sync::SERVING);
-        let (validated_tx, validated) = mpsc::channel(VALIDATING);
+        let (gossip, verdicts) = Gossip::new(p.sync.ingest.clone(), p.max_listing);
+        let (requests, answers) = Requests::new(p.sync, p.scopes, p.weak);
         EventLoop {
-            weak: p.weak,
-            swarm: p.swarm,
-            local: p.local,
+            core: Core {
+                swarm: p.swarm,
+                peers: p.peers,
+                local: p.local,
+            },
+            gossip,
+            requests,
             commands: p.commands,
             announcements: p.announcements,
-            sync: p.sync,
-            scopes: p.scopes,
-            sync_interval: p.sync_interval,
-            max_listing: p.max_listing,
-            peers: p.peers,
-            pending: HashMap::new(),
-            answers_tx,
+            verdicts,
             answers,
-            serving: Arc::new(Semaphore::new(sync::SERVING)),
-            validated_tx,
-            validated,
-            validating: Arc::new(Semaphore::new(VALIDATING)),
+            sync_interval: p.sync_interval,
         }
     }
 
@@ -98,23 +77,21 @@ impl EventLoop {
         let mut redial = tokio::time::interval(Duration::from_secs(1));
         let mut periodic = tokio::time::interval(self.sync_interval);
         periodic.tick().await;
-        tracing::info!("network up as node {}", display_peer(&self.local));
+        tracing::info!("network up as node {}", display_peer(&self.core.local));
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_event(event),
+                event = self.core.swarm.select_next_some() => self.on_event(event),
                 command = self.commands.recv() => match command {
                     Some(c) => self.on_command(c),
                     None => return,
                 },
-                Some(a) = self.announcements.recv() => self.on_announcement(a),
-                Some(v) = self.validated.recv() => self.report(v),
-                Some(a) = self.answers.recv() => self.answered(a),
+                Some(a) = self.announcements.recv() => gossip::publish(&mut self.core, a),
+                Some(v) = self.verdicts.recv() => gossip::report(&mut self.core, v),
+                Some(a) = self.answers.recv() => requests::answered(&mut self.core, a),
                 _ = redial.tick() => self.redial(),
                 _ = periodic.tick() => {
-                    let peers: Vec<PeerId> =
-                        self.peers.connected_peers().map(|(p, _)| *p).collect();
-                    for p in peers {
-                        self.start_session(p, jitter(self.sync_interval / 5));
+                    for (p, _) in self.core.peers.connected_peers() {
+                        self.requests.start_session(*p, jitter(self.sync_interval / 5));
                     }
                 }
             }
@@ -133,16 +110,10 @@ impl EventLoop {
                 peer,
                 request,
                 reply,
-            } => {
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_request(&peer, Ok(request));
-                self.pending.insert(id, reply);
-            }
+            } => self.requests.send(&mut self.core, peer, request, reply),
             Command::SyncNow { peer, reply } => {
-                let peers: Vec<PeerId> = self
+                let started = self
+                    .core
                     .peers
                     .connected_peers()
                     .map(|(p, _)| *p)
@@ -152,21 +123,15 @@ impl EventLoop {
                                 || p.to_string() == *want
                         })
                     })
-                    .collect();
-                let started = peers
-                    .into_iter()
-                    .filter(|p| self.start_session(*p, Duration::ZERO))
+                    .filter(|p| self.requests.start_session(*p, Duration::ZERO))
                     .count();
                 let _ = reply.send(started);
             }
-            Command::Misbehaved { peer, why } => {
-                tracing::warn!("sync with {}: {why}", display_peer(&peer));
-                self.peers.strike_out(peer, Instant::now());
-                let _ = self.swarm.disconnect_peer_id(peer);
-            }
+            Command::Misbehaved { peer, why } => self.core.strike_out(peer, &why),
             Command::ListenAddrs { reply } => {
-                let local = self.local;
+                let local = self.core.local;
                 let addrs = self
+                    .core
                     .swarm
                     .listeners()
                     .map(|a| a.clone().with(Protocol::P2p(local)).to_string())
@@ -179,7 +144,8 @@ impl EventLoop {
     /// Connected peers that have announced a subscription to `scope`.
     fn followers(&self, scope: &Scope) -> usize {
         let hash = topic(scope).hash();
-        self.swarm
+        self.core
+            .swarm
             .behaviour()
             .gossipsub
             .all_peers()
@@ -188,7 +154,7 @@ impl EventLoop {
     }
 
     fn peer_list(&self) -> Vec<PeerInfo> {
-        let gossip = &self.swarm.behaviour().gossipsub;
+        let gossip = &self.core.swarm.behaviour().gossipsub;
         let topics: HashMap<PeerId, Vec<String>> = gossip
             .all_peers()
             .map(|(p, ts)| {
@@ -199,7 +165,8 @@ impl EventLoop {
                 (*p, scopes)
             })
             .collect();
-        self.peers
+        self.core
+            .peers
             .connected_peers()
             .map(|(p, c)| PeerInfo {
                 node_id: display_peer(p),
@@ -211,23 +178,24 @@ impl EventLoop {
     }
 
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        let core = &mut self.core;
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!("listening on {}", address.with(Protocol::P2p(self.local)));
+                tracing::info!("listening on {}", address.with(Protocol::P2p(core.local)));
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
-                match self
+                match core
                     .peers
                     .connected(peer_id, addr, Instant::now(), clock::now())
                 {
                     Connection::Refused => {
-                        let _ = self.swarm.disconnect_peer_id(peer_id);
+                        let _ = core.swarm.disconnect_peer_id(peer_id);
                     }
                     Connection::New => {
-                        self.start_session(peer_id, super::SYNC_DELAY);
+                        self.requests.start_session(peer_id, SYNC_DELAY);
                         tracing::info!("connected to {}", display_peer(&peer_id));
                     }
                     Connection::Again => {}
@@ -238,14 +206,14 @@ impl EventLoop {
                 num_established: 0,
                 ..
             } => {
-                self.peers.disconnected(&peer_id);
+                core.peers.disconnected(&peer_id);
                 tracing::info!("disconnected from {}", display_peer(&peer_id));
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 let now = Instant::now();
                 for (peer, addr) in found {
-                    if !self.swarm.is_connected(&peer) && !self.peers.is_banned(&peer, now) {
-                        let _ = self.swarm.dial(addr);
+                    if !core.swarm.is_connected(&peer) && !core.peers.is_banned(&peer, now) {
+                        let _ = core.swarm.dial(addr);
                     }
                 }
             }
@@ -253,28 +221,17 @@ impl EventLoop {
                 propagation_source,
                 message_id,
                 message,
-            })) => self.on_message(propagation_source, message_id, message),
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
+            })) => self
+                .gossip
+                .on_message(core, propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.requests.on_event(core, e),
             _ => {}
         }
     }
 
-    /// Counts one invalid message (or sync misbehaviour) against a peer and
-    /// disconnects it when that bans it.
-    pub(super) fn count_invalid(&mut self, peer: PeerId) {
-        if self.peers.strike(peer, Instant::now()) {
-            tracing::warn!(
-                "disconnecting {}: {} invalid messages",
-                display_peer(&peer),
-                self.peers.strikes(&peer)
-            );
-            let _ = self.swarm.disconnect_peer_id(peer);
-        }
-    }
-
     fn redial(&mut self) {
-        for addr in self.peers.due_dials(Instant::now()) {
-            if let Err(e) = self.swarm.dial(addr.clone()) {
+        for addr in self.core.peers.due_dials(Instant::now()) {
+            if let Err(e) = self.core.swarm.dial(addr.clone()) {
                 tracing::debug!("dial {addr}: {e}");
             }
         }

@@ -4,15 +4,18 @@
 //! against the sender). And the other way: publishing what ingest announced
 //! from this node.
 
+use std::sync::Arc;
+
 use buurt_protocol::SignedListing;
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::PeerId;
+use tokio::sync::{mpsc, Semaphore};
 
-use super::event_loop::EventLoop;
 use super::peers::Rate;
-use super::{revocation_topic, topic};
+use super::swarm_core::Core;
+use super::{revocation_topic, topic, VALIDATING};
 use crate::clock;
-use crate::ingest::{Announcement, Outcome, Revoked, Source};
+use crate::ingest::{Announcement, Ingest, IngestError, Outcome, Revoked, Source};
 
 /// The verdict on one gossip message, on its way back to the loop.
 pub struct Validated {
@@ -21,10 +24,34 @@ pub struct Validated {
     acceptance: MessageAcceptance,
 }
 
-impl EventLoop {
+/// Validation of incoming gossip, and publishing.
+pub struct Gossip {
+    ingest: Arc<Ingest>,
+    /// Largest listing accepted from a peer.
+    max_listing: usize,
+    /// Permits for validating off the loop ([`VALIDATING`]).
+    validating: Arc<Semaphore>,
+    done: mpsc::Sender<Validated>,
+}
+
+impl Gossip {
+    /// The validator, and the receiver of its verdicts (for the loop to
+    /// [`Gossip::report`]).
+    pub fn new(ingest: Arc<Ingest>, max_listing: usize) -> (Gossip, mpsc::Receiver<Validated>) {
+        let (done, verdicts) = mpsc::channel(VALIDATING);
+        let g = Gossip {
+            ingest,
+            max_listing,
+            validating: Arc::new(Semaphore::new(VALIDATING)),
+            done,
+        };
+        (g, verdicts)
+    }
+
     /// Hands a gossip message to the ingest pipeline off the event loop.
-    pub(super) fn on_message(
-        &mut self,
+    pub fn on_message(
+        &self,
+        core: &mut Core,
         source: PeerId,
         message_id: gossipsub::MessageId,
         message: gossipsub::Message,
@@ -36,25 +63,25 @@ impl EventLoop {
         };
         // Over its rate, a peer's messages are dropped unread; the first one
         // over in a second counts against it.
-        if let Rate::Over { first } = self.peers.message(source, clock::now()) {
+        if let Rate::Over { first } = core.peers.message(source, clock::now()) {
             if first {
                 tracing::debug!("{source} sends more gossip than its rate allows");
-                self.count_invalid(source);
+                core.count_invalid(source);
             }
-            return self.report(verdict(MessageAcceptance::Ignore));
+            return report(core, verdict(MessageAcceptance::Ignore));
         }
         let is_revocation = message.topic == revocation_topic().hash();
         if !is_revocation {
             if let Err(why) = self.check_listing(&message) {
                 tracing::debug!("rejected a message from {source}: {why}");
-                return self.report(verdict(MessageAcceptance::Reject));
+                return report(core, verdict(MessageAcceptance::Reject));
             }
         }
         let Ok(permit) = self.validating.clone().try_acquire_owned() else {
-            return self.report(verdict(MessageAcceptance::Ignore));
+            return report(core, verdict(MessageAcceptance::Ignore));
         };
-        let ingest = self.sync.ingest.clone();
-        let done = self.validated_tx.clone();
+        let ingest = self.ingest.clone();
+        let done = self.done.clone();
         let v = verdict(MessageAcceptance::Ignore);
         tokio::task::spawn_blocking(move || {
             let acceptance = if is_revocation {
@@ -79,45 +106,46 @@ impl EventLoop {
         }
         Ok(())
     }
+}
 
-    pub(super) fn report(&mut self, v: Validated) {
-        let rejected = matches!(v.acceptance, MessageAcceptance::Reject);
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .report_message_validation_result(&v.message_id, &v.source, v.acceptance);
-        if rejected {
-            self.count_invalid(v.source);
-        }
-    }
-
-    /// The one publisher: publishes what was made on this node; what came
-    /// from peers is never published again.
-    pub(super) fn on_announcement(&mut self, a: Announcement) {
-        if !a.source().publishes() {
-            return;
-        }
-        let (t, data, what) = match &a {
-            Announcement::Listing { listing, .. } => (
-                topic(&listing.listing.scope),
-                listing.bytes().to_vec(),
-                listing.listing_id().to_string(),
-            ),
-            Announcement::Revocation { bytes, .. } => {
-                (revocation_topic(), bytes.to_vec(), "a revocation".into())
-            }
-        };
-        match self.swarm.behaviour_mut().gossipsub.publish(t, data) {
-            Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
-                tracing::debug!("no peer follows the topic of {what} yet; sync will deliver")
-            }
-            Err(e) => tracing::warn!("publish of {what} failed: {e}"),
-        }
+/// Reports a verdict to gossipsub; a rejection counts against the sender.
+pub fn report(core: &mut Core, v: Validated) {
+    let rejected = matches!(v.acceptance, MessageAcceptance::Reject);
+    core.swarm
+        .behaviour_mut()
+        .gossipsub
+        .report_message_validation_result(&v.message_id, &v.source, v.acceptance);
+    if rejected {
+        core.count_invalid(v.source);
     }
 }
 
-fn listing_verdict(r: Result<Outcome, crate::ingest::IngestError>) -> MessageAcceptance {
+/// The one publisher: publishes what was made on this node; what came from
+/// peers is never published again.
+pub fn publish(core: &mut Core, a: Announcement) {
+    if !a.source().publishes() {
+        return;
+    }
+    let (t, data, what) = match &a {
+        Announcement::Listing { listing, .. } => (
+            topic(&listing.listing.scope),
+            listing.bytes().to_vec(),
+            listing.listing_id().to_string(),
+        ),
+        Announcement::Revocation { bytes, .. } => {
+            (revocation_topic(), bytes.to_vec(), "a revocation".into())
+        }
+    };
+    match core.swarm.behaviour_mut().gossipsub.publish(t, data) {
+        Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+            tracing::debug!("no peer follows the topic of {what} yet; sync will deliver")
+        }
+        Err(e) => tracing::warn!("publish of {what} failed: {e}"),
+    }
+}
+
+fn listing_verdict(r: Result<Outcome, IngestError>) -> MessageAcceptance {
     match r {
         Ok(Outcome::Stored(_)) => MessageAcceptance::Accept,
         Ok(Outcome::Duplicate(_)) | Ok(Outcome::Superseded(_)) => MessageAcceptance::Ignore,
@@ -130,7 +158,7 @@ fn listing_verdict(r: Result<Outcome, crate::ingest::IngestError>) -> MessageAcc
     }
 }
 
-fn revocation_verdict(r: Result<Revoked, crate::ingest::IngestError>) -> MessageAcceptance {
+fn revocation_verdict(r: Result<Revoked, IngestError>) -> MessageAcceptance {
     match r {
         Ok(Revoked::New { removed }) => {
             tracing::info!("revocation received: {removed} listings removed");

@@ -3,15 +3,19 @@
 //! requests go to the session waiting for them; and sync sessions are
 //! started here, one per peer at a time.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use buurt_protocol::sync::{Request as SyncRequest, Response as SyncResponse};
-use libp2p::request_response::{self, ResponseChannel};
+use buurt_protocol::Scope;
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::PeerId;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::client::NetClient;
+use super::client::{Command, NetClient};
 use super::display_peer;
-use super::event_loop::EventLoop;
+use super::swarm_core::Core;
 use crate::clock;
 use crate::sync::{self, RequestError, Wire};
 
@@ -23,9 +27,56 @@ pub struct Answer {
     malformed: bool,
 }
 
-impl EventLoop {
-    pub(super) fn on_sync(
+type Reply = oneshot::Sender<Result<SyncResponse, RequestError>>;
+
+/// Sync requests in and out, and the sessions.
+pub struct Requests {
+    sync: Arc<sync::Context>,
+    /// The scopes every session reconciles.
+    scopes: Vec<Scope>,
+    /// A handle to the loop for the sessions; weak, so that the loop still
+    /// ends when the last outside handle is dropped.
+    weak: mpsc::WeakSender<Command>,
+    /// Sync requests sent, waiting for their answer.
+    pending: HashMap<OutboundRequestId, Reply>,
+    /// Permits for answering requests off the loop ([`sync::SERVING`]).
+    serving: Arc<Semaphore>,
+    answers: mpsc::Sender<Answer>,
+}
+
+impl Requests {
+    /// The request handling, and the receiver of answers computed off the
+    /// loop (for the loop to send with [`answered`]).
+    pub fn new(
+        sync: Arc<sync::Context>,
+        scopes: Vec<Scope>,
+        weak: mpsc::WeakSender<Command>,
+    ) -> (Requests, mpsc::Receiver<Answer>) {
+        let (answers, rx) = mpsc::channel(sync::SERVING);
+        let r = Requests {
+            sync,
+            scopes,
+            weak,
+            pending: HashMap::new(),
+            serving: Arc::new(Semaphore::new(sync::SERVING)),
+            answers,
+        };
+        (r, rx)
+    }
+
+    /// Sends one of this node's requests; the answer goes to `reply`.
+    pub fn send(&mut self, core: &mut Core, peer: PeerId, request: SyncRequest, reply: Reply) {
+        let id = core
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Ok(request));
+        self.pending.insert(id, reply);
+    }
+
+    pub fn on_event(
         &mut self,
+        core: &mut Core,
         event: request_response::Event<Wire<SyncRequest>, Wire<SyncResponse>>,
     ) {
         use request_response::{Event, Message};
@@ -37,7 +88,7 @@ impl EventLoop {
                         request, channel, ..
                     },
                 ..
-            } => self.on_request(peer, request, channel),
+            } => self.on_request(core, peer, request, channel),
             Event::Message {
                 message:
                     Message::Response {
@@ -64,16 +115,9 @@ impl EventLoop {
         }
     }
 
-    fn respond(&mut self, channel: ResponseChannel<Wire<SyncResponse>>, r: SyncResponse) {
-        let _ = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_response(channel, Ok(r));
-    }
-
     fn on_request(
         &mut self,
+        core: &mut Core,
         peer: PeerId,
         request: Wire<SyncRequest>,
         channel: ResponseChannel<Wire<SyncResponse>>,
@@ -85,8 +129,8 @@ impl EventLoop {
                 let refused = SyncResponse::Refused {
                     reason: "malformed request".into(),
                 };
-                self.respond(channel, refused);
-                self.count_invalid(peer);
+                respond(core, channel, refused);
+                core.count_invalid(peer);
                 return;
             }
         };
@@ -94,10 +138,10 @@ impl EventLoop {
             let busy = SyncResponse::Refused {
                 reason: "busy".into(),
             };
-            return self.respond(channel, busy);
+            return respond(core, channel, busy);
         };
         let ctx = self.sync.clone();
-        let answers = self.answers_tx.clone();
+        let answers = self.answers.clone();
         tokio::task::spawn_blocking(move || {
             let (response, malformed) = sync::serve::answer(&ctx, request, clock::now());
             drop(permit);
@@ -110,16 +154,9 @@ impl EventLoop {
         });
     }
 
-    pub(super) fn answered(&mut self, a: Answer) {
-        self.respond(a.channel, a.response);
-        if a.malformed {
-            self.count_invalid(a.peer);
-        }
-    }
-
     /// Starts a sync session with `peer` after `delay`, unless one is
     /// running. Returns whether it started one.
-    pub(super) fn start_session(&mut self, peer: PeerId, delay: Duration) -> bool {
+    pub fn start_session(&self, peer: PeerId, delay: Duration) -> bool {
         let Some(tx) = self.weak.upgrade() else {
             return false;
         };
@@ -142,5 +179,22 @@ impl EventLoop {
             ctx.state.end(&peer);
         });
         true
+    }
+}
+
+fn respond(core: &mut Core, channel: ResponseChannel<Wire<SyncResponse>>, r: SyncResponse) {
+    let _ = core
+        .swarm
+        .behaviour_mut()
+        .sync
+        .send_response(channel, Ok(r));
+}
+
+/// Sends an answer computed off the loop; a malformed request counts
+/// against the peer.
+pub fn answered(core: &mut Core, a: Answer) {
+    respond(core, a.channel, a.response);
+    if a.malformed {
+        core.count_invalid(a.peer);
     }
 }

@@ -1,0 +1,39 @@
+//! What every part of the event loop acts on: the swarm and the per-peer
+//! bookkeeping, with the one rule that joins them (a peer struck out is
+//! disconnected).
+
+use std::time::Instant;
+
+use libp2p::{PeerId, Swarm};
+
+use super::behaviour::Behaviour;
+use super::display_peer;
+use super::peers::Peers;
+
+pub struct Core {
+    pub swarm: Swarm<Behaviour>,
+    pub peers: Peers,
+    pub local: PeerId,
+}
+
+impl Core {
+    /// Counts one invalid message (or sync misbehaviour) against a peer and
+    /// disconnects it when that bans it.
+    pub fn count_invalid(&mut self, peer: PeerId) {
+        if self.peers.strike(peer, Instant::now()) {
+            tracing::warn!(
+                "disconnecting {}: {} invalid messages",
+                display_peer(&peer),
+                self.peers.strikes(&peer)
+            );
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    /// Bans a peer that broke the sync protocol and disconnects it.
+    pub fn strike_out(&mut self, peer: PeerId, why: &str) {
+        tracing::warn!("sync with {}: {why}", display_peer(&peer));
+        self.peers.strike_out(peer, Instant::now());
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+}
