@@ -17,7 +17,7 @@ fn as_resident(a: &TestNode, home: &std::path::Path, args: &[&str]) -> Run {
 fn a_resident_posts_through_the_node_after_admission() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
-    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert!(a.wait_subscribed(SCOPE));
     let home = tempfile::tempdir().unwrap();
     let resident = |args: &[&str]| as_resident(&a, home.path(), args);
 
@@ -86,7 +86,7 @@ fn a_resident_posts_through_the_node_after_admission() {
 fn a_revocation_on_one_node_makes_the_other_drop_the_listings() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
-    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert!(a.wait_subscribed(SCOPE));
     let home = tempfile::tempdir().unwrap();
     let resident = |args: &[&str]| as_resident(&a, home.path(), args);
     let member = resident(&["--json", "id"]).json()["member_id"]
@@ -121,7 +121,7 @@ fn a_revocation_on_one_node_makes_the_other_drop_the_listings() {
 fn a_node_that_missed_a_revocation_gets_it_by_sync() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let mut b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
-    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert!(a.wait_subscribed(SCOPE));
     let home = tempfile::tempdir().unwrap();
     let resident = |args: &[&str]| as_resident(&a, home.path(), args);
     let member = resident(&["--json", "id"]).json()["member_id"]

@@ -25,7 +25,7 @@ fn stores(node: &TestNode, id: &str) -> bool {
 fn a_block_removes_and_keeps_out_on_every_path() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
-    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert!(a.wait_subscribed(SCOPE));
     let member = a.ok(&["--json", "id"]).json()["member_id"]
         .as_str()
         .unwrap()
@@ -55,7 +55,15 @@ fn a_block_removes_and_keeps_out_on_every_path() {
         .ok(&["--json", "sync"])
         .json()["sessions"]
         == 1));
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // The barrier: a finished session that fetched both blocked listings
+    // from A (B lacked them) and stored neither.
+    assert!(
+        TestNode::eventually(20, || b.sync_of(SCOPE).is_some_and(|s| {
+            s["in_progress"] == false && s["fetched"] == 2 && s["stored"] == 0
+        })),
+        "{:?}",
+        b.sync_of(SCOPE)
+    );
     assert!(!stores(&b, &second), "a blocked listing came in");
     assert!(!stores(&b, &first), "a blocked listing came back by sync");
     // And B does not pass them on: the status counts none.
@@ -162,7 +170,7 @@ fn post(node: &TestNode, who: &(SigningKey, Certificate), n: u32, now: i64) -> (
 fn a_flooding_author_is_cut_off_while_others_keep_posting() {
     let a = TestNode::start(BIN.as_ref(), SCOPE);
     let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
-    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert!(a.wait_subscribed(SCOPE));
     let (flood, calm) = (resident(&a, 0x61), resident(&a, 0x62));
     // One creation time for all: the limit counts per clock hour.
     let at = buurt_node::clock::now();
@@ -217,7 +225,7 @@ fn allowlist_refuses_an_untrusted_nodes_members_until_trusted() {
     buurt_node::datadir::write_secret(&path, file.to_toml().as_bytes()).unwrap();
     b.set_peers(&[a.address()]);
     b.spawn();
-    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert!(a.wait_subscribed(SCOPE));
     assert_eq!(b.ok(&["--json", "status"]).json()["policy"], "allowlist");
 
     let first = offer(&a, "Ladder te leen");

@@ -157,10 +157,17 @@ fn a_node_back_from_offline_converges() {
         c.log()
     );
     // Withdrawn listings are not found on C, updated ones are.
-    assert!(c.search_ids(&["Ladder 120"]).iter().all(|id| {
-        let shown = c.ok(&["--json", "show", id]).json();
-        shown["status"] != "withdrawn"
-    }));
+    let found = c.search_ids(&["Ladder 120"]);
+    assert!(!found.is_empty(), "the other ladders are found");
+    let withdrawn = originals[120].listing_id().to_string();
+    assert!(!found.contains(&withdrawn), "{found:?}");
+    assert_eq!(
+        c.ok(&["--json", "show", &withdrawn]).json()["status"],
+        "withdrawn"
+    );
+    for id in &found {
+        assert_ne!(c.ok(&["--json", "show", id]).json()["status"], "withdrawn");
+    }
     // The index commits within a second of the store.
     let updated = || c.search_ids(&["trapladder", "--limit", "100"]).len();
     assert!(

@@ -190,6 +190,36 @@ impl TestNode {
             .unwrap_or(0)
     }
 
+    /// Whether a connected peer has announced its subscription to the gossip
+    /// topic of `scope` (as this node's `buurt peers` shows it). A
+    /// connection alone is not a subscription: gossip published before the
+    /// subscription is known goes nowhere.
+    pub fn subscribed(&self, scope: &str) -> bool {
+        let peers = self.ok(&["--json", "peers"]).json();
+        peers.as_array().is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p["scopes"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|x| x == scope))
+            })
+        })
+    }
+
+    /// Waits up to 20 seconds until [`TestNode::subscribed`] holds.
+    pub fn wait_subscribed(&self, scope: &str) -> bool {
+        TestNode::eventually(20, || self.subscribed(scope))
+    }
+
+    /// The last sync result of `scope` in `status --json`, if any.
+    pub fn sync_of(&self, scope: &str) -> Option<Value> {
+        let status = self.ok(&["--json", "status"]).json();
+        status["sync"]
+            .as_array()?
+            .iter()
+            .find(|s| s["scope"] == scope)
+            .cloned()
+    }
+
     /// The node's stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
