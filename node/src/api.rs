@@ -21,6 +21,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -37,6 +38,9 @@ pub use self::error::{ApiError, ApiResult};
 pub const MAX_BODY_BYTES: usize = 160 * 1024;
 /// Most results one search returns.
 pub const MAX_SEARCH_LIMIT: usize = 500;
+/// Requests whose store or index work runs at once on blocking threads;
+/// more wait for a permit.
+pub const BLOCKING: usize = 64;
 
 /// What the API handlers share.
 pub struct ApiState {
@@ -56,11 +60,25 @@ pub struct ApiState {
     pub api_addr: String,
     pub started_at: i64,
     pub clock: Arc<dyn Clock>,
+    /// Permits for blocking work ([`BLOCKING`]).
+    pub work: Semaphore,
 }
 
 impl ApiState {
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Runs blocking store or index work off the async threads, holding one
+    /// of the [`BLOCKING`] permits.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let _permit = self.work.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(ApiError::internal)
     }
 }
 

@@ -157,6 +157,7 @@ impl Node {
             api_addr: addr.clone(),
             started_at: clock::now(),
             clock: Arc::new(SystemClock),
+            work: tokio::sync::Semaphore::new(api::BLOCKING),
         });
         let tasks = spawn_background(parts.ingest.clone(), parts.config.sweep_interval_secs);
         on_ready(&addr);

@@ -51,6 +51,9 @@ pub const SERVING: usize = 4;
 pub const SESSION_LIMIT: Duration = Duration::from_secs(300);
 /// Most ids one session fetches; the rest wait for the next session.
 pub const MAX_NEED: usize = 1_000_000;
+/// Blocking steps of sessions (listing items, storing a page, taking in
+/// revocations) that run at once, whatever the number of peers.
+pub const SESSION_WORK: usize = 4;
 
 /// What sync works with: the pipeline to submit to, the store to compare,
 /// the config (followed scopes, limits), moderation (revocations to hand
@@ -62,6 +65,8 @@ pub struct Context {
     pub moderation: Arc<Moderation>,
     pub state: SyncState,
     pub items: ItemsCache,
+    /// Permits for the sessions' blocking steps ([`SESSION_WORK`]).
+    work: tokio::sync::Semaphore,
 }
 
 impl Context {
@@ -78,7 +83,24 @@ impl Context {
             moderation,
             state: SyncState::default(),
             items: ItemsCache::default(),
+            work: tokio::sync::Semaphore::new(SESSION_WORK),
         }
+    }
+
+    /// Runs a session's blocking step on a blocking thread, holding one of
+    /// the [`SESSION_WORK`] permits.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, SessionError> {
+        let _permit = self
+            .work
+            .acquire()
+            .await
+            .map_err(|e| SessionError::Local(e.to_string()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| SessionError::Local(e.to_string()))
     }
 
     /// The items of `scope` at `now`, from the cache when possible.

@@ -16,7 +16,7 @@ use super::dto::{
     AdmitAsk, Block, BlockAnswer, BlockAsk, Member, ReindexAnswer, RevokeAnswer, TrustAnswer,
     TrustAsk, TrustedList, UnblockAnswer, UntrustAnswer,
 };
-use super::{blocking, parse, ApiError, ApiResult, ApiState};
+use super::{parse, ApiError, ApiResult, ApiState};
 use crate::ingest::{Revoked, Source};
 use crate::moderation::Target;
 
@@ -98,18 +98,19 @@ async fn add_block(
     }
     let s = st.clone();
     let now = st.now();
-    let (new, removed) = blocking(move || -> Result<_, ApiError> {
-        let new = s
-            .moderation
-            .block(t, &ask.reason, now)
-            .map_err(ApiError::internal)?;
-        let removed = s
-            .ingest
-            .purge(t.candidates(), |l| t.covers(l))
-            .map_err(ApiError::internal)?;
-        Ok((new, removed))
-    })
-    .await??;
+    let (new, removed) = st
+        .blocking(move || -> Result<_, ApiError> {
+            let new = s
+                .moderation
+                .block(t, &ask.reason, now)
+                .map_err(ApiError::internal)?;
+            let removed = s
+                .ingest
+                .purge(t.candidates(), |l| t.covers(l))
+                .map_err(ApiError::internal)?;
+            Ok((new, removed))
+        })
+        .await??;
     Ok(Json(BlockAnswer {
         target: t.text(),
         kind: t.kind().into(),
@@ -124,7 +125,8 @@ async fn remove_block(
 ) -> ApiResult<Json<UnblockAnswer>> {
     let t = target(&text)?;
     let s = st.clone();
-    let removed = blocking(move || s.moderation.unblock(t))
+    let removed = st
+        .blocking(move || s.moderation.unblock(t))
         .await?
         .map_err(ApiError::internal)?;
     if !removed {
@@ -178,7 +180,8 @@ async fn admit(
     }
     let now = st.now();
     let s = st.clone();
-    let entry = blocking(move || s.moderation.admit(member, &ask.name, scope, now, valid))
+    let entry = st
+        .blocking(move || s.moderation.admit(member, &ask.name, scope, now, valid))
         .await?
         .map_err(ApiError::internal)?;
     Ok(Json(entry))
@@ -194,24 +197,25 @@ async fn revoke(
     let member: MemberId = parse("bad_member_id", &member)?;
     let now = st.now();
     let s = st.clone();
-    let removed = blocking(move || -> Result<Option<usize>, ApiError> {
-        let signed = s
-            .moderation
-            .revoke_member(&member, now)
-            .map_err(ApiError::internal)?;
-        let Some(signed) = signed else {
-            return Ok(None);
-        };
-        match s.ingest.take_revocation(&signed, Source::Local) {
-            Ok(Revoked::New { removed }) => Ok(Some(removed)),
-            Ok(Revoked::Known) => Ok(Some(0)),
-            Ok(Revoked::Invalid) => {
-                Err(ApiError::internal("a revocation made here does not verify"))
+    let removed = st
+        .blocking(move || -> Result<Option<usize>, ApiError> {
+            let signed = s
+                .moderation
+                .revoke_member(&member, now)
+                .map_err(ApiError::internal)?;
+            let Some(signed) = signed else {
+                return Ok(None);
+            };
+            match s.ingest.take_revocation(&signed, Source::Local) {
+                Ok(Revoked::New { removed }) => Ok(Some(removed)),
+                Ok(Revoked::Known) => Ok(Some(0)),
+                Ok(Revoked::Invalid) => {
+                    Err(ApiError::internal("a revocation made here does not verify"))
+                }
+                Err(e) => Err(ApiError::internal(e)),
             }
-            Err(e) => Err(ApiError::internal(e)),
-        }
-    })
-    .await??;
+        })
+        .await??;
     let Some(removed) = removed else {
         return Err(ApiError::not_found(
             "not_admitted",
@@ -243,7 +247,8 @@ async fn add_trusted(
     let node: NodeId = parse("bad_node_id", &ask.node_id)?;
     let s = st.clone();
     let now = st.now();
-    let new = blocking(move || s.moderation.trust(node, now))
+    let new = st
+        .blocking(move || s.moderation.trust(node, now))
         .await?
         .map_err(ApiError::internal)?;
     Ok(Json(TrustAnswer {
@@ -259,7 +264,8 @@ async fn remove_trusted(
 ) -> ApiResult<Json<UntrustAnswer>> {
     let node: NodeId = parse("bad_node_id", &node)?;
     let s = st.clone();
-    let removed = blocking(move || s.moderation.untrust(node))
+    let removed = st
+        .blocking(move || s.moderation.untrust(node))
         .await?
         .map_err(ApiError::internal)?;
     if !removed {
@@ -276,11 +282,12 @@ async fn remove_trusted(
 
 async fn reindex(State(st): State<Arc<ApiState>>) -> ApiResult<Json<ReindexAnswer>> {
     let s = st.clone();
-    let indexed = blocking(move || {
-        s.ingest
-            .reindex(&mut |done, total| tracing::info!("reindex {done}/{total}"))
-    })
-    .await?
-    .map_err(ApiError::internal)?;
+    let indexed = st
+        .blocking(move || {
+            s.ingest
+                .reindex(&mut |done, total| tracing::info!("reindex {done}/{total}"))
+        })
+        .await?
+        .map_err(ApiError::internal)?;
     Ok(Json(ReindexAnswer { indexed }))
 }

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use buurt_protocol::{ListingId, MemberId, SignedListing};
 
 use super::dto::{ListingView, Member, PostAnswer, PostBody};
-use super::{blocking, parse, ApiError, ApiResult, ApiState};
+use super::{parse, ApiError, ApiResult, ApiState};
 use crate::ingest::{Outcome, Source};
 use crate::store::Store;
 
@@ -38,13 +38,14 @@ async fn post_listing(
     })?;
     let now = st.now();
     let s = st.clone();
-    let (outcome, decoded_id) = blocking(move || {
-        let o = s.ingest.submit(&bytes, Source::Local, now)?;
-        let id = SignedListing::decode(&bytes).map(|l| l.listing_id().to_string());
-        Ok::<_, crate::ingest::IngestError>((o, id.unwrap_or_default()))
-    })
-    .await?
-    .map_err(ApiError::internal)?;
+    let (outcome, decoded_id) = st
+        .blocking(move || {
+            let o = s.ingest.submit(&bytes, Source::Local, now)?;
+            let id = SignedListing::decode(&bytes).map(|l| l.listing_id().to_string());
+            Ok::<_, crate::ingest::IngestError>((o, id.unwrap_or_default()))
+        })
+        .await?
+        .map_err(ApiError::internal)?;
     match outcome {
         Outcome::Stored(l) => {
             let peers = match &st.net {
@@ -113,7 +114,7 @@ async fn get_listing(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ListingView>> {
     let s = st.clone();
-    blocking(move || {
+    st.blocking(move || {
         let lid = resolve(&*s.store, &id)?;
         match s.store.get(&lid).map_err(ApiError::internal)? {
             Some(l) => Ok(Json(ListingView::new(&l).with_bytes(&l))),
@@ -132,7 +133,8 @@ async fn member_listings(
 ) -> ApiResult<Json<Vec<ListingView>>> {
     let member: MemberId = parse("bad_member_id", &member)?;
     let s = st.clone();
-    let mut list = blocking(move || s.store.by_author(&member))
+    let mut list = st
+        .blocking(move || s.store.by_author(&member))
         .await?
         .map_err(ApiError::internal)?;
     list.sort_by_key(|l| std::cmp::Reverse(l.listing.created_at));

@@ -11,7 +11,7 @@ use buurt_protocol::{taxonomy, Exchange, Kind, Scope};
 use serde::Deserialize;
 
 use super::dto::ListingView;
-use super::{blocking, ApiError, ApiResult, ApiState, MAX_SEARCH_LIMIT};
+use super::{ApiError, ApiResult, ApiState, MAX_SEARCH_LIMIT};
 use crate::search::Query as SearchQuery;
 
 pub fn routes() -> Router<Arc<ApiState>> {
@@ -103,16 +103,17 @@ async fn search(
     let q = parse_query(params, st.config.limits.max_scope_levels)?;
     let now = st.now();
     let s = st.clone();
-    let views = blocking(move || -> Result<Vec<ListingView>, ApiError> {
-        let hits = s.index.search(&q, now).map_err(ApiError::internal)?;
-        let mut out = Vec::with_capacity(hits.len());
-        for h in hits {
-            if let Some(l) = s.store.get(&h.id).map_err(ApiError::internal)? {
-                out.push(ListingView::new(&l).with_score(h.score));
+    let views = st
+        .blocking(move || -> Result<Vec<ListingView>, ApiError> {
+            let hits = s.index.search(&q, now).map_err(ApiError::internal)?;
+            let mut out = Vec::with_capacity(hits.len());
+            for h in hits {
+                if let Some(l) = s.store.get(&h.id).map_err(ApiError::internal)? {
+                    out.push(ListingView::new(&l).with_score(h.score));
+                }
             }
-        }
-        Ok(out)
-    })
-    .await??;
+            Ok(out)
+        })
+        .await??;
     Ok(Json(views))
 }

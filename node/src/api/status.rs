@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::dto::{PeerInfo, ScopeCount, StatusView, SyncAnswer, SyncAsk};
-use super::{blocking, ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, ApiState};
 use crate::clock::rfc3339;
 
 pub fn routes() -> Router<Arc<ApiState>> {
@@ -22,11 +22,12 @@ pub fn routes() -> Router<Arc<ApiState>> {
 
 async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> {
     let s = st.clone();
-    let (listings, mut counts) = blocking(move || {
-        Ok::<_, crate::store::StoreError>((s.store.len()?, s.store.scope_counts()?))
-    })
-    .await?
-    .map_err(ApiError::internal)?;
+    let (listings, mut counts) = st
+        .blocking(move || {
+            Ok::<_, crate::store::StoreError>((s.store.len()?, s.store.scope_counts()?))
+        })
+        .await?
+        .map_err(ApiError::internal)?;
     let cfg = &st.config;
     let mut scopes: Vec<ScopeCount> = cfg
         .subscriptions()

@@ -132,9 +132,9 @@ pub async fn sync_scope<R: Requester>(
         ..Default::default()
     };
     let (c, s) = (ctx.clone(), scope.clone());
-    let storage = tokio::task::spawn_blocking(move || c.items(&s, now))
-        .await
-        .map_err(local)?
+    let storage = ctx
+        .blocking(move || c.items(&s, now))
+        .await?
         .map_err(local)?;
     let here = storage.size().unwrap_or(0);
     let mut neg = Negentropy::owned(storage, FRAME_LIMIT as u64).map_err(local)?;
@@ -200,16 +200,16 @@ pub async fn sync_scope<R: Requester>(
         check_delivery(listings.len(), asked)?;
         report.fetched += listings.len();
         let c = ctx.clone();
-        let outcomes = tokio::task::spawn_blocking(move || {
-            let o = c
-                .ingest
-                .submit_batch(&listings, Source::Sync, clock::now())?;
-            c.ingest.flush()?;
-            Ok::<_, crate::ingest::IngestError>(o)
-        })
-        .await
-        .map_err(local)?
-        .map_err(local)?;
+        let outcomes = ctx
+            .blocking(move || {
+                let o = c
+                    .ingest
+                    .submit_batch(&listings, Source::Sync, clock::now())?;
+                c.ingest.flush()?;
+                Ok::<_, crate::ingest::IngestError>(o)
+            })
+            .await?
+            .map_err(local)?;
         let mut invalid = 0;
         for o in &outcomes {
             match o {
@@ -273,7 +273,7 @@ pub async fn sync_revocations<R: Requester>(
         }
     };
     let c = ctx.clone();
-    tokio::task::spawn_blocking(move || {
+    ctx.blocking(move || {
         let mut new = 0;
         for r in &revocations {
             match c.ingest.take_revocation(r, Source::Sync).map_err(local)? {
@@ -286,6 +286,5 @@ pub async fn sync_revocations<R: Requester>(
         }
         Ok(new)
     })
-    .await
-    .map_err(local)?
+    .await?
 }
