@@ -61,6 +61,15 @@ impl ModerationError {
     }
 }
 
+/// Saves one of the lists kept in the data directory; a list kept in memory
+/// only (`path` is `None`) is not saved.
+fn save<T: serde::Serialize>(path: &Option<PathBuf>, list: &[T]) -> Result<(), ModerationError> {
+    match path {
+        Some(path) => Ok(crate::datadir::write_json_list(path, list)?),
+        None => Ok(()),
+    }
+}
+
 /// Every piece of moderation state, behind one lock each. Cheap to share
 /// (`Arc`); safe to call from many threads.
 pub struct Moderation {

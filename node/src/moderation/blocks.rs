@@ -149,7 +149,7 @@ impl Blocks {
                 since: crate::clock::rfc3339(now),
             },
         );
-        self.save()?;
+        super::save(&self.path, &self.list)?;
         Ok(true)
     }
 
@@ -165,15 +165,8 @@ impl Blocks {
         if self.list.len() == before {
             return Ok(false);
         }
-        self.save()?;
+        super::save(&self.path, &self.list)?;
         Ok(true)
-    }
-
-    fn save(&self) -> Result<(), ModerationError> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        Ok(crate::datadir::write_json_list(path, &self.list)?)
     }
 }
 

@@ -83,14 +83,7 @@ impl Members {
             not_after: rfc3339(cert.not_after),
             certificate: hex::encode(bytes),
         });
-        self.save()
-    }
-
-    fn save(&self) -> Result<(), ModerationError> {
-        match &self.path {
-            Some(path) => Ok(crate::datadir::write_json_list(path, &self.list)?),
-            None => Ok(()),
-        }
+        super::save(&self.path, &self.list)
     }
 
     /// Ends a membership: the signed revocation of the member's current
@@ -118,7 +111,7 @@ impl Members {
         .sign(&self.node_key);
         let text = member.to_string();
         self.list.retain(|m| m.member_id != text);
-        self.save()?;
+        super::save(&self.path, &self.list)?;
         Ok(Some(signed))
     }
 
@@ -152,7 +145,7 @@ impl Members {
         };
         self.list.retain(|m| m.member_id != entry.member_id);
         self.list.push(entry.clone());
-        self.save()?;
+        super::save(&self.path, &self.list)?;
         Ok(entry)
     }
 }

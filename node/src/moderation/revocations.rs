@@ -65,9 +65,7 @@ impl Revocations {
         }
         self.parsed.push(rev);
         self.signed.push(hex::encode(bytes));
-        if let Some(path) = &self.path {
-            crate::datadir::write_json_list(path, &self.signed)?;
-        }
+        super::save(&self.path, &self.signed)?;
         Ok(true)
     }
 }

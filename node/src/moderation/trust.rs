@@ -83,7 +83,7 @@ impl Trust {
             node_id: node.to_string(),
             since: crate::clock::rfc3339(now),
         });
-        self.save()?;
+        super::save(&self.path, &self.list)?;
         Ok(true)
     }
 
@@ -94,15 +94,8 @@ impl Trust {
         }
         let text = node.to_string();
         self.list.retain(|t| t.node_id != text);
-        self.save()?;
+        super::save(&self.path, &self.list)?;
         Ok(true)
-    }
-
-    fn save(&self) -> Result<(), ModerationError> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        Ok(crate::datadir::write_json_list(path, &self.list)?)
     }
 }
 
