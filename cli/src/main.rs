@@ -17,6 +17,9 @@ use clap::{Args, Parser, Subcommand};
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Share things, meals and help with your neighbours, on a node no company can switch off.
+/// The heading under which `--help` lists the options every command takes.
+const GLOBAL: &str = "Global options";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "buurt",
@@ -26,14 +29,15 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 )]
 pub struct Cli {
     /// Data directory [default: $BUURT_DIR, else the platform data directory]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub data_dir: Option<PathBuf>,
-    /// Print one JSON document instead of text
-    #[arg(long, global = true)]
+    /// Print one JSON document instead of text (for `node`: one line with
+    /// the API address, node id and scope once it is ready)
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// The node's API: where `buurt node` listens (HOST:PORT), or which node
     /// the other commands talk to (HOST:PORT or URL; also $BUURT_API)
-    #[arg(long, global = true, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR", help_heading = GLOBAL)]
     pub api: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -51,17 +55,22 @@ pub enum Command {
         name: Option<String>,
     },
     /// Run the node in the foreground until Ctrl-C or SIGTERM
+    #[command(after_help = NODE_HELP)]
     Node {
-        /// libp2p listen address (repeatable)
+        /// libp2p listen address, repeatable [default: /ip4/0.0.0.0/tcp/4001,
+        /// or `listen` in config.toml]
         #[arg(long, value_name = "MULTIADDR")]
         listen: Vec<String>,
-        /// Peer to connect to (repeatable)
+        /// Peer to connect to, repeatable: the address `buurt status` shows on
+        /// that node (/ip4/…/tcp/…/p2p/…; the node id may be given as bn… or
+        /// 12D3…)
         #[arg(long, value_name = "MULTIADDR")]
         peer: Vec<String>,
         /// Do not discover peers on the local network
         #[arg(long)]
         no_mdns: bool,
-        /// Scope to initialise a new data directory with
+        /// Neighbourhood scope for a new data directory, e.g.
+        /// nl/amsterdam/oost/dapperbuurt [default: local, a placeholder]
         #[arg(long)]
         scope: Option<String>,
     },
@@ -91,7 +100,7 @@ pub enum Command {
     Peers,
     /// Catch up with peers now (it also happens at connect and every few minutes)
     Sync {
-        /// Only with this peer (node id, as `buurt peers` shows it)
+        /// Only with this peer (node id bn… as `buurt peers` shows it, or 12D3Koo…)
         #[arg(long)]
         peer: Option<String>,
     },
@@ -118,12 +127,16 @@ pub enum Command {
     /// Accept the members of another node under the allowlist policy
     /// (operator only)
     Trust {
-        /// The node's id (bn…), as `buurt peers` or its `buurt status` shows it
+        /// The node's id (bn…, or its libp2p form 12D3Koo…), as `buurt peers` or
+        /// its `buurt status` shows it
         node_id: String,
     },
     /// Stop accepting a node's members under the allowlist policy (operator
     /// only)
-    Untrust { node_id: String },
+    Untrust {
+        /// The node's id (bn…, or its libp2p form 12D3Koo…)
+        node_id: String,
+    },
     /// The federation policy and the trusted nodes (operator only)
     Trusted,
     /// Admit a resident: issue their membership certificate (operator only)
@@ -156,7 +169,10 @@ pub enum Command {
         scope: String,
     },
     /// Stop following SCOPE (taken up at the next start)
-    Unfollow { scope: String },
+    Unfollow {
+        /// A scope added with `buurt follow`
+        scope: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -226,19 +242,45 @@ pub struct SearchArgs {
 pub struct UpdateArgs {
     /// Listing id, or any unique prefix of it
     pub id: String,
-    /// open, reserved or closed
-    #[arg(long)]
+    /// New status: reserved while an exchange is agreed, closed when done,
+    /// open again (to withdraw, use `buurt withdraw`)
+    #[arg(long, value_parser = ["open", "reserved", "closed"])]
     pub status: Option<String>,
+    /// New title
     #[arg(long)]
     pub title: Option<String>,
+    /// New description (replaces the old one)
     #[arg(long)]
     pub body: Option<String>,
-    /// New lifetime from now: 12h, 3d, 2w
+    /// New lifetime from now: 12h, 3d, 2w (at most 90 days)
     #[arg(long)]
     pub expires: Option<String>,
 }
 
+/// The part of `buurt node --help` after the options.
+const NODE_HELP: &str = "\
+Defaults:
+  API          127.0.0.1:4747 (--api HOST:PORT; loopback only unless you say otherwise)
+  libp2p       /ip4/0.0.0.0/tcp/4001 (--listen MULTIADDR)
+  config       config.toml in the data directory (scope, name, follow, peers, limits, policy)
+  data         $BUURT_DIR, else the platform data directory (--data-dir DIR)
+  logging      info; set RUST_LOG or BUURT_LOG (e.g. BUURT_LOG=debug, RUST_LOG=buurt=debug)
+
+Examples:
+  buurt node --scope nl/amsterdam/oost/dapperbuurt
+      first start: create keys and config for the Dapperbuurt, then run
+  buurt --data-dir ~/buurt2 --api 127.0.0.1:4748 node --listen /ip4/0.0.0.0/tcp/4002 \\
+      --peer /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…
+      a second node on the same machine, federating with another one";
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; restores the
+    // default action so that `buurt status | head -1` ends quietly, like
+    // other Unix tools, instead of panicking on a closed pipe.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -94,39 +94,65 @@ pub fn listings(list: &[ListingView], score: bool) {
     table(&header, &rows);
 }
 
-/// One listing in full.
+/// One listing in full. A withdrawn one says so, and when, instead of
+/// showing its emptied content.
 pub fn listing(v: &ListingView) {
-    let rows = [
-        ("id", v.id.clone()),
-        ("title", v.title.clone()),
-        ("kind", format!("{} ({})", v.kind, v.exchange)),
-        ("topics", v.topics.join(", ")),
-        ("terms", terms(v)),
-        ("status", v.status.clone()),
-        ("scope", v.scope.clone()),
-        ("near", v.geohash.clone().unwrap_or_else(|| "-".into())),
-        (
-            "tags",
-            if v.tags.is_empty() {
-                "-".into()
-            } else {
-                v.tags.join(", ")
-            },
+    let row = |k: &str, val: &str| println!("{k:>10}  {val}");
+    row("id", &v.id);
+    if v.status == "withdrawn" {
+        row(
+            "status",
+            &format!(
+                "withdrawn by its author on {} (its content is deleted)",
+                when(&v.created_at)
+            ),
+        );
+    } else {
+        row("title", &v.title);
+        row("kind", &format!("{} ({})", v.kind, v.exchange));
+        row("topics", &v.topics.join(", "));
+        row("terms", &terms(v));
+        row("status", &v.status);
+        row("near", v.geohash.as_deref().unwrap_or("-"));
+        let tags = if v.tags.is_empty() {
+            "-".to_owned()
+        } else {
+            v.tags.join(", ")
+        };
+        row("tags", &tags);
+    }
+    row("scope", &v.scope);
+    row("author", &v.author);
+    row("home node", &v.home_node);
+    let first = v.first_created_at.as_deref().unwrap_or(&v.created_at);
+    row("created", &when(first));
+    match v.revisions.unwrap_or(1) {
+        0 | 1 if first == v.created_at => {}
+        n => row(
+            "updated",
+            &format!(
+                "{} ({})",
+                when(&v.created_at),
+                match n.saturating_sub(1) {
+                    1 => "once".to_owned(),
+                    k => format!("{k} times"),
+                }
+            ),
         ),
-        ("author", v.author.clone()),
-        ("home node", v.home_node.clone()),
-        ("created", v.created_at.clone()),
-        ("expires", v.expires_at.clone()),
-        (
-            "revision",
-            format!("{} ({})", v.revision, &v.revision_id[..16]),
-        ),
-    ];
-    for (k, val) in rows {
-        println!("{k:>10}  {val}");
+    }
+    if v.status != "withdrawn" {
+        row("expires", &when(&v.expires_at));
     }
     if !v.body.is_empty() {
         println!();
         println!("{}", v.body);
+    }
+}
+
+/// An RFC 3339 time as people read it: `2026-12-02 09:38 UTC`.
+pub fn when(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(d), Some(t)) => format!("{d} {t} UTC"),
+        _ => rfc3339.to_owned(),
     }
 }

@@ -84,10 +84,31 @@ fn init_checks_the_scope_and_never_overwrites_keys() {
     assert_eq!(first["node_id"], again["node_id"]);
     assert_eq!(first["member_id"], again["member_id"]);
     assert_eq!(again["created"], false);
+    // A node that holds no listing yet may move to another scope …
+    let moved = buurt(
+        BIN.as_ref(),
+        d2.path(),
+        &["--json", "init", "--scope", "nl/utrecht"],
+    )
+    .json();
+    assert_eq!(moved["previous_scope"], SCOPE, "{moved}");
+    assert_eq!(moved["node_id"], first["node_id"], "keys kept");
+    // … but not once it holds one.
+    {
+        use buurt_node::store::{SledStore, Store};
+        let store = SledStore::open(&d2.path().join("db")).unwrap();
+        let id = buurt_protocol::sample::Identity::fixed();
+        let l = id
+            .offer([1; 16], "Ladder", buurt_protocol::sample::T0)
+            .sign(&id.member)
+            .unwrap();
+        store.put(&l).unwrap();
+        store.flush().unwrap();
+    }
     one_line_error(
-        &buurt(BIN.as_ref(), d2.path(), &["init", "--scope", "nl/utrecht"]),
+        &buurt(BIN.as_ref(), d2.path(), &["init", "--scope", SCOPE]),
         1,
-        "already",
+        "already holds 1 listing(s) under scope nl/utrecht",
     );
     #[cfg(unix)]
     {

@@ -87,6 +87,9 @@ pub struct Ingest {
     /// Counts changes to the store, so that what is derived from it (the
     /// sync items) knows when to rebuild.
     version: AtomicU64,
+    /// The indexer's mark of the last local listing stored: a search waits
+    /// until it is committed (read-your-writes for the resident who posted).
+    local_mark: AtomicU64,
 }
 
 impl Ingest {
@@ -113,6 +116,7 @@ impl Ingest {
             stats: Mutex::new(Stats::default()),
             write: Mutex::new(()),
             version: AtomicU64::new(0),
+            local_mark: AtomicU64::new(0),
         }
     }
 
@@ -121,13 +125,14 @@ impl Ingest {
     /// this returns (so the answer may acknowledge it) and before it is
     /// announced; others are left to the store's background flush.
     pub fn submit(&self, bytes: &[u8], source: Source, now: i64) -> Result<Outcome, IngestError> {
-        let outcome = match self.check(bytes, now)? {
+        let (outcome, mark) = match self.check(bytes, now)? {
             Ok(signed) => self.commit_listing(signed)?,
-            Err(outcome) => outcome,
+            Err(outcome) => (outcome, 0),
         };
         self.count(&outcome);
         if let Outcome::Stored(l) = &outcome {
             if source.publishes() {
+                self.local_mark.fetch_max(mark, Ordering::AcqRel);
                 self.store.flush()?;
             }
             self.announce(Announcement::Listing {
@@ -158,13 +163,27 @@ impl Ingest {
         Ok(Ok(signed))
     }
 
-    /// Store and queue for the index, under the write lock.
-    fn commit_listing(&self, signed: SignedListing) -> Result<Outcome, IngestError> {
+    /// Store and queue for the index, under the write lock. Returns the
+    /// outcome and the indexer's mark of the change.
+    fn commit_listing(&self, signed: SignedListing) -> Result<(Outcome, u64), IngestError> {
         let _w = self.lock_writes();
         let mut changes = Vec::with_capacity(1);
         let outcome = self.commit_locked(signed, &mut changes)?;
-        self.indexer.apply(changes);
-        Ok(outcome)
+        let mark = self.indexer.apply(changes);
+        Ok((outcome, mark))
+    }
+
+    /// Waits, if a listing posted on this node is not searchable yet, until
+    /// it is: the index commits at once. Costs nothing otherwise, so every
+    /// search calls it and a resident finds what they just posted.
+    pub fn searchable(&self) -> Result<(), IngestError> {
+        if self
+            .indexer
+            .is_committed(self.local_mark.load(Ordering::Acquire))
+        {
+            return Ok(());
+        }
+        self.commit_index()
     }
 
     /// Stores one checked listing; the caller holds the write lock and hands

@@ -11,6 +11,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod datadir;
+pub mod ids;
 pub mod ingest;
 pub mod moderation;
 pub mod net;

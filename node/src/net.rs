@@ -35,9 +35,9 @@ pub mod swarm_core;
 use std::sync::Arc;
 use std::time::Duration;
 
-use buurt_protocol::{NodeId, Scope};
+use buurt_protocol::Scope;
 use libp2p::gossipsub::IdentTopic;
-use libp2p::{identity, Multiaddr, PeerId};
+use libp2p::PeerId;
 use tokio::sync::mpsc;
 
 use crate::ingest::Announcement;
@@ -88,8 +88,8 @@ pub enum NetError {
     Key(String),
     #[error("network setup: {0}")]
     Setup(String),
-    #[error("bad address `{0}`: expected a multiaddress such as /ip4/192.0.2.7/tcp/4001")]
-    BadAddress(String),
+    #[error(transparent)]
+    BadAddress(#[from] crate::ids::BadAddress),
     #[error("cannot listen on {addr}: {message}")]
     Listen { addr: String, message: String },
 }
@@ -111,12 +111,7 @@ pub struct NetConfig {
     pub peer_per_second: u32,
 }
 
-/// The node id of a peer, from its libp2p identity.
-pub fn node_id_of(peer: &PeerId) -> Option<NodeId> {
-    let key = identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
-    let ed = key.try_into_ed25519().ok()?;
-    Some(NodeId(ed.to_bytes()))
-}
+pub use crate::ids::node_id_of;
 
 /// A peer as people know it: its node id (`bn…`), else its libp2p id.
 pub fn display_peer(peer: &PeerId) -> String {
@@ -142,8 +137,7 @@ pub fn start(
     let (swarm, local) = behaviour::build(&cfg, metrics)?;
     let mut explicit = Vec::new();
     for p in &cfg.peers {
-        let addr: Multiaddr = p.parse().map_err(|_| NetError::BadAddress(p.clone()))?;
-        explicit.push(addr);
+        explicit.push(crate::ids::parse_peer_addr(p)?);
     }
     let (tx, rx) = mpsc::channel(COMMANDS);
     let client = NetClient::new(tx.clone(), sync.clone());

@@ -39,11 +39,9 @@ pub enum RunError {
     Ingest(#[from] IngestError),
     #[error(transparent)]
     Moderation(#[from] ModerationError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    /// The API address could not be bound.
+    #[error("cannot listen on {addr}: {error}{}", bind_hint(error))]
+    Bind { addr: String, error: std::io::Error },
     #[error("{0}")]
     Other(String),
 }
@@ -79,6 +77,19 @@ fn open_index(dir: &DataDir) -> Result<(SearchIndex, bool), RunError> {
     }
 }
 
+/// What to do about a bind error, for the message.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (is another buurt node running? give this one another address with --api HOST:PORT, e.g. --api 127.0.0.1:4748)"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            " (this machine has no such address; --api 127.0.0.1:4747 is the default)"
+        }
+        _ => "",
+    }
+}
+
 /// A node that has opened its store and index but not yet its API.
 pub struct Node {
     pub dir: DataDir,
@@ -100,7 +111,10 @@ impl Node {
         }
         let parts = Parts::assemble(config, store, Arc::new(index), moderation);
         let ingest = &parts.ingest;
-        if rebuild {
+        if rebuild && parts.store.is_empty()? {
+            // A new data directory: an empty index is the whole rebuild.
+            ingest.reindex(&mut |_, _| {})?;
+        } else if rebuild {
             tracing::info!("rebuilding the search index from the store");
             let n = ingest.reindex(&mut |done, total| {
                 if total > 0 && done % 10_000 == 0 {
@@ -128,9 +142,9 @@ impl Node {
     ) -> Result<(), RunError> {
         let listener = tokio::net::TcpListener::bind(self.parts.config.api)
             .await
-            .map_err(|source| RunError::Bind {
+            .map_err(|error| RunError::Bind {
                 addr: self.parts.config.api.to_string(),
-                source,
+                error,
             })?;
         let addr = listener
             .local_addr()

@@ -119,6 +119,35 @@ pub struct RevisionHead {
     pub withdrawn: bool,
 }
 
+/// What a node knows of an address's past: when the first revision it
+/// stored was created, and how many revisions it has stored there. The
+/// protocol keeps neither (a revision replaces the one before), so this is
+/// what this node saw, for people (`buurt show`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    pub first_created_at: i64,
+    /// Revisions stored at the address, the current one included.
+    pub revisions: u32,
+}
+
+impl History {
+    /// The history after `old` (with `known`, its history if any) was
+    /// replaced by a newer revision. A history that does not fit `old` is
+    /// left out (a crash between two writes can leave one behind).
+    pub fn after(old: &SignedListing, known: Option<History>) -> History {
+        let before = known
+            .filter(|h| h.first_created_at <= old.listing.created_at)
+            .unwrap_or(History {
+                first_created_at: old.listing.created_at,
+                revisions: 1,
+            });
+        History {
+            first_created_at: before.first_created_at,
+            revisions: before.revisions.saturating_add(1),
+        }
+    }
+}
+
 /// Which stored listings a block or revocation may cover: one author's, or
 /// every listing (a node's members are not indexed by node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +225,10 @@ pub trait Store: Send + Sync {
     /// Every stored listing, in no particular order, for rebuilding the
     /// search index.
     fn all(&self) -> Result<Vec<SignedListing>, StoreError>;
+
+    /// What this store saw at an address: `None` when nothing is stored
+    /// there; a single revision is its own history.
+    fn history(&self, id: &ListingId) -> Result<Option<History>, StoreError>;
 
     /// Author, `created_at` and whether it is a tombstone, of every stored
     /// revision created at or after `since`, in no particular order.

@@ -161,7 +161,7 @@ pub fn members(cli: &Cli, dir: &DataDir) -> Result<()> {
 }
 
 pub fn trust(cli: &Cli, dir: &DataDir, node_id: &str, add: bool) -> Result<()> {
-    let node: buurt_protocol::NodeId = node_id.trim().parse()?;
+    let node = buurt_node::ids::parse_node_id(node_id)?;
     let c = client(cli, dir)?;
     if !add {
         let r: UntrustAnswer = c.delete(&format!("/v1/admin/trusted/{node}"))?;

@@ -23,11 +23,18 @@ pub fn init(cli: &Cli, dir: &DataDir, scope: &str, name: Option<&str>) -> Result
     if cli.json {
         return print_json(&json!({
             "data_dir": dir.root(), "created": r.created, "scope": r.scope.to_string(),
+            "previous_scope": r.previous_scope,
             "node_id": r.node_id, "member_id": r.member_id,
         }));
     }
     if r.created {
         println!("Initialised a buurt node in {}", dir.root().display());
+    } else if let Some(old) = &r.previous_scope {
+        println!(
+            "{} moved from scope {old} to {} (it held no listings yet); keys kept",
+            dir.root().display(),
+            r.scope
+        );
     } else {
         println!(
             "{} was already initialised; keys kept",
@@ -67,13 +74,14 @@ pub fn node(
             eprintln!("  scope: {}", r.scope);
         }
     } else if let Some(s) = scope {
-        let file = FileConfig::load(&dir.config_path())?;
-        if file.scope != s.trim().to_lowercase() {
-            bail!(
-                "{} already has scope {}; edit `scope` in {} to change it",
+        // Another scope for a node that holds nothing yet is taken; one that
+        // holds listings is refused with the reason.
+        let r = run::init(&dir, Some(&s.trim().to_lowercase()), None)?;
+        if let Some(old) = r.previous_scope {
+            eprintln!(
+                "Moved {} from scope {old} to {}",
                 dir.root().display(),
-                file.scope,
-                dir.config_path().display()
+                r.scope
             );
         }
     }
@@ -85,14 +93,7 @@ pub fn node(
         no_mdns,
     };
     let config = Config::build(file, overrides)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BUURT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    init_logging();
     let scope = config.scope.clone();
     let node = Node::open(dir.clone(), config)?;
     let listings = node.parts.store.len()?;
@@ -100,8 +101,20 @@ pub fn node(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let node_id = dir.node_id()?;
+    let json = cli.json;
     rt.block_on(node.serve(run::shutdown_signal(), |addr| {
         tracing::info!("buurt node running: scope {scope}, {listings} listings, API http://{addr} (Ctrl-C stops it)");
+        if json {
+            // One line for scripts, once the API answers.
+            println!(
+                "{}",
+                json!({
+                    "api": addr, "node_id": node_id.to_string(), "scope": scope.to_string(),
+                    "listings": listings, "data_dir": dir.root(),
+                })
+            );
+        }
     }))?;
     tracing::info!("buurt node stopped");
     Ok(())
@@ -188,4 +201,26 @@ pub fn follow(cli: &Cli, dir: &DataDir, scope: &str, add: bool) -> Result<()> {
         eprintln!("The running node takes this up when it restarts.");
     }
     Ok(())
+}
+
+/// The log filter when neither `BUURT_LOG` nor `RUST_LOG` is set: our own
+/// messages at info, libp2p's at warn (its info lines speak of peer ids in
+/// another form than ours).
+pub const DEFAULT_LOG: &str = "info,libp2p=warn";
+
+/// Logs to stderr, filtered by `BUURT_LOG`, else `RUST_LOG`, else
+/// [`DEFAULT_LOG`]; colours only on a terminal, so that log files and
+/// journald get plain text.
+fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BUURT_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
 }

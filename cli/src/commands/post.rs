@@ -50,6 +50,24 @@ pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()
             .map_err(|e| anyhow!("--scope: {e}"))?,
         None => cert.scope.clone(),
     };
+    if !cert.scope.covers(&scope) {
+        bail!(
+            "--scope: your membership is for {}, which covers that scope, the scopes above it \
+             and those below it, but not {scope}",
+            cert.scope
+        );
+    }
+    let geohash = a.geohash.as_ref().map(|g| g.trim().to_lowercase());
+    if let Some(g) = &geohash {
+        if !buurt_protocol::geohash::is_valid(g, buurt_protocol::limits::MAX_GEOHASH_CHARS) {
+            bail!(
+                "--geohash: `{g}` is not a geohash of at most {} characters: {} (it is coarse on \
+                 purpose: never give an address)",
+                buurt_protocol::limits::MAX_GEOHASH_CHARS,
+                buurt_protocol::geohash::EXPLAINED
+            );
+        }
+    }
     let lifetime = compose::parse_duration(&a.expires).context("--expires")?;
     let terms = Terms {
         price: a
@@ -79,7 +97,7 @@ pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()
         title: a.title.trim().to_owned(),
         body: a.body.clone().unwrap_or_default(),
         tags: a.tag.iter().map(|t| t.trim().to_owned()).collect(),
-        geohash: a.geohash.as_ref().map(|g| g.trim().to_lowercase()),
+        geohash,
         terms,
         certificate: cert,
     };

@@ -1,8 +1,8 @@
 //! Finding listings and seeing the node's state: `search`, `show`, `mine`,
 //! `status`, `peers`, `sync`, `id` and `topics`.
 
-use anyhow::{Context, Result};
-use buurt_node::api::dto::{ListingView, PeerInfo, StatusView, SyncAnswer, SyncAsk};
+use anyhow::{bail, Context, Result};
+use buurt_node::api::dto::{ListingView, PeerInfo, ScopeSync, StatusView, SyncAnswer, SyncAsk};
 use buurt_node::clock::rfc3339;
 use buurt_node::datadir::DataDir;
 use buurt_protocol::{keys, taxonomy};
@@ -71,6 +71,9 @@ pub fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
     if cli.json {
         return print_json(&s);
     }
+    if !s.name.is_empty() {
+        println!("name      {}", s.name);
+    }
     println!("node      {}", s.node_id);
     println!("member    {}", s.member_id);
     println!("scope     {}", s.scope);
@@ -95,18 +98,7 @@ pub fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
     );
     println!("blocks    {}", s.blocks);
     for x in &s.sync {
-        println!(
-            "sync      {}  {}  {} with {}: {} rounds, {} needed, {} fetched, {} stored{}",
-            x.scope,
-            x.last_at,
-            x.result,
-            output::cut(&x.peer, 16),
-            x.rounds,
-            x.needed,
-            x.fetched,
-            x.stored,
-            if x.in_progress { " (in progress)" } else { "" }
-        );
+        println!("sync      {}", sync_line(x));
     }
     println!("since     {}", s.started_at);
     Ok(())
@@ -118,14 +110,62 @@ pub fn sync(cli: &Cli, dir: &DataDir, peer: Option<&str>) -> Result<()> {
         peer: peer.map(str::to_owned),
     };
     let answer: SyncAnswer = c.post("/v1/sync", &ask)?;
+    if answer.sessions == 0 {
+        let peers: Vec<PeerInfo> = c.get("/v1/peers", &[])?;
+        if peers.is_empty() {
+            bail!(
+                "no sync started: no peer is connected (start the node with --peer ADDRESS, the \
+                 address another node's `buurt status` shows, or let mDNS find nodes on this network)"
+            );
+        }
+        bail!(
+            "no sync started: a sync with every connected peer is already running (`buurt status` \
+             shows how far it got)"
+        );
+    }
     if cli.json {
         return print_json(&answer);
     }
-    match answer.sessions {
-        0 => println!("No sync started: no peer is connected, or a sync is already running."),
-        n => println!("Syncing with {n} peer(s); `buurt status` shows the result per scope."),
-    }
+    println!(
+        "Syncing with {} peer(s); `buurt status` shows the result per scope.",
+        answer.sessions
+    );
     Ok(())
+}
+
+/// The last sync of one scope in words: `nl/amsterdam  2026-12-02 09:38 UTC
+/// with bn3x…: 12 new listings stored (12 fetched); 3 of ours the peer lacked`.
+fn sync_line(x: &ScopeSync) -> String {
+    let peer = output::cut(&x.peer, 16);
+    let head = format!("{}  {}  with {peer}", x.scope, output::when(&x.last_at));
+    if let Some(reason) = x.result.strip_prefix("refused: ") {
+        return match reason {
+            "scope not followed" => format!("{head}: the peer does not follow this scope"),
+            "busy" => format!("{head}: the peer was busy; the next session tries again"),
+            other => format!("{head}: the peer refused ({other})"),
+        };
+    }
+    if let Some(why) = x.result.strip_prefix("failed: ") {
+        return format!("{head}: failed ({why})");
+    }
+    let mut line = match (x.needed, x.stored) {
+        (0, _) => format!("{head}: nothing new"),
+        (n, stored) if stored == n => format!("{head}: {n} new listings stored"),
+        (n, stored) => format!(
+            "{head}: {stored} of {n} new listings stored ({} fetched)",
+            x.fetched
+        ),
+    };
+    if x.offered > 0 {
+        line.push_str(&format!("; {} of ours the peer lacked", x.offered));
+    }
+    if x.result.starts_with("partial") {
+        line.push_str("; more next time");
+    }
+    if x.in_progress {
+        line.push_str(" (in progress)");
+    }
+    line
 }
 
 pub fn peers(cli: &Cli, dir: &DataDir) -> Result<()> {

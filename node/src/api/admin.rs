@@ -73,6 +73,11 @@ async fn operator_only(
     }
 }
 
+/// A node id in either form (`bn…` or a libp2p peer id).
+fn node_id(text: &str) -> ApiResult<NodeId> {
+    crate::ids::parse_node_id(text).map_err(|e| ApiError::bad("bad_node_id", e.to_string()))
+}
+
 fn target(text: &str) -> ApiResult<Target> {
     Target::parse(text).map_err(|e| ApiError::bad("bad_target", e.to_string()))
 }
@@ -244,7 +249,7 @@ async fn add_trusted(
     body: Result<Json<TrustAsk>, JsonRejection>,
 ) -> ApiResult<Json<TrustAnswer>> {
     let Json(ask) = body.map_err(ApiError::bad_json)?;
-    let node: NodeId = parse("bad_node_id", &ask.node_id)?;
+    let node = node_id(&ask.node_id)?;
     let s = st.clone();
     let now = st.now();
     let new = st
@@ -262,7 +267,7 @@ async fn remove_trusted(
     State(st): State<Arc<ApiState>>,
     Path(node): Path<String>,
 ) -> ApiResult<Json<UntrustAnswer>> {
-    let node: NodeId = parse("bad_node_id", &node)?;
+    let node = node_id(&node)?;
     let s = st.clone();
     let removed = st
         .blocking(move || s.moderation.untrust(node))

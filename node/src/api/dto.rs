@@ -39,6 +39,15 @@ pub struct ListingView {
     /// The full signed encoding in hex; only when one listing is asked for.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub signed_bytes: Option<String>,
+    /// When the first revision this node saw was created (RFC 3339); only
+    /// when one listing is asked for. `created_at` is the current
+    /// revision's.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_created_at: Option<String>,
+    /// How many revisions of it this node has seen, the current one
+    /// included; only when one listing is asked for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub revisions: Option<u32>,
 }
 
 impl ListingView {
@@ -64,6 +73,8 @@ impl ListingView {
             expires_at: rfc3339(l.expires_at),
             score: None,
             signed_bytes: None,
+            first_created_at: None,
+            revisions: None,
         }
     }
 
@@ -74,6 +85,12 @@ impl ListingView {
 
     pub fn with_bytes(mut self, s: &SignedListing) -> Self {
         self.signed_bytes = Some(hex::encode(s.bytes()));
+        self
+    }
+
+    pub fn with_history(mut self, h: crate::store::History) -> Self {
+        self.first_created_at = Some(rfc3339(h.first_created_at));
+        self.revisions = Some(h.revisions);
         self
     }
 }

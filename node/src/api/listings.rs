@@ -8,11 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use buurt_protocol::{ListingId, MemberId, SignedListing};
+use buurt_protocol::{ListingId, MemberId, Rejection, SignedListing};
 
 use super::dto::{ListingView, Member, PostAnswer, PostBody};
 use super::{parse, ApiError, ApiResult, ApiState};
-use crate::ingest::{Outcome, Source};
+use crate::ingest::{Outcome, Reason, Source};
 use crate::store::Store;
 
 pub fn routes() -> Router<Arc<ApiState>> {
@@ -38,11 +38,10 @@ async fn post_listing(
     })?;
     let now = st.now();
     let s = st.clone();
-    let (outcome, decoded_id) = st
+    let (outcome, decoded) = st
         .blocking(move || {
             let o = s.ingest.submit(&bytes, Source::Local, now)?;
-            let id = SignedListing::decode(&bytes).map(|l| l.listing_id().to_string());
-            Ok::<_, crate::ingest::IngestError>((o, id.unwrap_or_default()))
+            Ok::<_, crate::ingest::IngestError>((o, SignedListing::decode(&bytes).ok()))
         })
         .await?
         .map_err(ApiError::internal)?;
@@ -64,7 +63,9 @@ async fn post_listing(
             StatusCode::OK,
             Json(PostAnswer {
                 outcome: "duplicate".into(),
-                id: decoded_id,
+                id: decoded
+                    .map(|l| l.listing_id().to_string())
+                    .unwrap_or_default(),
                 revision_id: cid.to_string(),
                 peers: 0,
             }),
@@ -77,8 +78,20 @@ async fn post_listing(
         Outcome::Rejected(r) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             r.code(),
-            r.to_string(),
+            explain(&r, decoded.as_ref()),
         )),
+    }
+}
+
+/// A refusal in words, naming what the listing said where that helps.
+fn explain(r: &Reason, l: Option<&SignedListing>) -> String {
+    match (r, l) {
+        (Reason::Invalid(Rejection::ScopeNotCovered), Some(l)) => format!(
+            "the author's membership is for {}, which covers that scope, the scopes above it \
+             and those below it, but not {}",
+            l.listing.certificate.scope, l.listing.scope
+        ),
+        _ => r.to_string(),
     }
 }
 
@@ -117,7 +130,13 @@ async fn get_listing(
     st.blocking(move || {
         let lid = resolve(&*s.store, &id)?;
         match s.store.get(&lid).map_err(ApiError::internal)? {
-            Some(l) => Ok(Json(ListingView::new(&l).with_bytes(&l))),
+            Some(l) => {
+                let mut v = ListingView::new(&l).with_bytes(&l);
+                if let Some(h) = s.store.history(&lid).map_err(ApiError::internal)? {
+                    v = v.with_history(h);
+                }
+                Ok(Json(v))
+            }
             None => Err(ApiError::not_found(
                 "not_found",
                 format!("no listing with id `{id}`"),

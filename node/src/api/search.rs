@@ -66,7 +66,10 @@ pub fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery>
         } else {
             Err(ApiError::bad(
                 "bad_geohash",
-                format!("`{g}` is not a geohash"),
+                format!(
+                    "`{g}` is not a geohash: {}",
+                    buurt_protocol::geohash::EXPLAINED
+                ),
             ))
         }
     })?;
@@ -105,6 +108,7 @@ async fn search(
     let s = st.clone();
     let views = st
         .blocking(move || -> Result<Vec<ListingView>, ApiError> {
+            s.ingest.searchable().map_err(ApiError::internal)?;
             let hits = s.index.search(&q, now).map_err(ApiError::internal)?;
             let mut out = Vec::with_capacity(hits.len());
             for h in hits {

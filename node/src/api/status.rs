@@ -84,7 +84,16 @@ async fn sync_now(
             "this node runs without federation (no listen address and no peers)",
         ));
     };
-    let sessions = net.sync_now(ask.peer.clone()).await;
+    // Either form of a node id; the network compares them as `bn…`.
+    let peer = match &ask.peer {
+        Some(p) => Some(
+            crate::ids::parse_node_id(p)
+                .map_err(|e| ApiError::bad("bad_node_id", e.to_string()))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let sessions = net.sync_now(peer).await;
     if sessions == 0 {
         if let Some(p) = ask.peer {
             return Err(ApiError::not_found(

@@ -32,7 +32,9 @@ pub struct Block {
 pub enum TargetError {
     #[error(transparent)]
     Id(#[from] IdError),
-    #[error("`{0}` is neither a member id (bm…) nor a node id (bn…)")]
+    #[error(
+        "`{0}` is neither a member id (bm…) nor a node id (bn…, or a libp2p peer id 12D3Koo…)"
+    )]
     Neither(String),
 }
 
@@ -53,7 +55,9 @@ impl Target {
         } else if text.starts_with("bm") {
             Ok(Target::Member(text.parse()?))
         } else {
-            Err(TargetError::Neither(text.to_owned()))
+            crate::ids::parse_node_id(text)
+                .map(Target::Node)
+                .map_err(|_| TargetError::Neither(text.to_owned()))
         }
     }
 

@@ -26,6 +26,40 @@ pub struct Behaviour {
     pub sync: request_response::Behaviour<SyncCodec>,
 }
 
+/// Refuses a TCP port another process listens on. libp2p's TCP transport
+/// binds its listeners with `SO_REUSEPORT`, so a second node on the same
+/// port would share it silently (the kernel splitting connections between
+/// the two) instead of failing; a plain bind, which never shares, tells.
+/// Port 0 (any free port) always passes.
+fn port_is_free(addr: &Multiaddr) -> Result<(), String> {
+    use libp2p::multiaddr::Protocol;
+    let mut ip = None;
+    let mut port = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::Ip4(a) => ip = Some(std::net::IpAddr::V4(a)),
+            Protocol::Ip6(a) => ip = Some(std::net::IpAddr::V6(a)),
+            Protocol::Tcp(p) => port = Some(p),
+            _ => {}
+        }
+    }
+    let (Some(ip), Some(port)) = (ip, port) else {
+        return Ok(());
+    };
+    if port == 0 {
+        return Ok(());
+    }
+    match std::net::TcpListener::bind((ip, port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(format!(
+            "port {port} is in use (is another buurt node running? give this one another \
+             port with --listen /ip4/0.0.0.0/tcp/{})",
+            port.saturating_add(1)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Builds the swarm, subscribes to the scopes' topics and starts listening.
 /// Returns the swarm and the local peer id.
 pub fn build(
@@ -112,7 +146,11 @@ pub fn build(
             .map_err(|e| NetError::Setup(e.to_string()))?;
     }
     for l in &cfg.listen {
-        let addr: Multiaddr = l.parse().map_err(|_| NetError::BadAddress(l.clone()))?;
+        let addr: Multiaddr = l.parse().map_err(|_| crate::ids::BadAddress(l.clone()))?;
+        port_is_free(&addr).map_err(|message| NetError::Listen {
+            addr: l.clone(),
+            message,
+        })?;
         swarm.listen_on(addr).map_err(|e| NetError::Listen {
             addr: l.clone(),
             message: e.to_string(),

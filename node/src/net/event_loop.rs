@@ -120,7 +120,6 @@ impl EventLoop {
                     .filter(|p| {
                         peer.as_ref().is_none_or(|want| {
                             node_id_of(p).is_some_and(|n| n.to_string() == *want)
-                                || p.to_string() == *want
                         })
                     })
                     .filter(|p| self.requests.start_session(*p, Duration::ZERO))

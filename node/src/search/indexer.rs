@@ -8,6 +8,7 @@
 //! runs dry (so a lone post is searchable within one commit), and at most
 //! every [`MAX_BATCH`] changes under load.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -62,6 +63,11 @@ enum Op {
 pub struct Indexer {
     tx: Option<SyncSender<Op>>,
     thread: Option<JoinHandle<()>>,
+    /// Messages of changes sent so far. The callers send under ingest's
+    /// write lock, so this counts them in channel order.
+    sent: AtomicU64,
+    /// Messages of changes committed so far, as the thread counts them.
+    committed: Arc<AtomicU64>,
 }
 
 impl Indexer {
@@ -69,13 +75,17 @@ impl Indexer {
     /// once per `interval`.
     pub fn start(index: Arc<SearchIndex>, interval: Duration) -> Indexer {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let committed = Arc::new(AtomicU64::new(0));
+        let c = committed.clone();
         let thread = std::thread::Builder::new()
             .name("buurt-indexer".into())
-            .spawn(move || run(index, rx, interval))
+            .spawn(move || run(index, rx, interval, &c))
             .ok();
         Indexer {
             tx: Some(tx),
             thread,
+            sent: AtomicU64::new(0),
+            committed,
         }
     }
 
@@ -89,16 +99,28 @@ impl Indexer {
         }
     }
 
-    /// Queues changes, in order.
-    pub fn apply(&self, mut changes: Vec<Change>) {
+    /// Queues changes, in order. Returns the mark to give
+    /// [`Indexer::is_committed`]: the changes are searchable once it holds.
+    pub fn apply(&self, mut changes: Vec<Change>) -> u64 {
         while changes.len() > MAX_CHANGES_PER_MESSAGE {
             let rest = changes.split_off(MAX_CHANGES_PER_MESSAGE);
-            self.send(Op::Changes(changes));
+            self.send_changes(changes);
             changes = rest;
         }
         if !changes.is_empty() {
-            self.send(Op::Changes(changes));
+            self.send_changes(changes);
         }
+        self.sent.load(Ordering::Acquire)
+    }
+
+    fn send_changes(&self, changes: Vec<Change>) {
+        self.sent.fetch_add(1, Ordering::AcqRel);
+        self.send(Op::Changes(changes));
+    }
+
+    /// Whether the changes of `mark` (from [`Indexer::apply`]) are committed.
+    pub fn is_committed(&self, mark: u64) -> bool {
+        self.committed.load(Ordering::Acquire) >= mark
     }
 
     /// Queues the removal of an address.
@@ -127,8 +149,10 @@ impl Drop for Indexer {
     }
 }
 
-fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration) {
+fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed: &AtomicU64) {
     let mut pending = 0usize;
+    // Messages of changes received; a commit makes all of them searchable.
+    let mut received = 0u64;
     let mut last_commit = Instant::now();
     // Spacing between commits: the configured interval, stretched under
     // load so that commits take at most a tenth of the indexer's time.
@@ -145,6 +169,7 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration) {
                 Ok(op) => op,
                 Err(RecvTimeoutError::Timeout) => {
                     spacing = commit(&index, &mut pending, &mut last_commit, interval);
+                    committed.store(received, Ordering::Release);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -159,10 +184,12 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration) {
                 let r = if pending > 0 { index.commit() } else { Ok(()) };
                 pending = 0;
                 last_commit = Instant::now();
+                committed.store(received, Ordering::Release);
                 let _ = reply.send(r.map_err(|e| e.to_string()));
                 continue;
             }
         };
+        received += 1;
         for change in changes {
             let applied = match change {
                 Change::Upsert(l) => index.upsert(&l),
@@ -175,6 +202,9 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration) {
         }
         if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= spacing) {
             spacing = commit(&index, &mut pending, &mut last_commit, interval);
+        }
+        if pending == 0 {
+            committed.store(received, Ordering::Release);
         }
     }
 }

@@ -11,7 +11,7 @@ use buurt_protocol::limits::DAY;
 use buurt_protocol::sample::{self, Identity, NODE_SEED, SCOPE, T0};
 use buurt_protocol::{Listing, ListingId, Scope, SignedListing, Status};
 
-use super::{PutOutcome, Store};
+use super::{History, PutOutcome, Store};
 
 /// One named check of the suite.
 type Check = (&'static str, fn(&dyn Store));
@@ -43,6 +43,10 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
         (
             "contains_content_is_latest_only",
             contains_content_is_latest_only,
+        ),
+        (
+            "history_counts_revisions_since_the_first",
+            history_counts_revisions,
         ),
     ];
     for (name, check) in checks {
@@ -476,4 +480,36 @@ fn contains_content_is_latest_only(store: &dyn Store) {
     assert!(store
         .contains_content(&new.listing_id(), &new.content_id())
         .expect("contains"));
+}
+
+fn history_counts_revisions(store: &dyn Store) {
+    let who = alice();
+    let at = |created: i64| {
+        move |l: &mut Listing| {
+            l.created_at = created;
+        }
+    };
+    let first = listing(&who, 1, 10, at(T0 - 300));
+    let id = first.listing_id();
+    assert_eq!(store.history(&id).expect("history"), None);
+    stored(store, &first);
+    let h = |first_created_at, revisions| {
+        Some(History {
+            first_created_at,
+            revisions,
+        })
+    };
+    assert_eq!(store.history(&id).expect("history"), h(T0 - 300, 1));
+    stored(store, &listing(&who, 1, 11, at(T0 - 200)));
+    stored(store, &listing(&who, 1, 12, at(T0 - 100)));
+    assert_eq!(store.history(&id).expect("history"), h(T0 - 300, 3));
+    // A duplicate or an older revision changes nothing.
+    assert_eq!(store.put(&first).expect("put"), PutOutcome::Superseded);
+    assert_eq!(store.history(&id).expect("history"), h(T0 - 300, 3));
+    // Removed, the address starts afresh.
+    store.remove(&id).expect("remove");
+    assert_eq!(store.history(&id).expect("history"), None);
+    let again = listing(&who, 1, 20, at(T0));
+    stored(store, &again);
+    assert_eq!(store.history(&id).expect("history"), h(T0, 1));
 }

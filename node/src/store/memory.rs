@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use buurt_protocol::revision::supersedes;
 use buurt_protocol::{ContentId, ListingId, MemberId, Scope, SignedListing};
 
-use super::{PutOutcome, Store, StoreError};
+use super::{History, PutOutcome, Store, StoreError};
 
 /// A [`Store`] held in memory; everything is lost when it is dropped.
 #[derive(Default)]
@@ -25,6 +25,8 @@ struct Inner {
     listings: BTreeMap<ListingId, SignedListing>,
     /// `(expires_at, id)` of every listing, so a sweep reads only what lapsed.
     expiry: BTreeSet<(i64, ListingId)>,
+    /// Addresses with more than one revision stored.
+    history: BTreeMap<ListingId, History>,
 }
 
 impl Inner {
@@ -35,6 +37,7 @@ impl Inner {
     }
 
     fn remove(&mut self, id: &ListingId) -> Option<SignedListing> {
+        self.history.remove(id);
         let old = self.listings.remove(id)?;
         self.expiry.remove(&(old.listing.expires_at, *id));
         Some(old)
@@ -72,7 +75,14 @@ impl Store for MemoryStore {
                 return Ok(PutOutcome::Duplicate)
             }
             Some(old) if !supersedes(listing, old) => return Ok(PutOutcome::Superseded),
-            Some(_) => inner.remove(&id),
+            Some(_) => {
+                let known = inner.history.get(&id).copied();
+                let old = inner.remove(&id);
+                if let Some(old) = &old {
+                    inner.history.insert(id, History::after(old, known));
+                }
+                old
+            }
             None => None,
         };
         inner.insert(listing);
@@ -81,6 +91,16 @@ impl Store for MemoryStore {
 
     fn get(&self, id: &ListingId) -> Result<Option<SignedListing>, StoreError> {
         Ok(self.lock().listings.get(id).cloned())
+    }
+
+    fn history(&self, id: &ListingId) -> Result<Option<History>, StoreError> {
+        let inner = self.lock();
+        Ok(inner.listings.get(id).map(|l| {
+            inner.history.get(id).copied().unwrap_or(History {
+                first_created_at: l.listing.created_at,
+                revisions: 1,
+            })
+        }))
     }
 
     fn contains_content(&self, at: &ListingId, id: &ContentId) -> Result<bool, StoreError> {

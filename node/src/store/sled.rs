@@ -29,6 +29,7 @@
 //! | `A` author (32) listing id (16)               | empty               |
 //! | `S` scope `/` 0x00 listing id (16)            | empty               |
 //! | `E` expires_at (8, sign bit flipped) id (16)  | empty               |
+//! | `H` listing id (16)                           | first created_at (8), revisions (4), for addresses with more than one |
 //!
 //! The scope key ends the scope with `/` and then 0x00, a byte no scope
 //! contains: a prefix scan for `nl/amsterdam/` finds `nl/amsterdam` itself and
@@ -46,7 +47,7 @@ use ::sled::Db;
 use buurt_protocol::revision::supersedes;
 use buurt_protocol::{ContentId, ListingId, MemberId, Scope, SignedListing};
 
-use super::{PutOutcome, Store, StoreError, FORMAT_VERSION};
+use super::{History, PutOutcome, Store, StoreError, FORMAT_VERSION};
 
 mod keys;
 mod open;
@@ -203,7 +204,13 @@ impl SledStore {
         for key in index_keys(l) {
             self.delete(&key)?;
         }
-        Ok(())
+        self.delete(&history_key(&l.listing_id()))
+    }
+
+    /// The history kept for an address with more than one revision.
+    fn read_history(&self, id: &ListingId) -> Result<Option<History>, StoreError> {
+        let v = self.db.get(history_key(id)).map_err(|e| self.err(e))?;
+        Ok(v.and_then(|b| decode_history(&b)))
     }
 
     fn decode(&self, id: ListingId, bytes: &[u8]) -> Result<SignedListing, StoreError> {
@@ -267,6 +274,10 @@ impl Store for SledStore {
         for key in &new_keys {
             self.insert(key, &[])?;
         }
+        if let Some(old) = &replaced {
+            let h = History::after(old, self.read_history(&id)?);
+            self.insert(&history_key(&id), &encode_history(h))?;
+        }
         self.insert(&listing_key(&id), listing.bytes())?;
         match &replaced {
             None => {
@@ -285,6 +296,21 @@ impl Store for SledStore {
 
     fn get(&self, id: &ListingId) -> Result<Option<SignedListing>, StoreError> {
         self.read(id)
+    }
+
+    fn history(&self, id: &ListingId) -> Result<Option<History>, StoreError> {
+        let Some(l) = self.read(id)? else {
+            return Ok(None);
+        };
+        let single = History {
+            first_created_at: l.listing.created_at,
+            revisions: 1,
+        };
+        Ok(Some(
+            self.read_history(id)?
+                .filter(|h| h.first_created_at <= l.listing.created_at)
+                .unwrap_or(single),
+        ))
     }
 
     fn contains_content(&self, at: &ListingId, id: &ContentId) -> Result<bool, StoreError> {

@@ -10,6 +10,8 @@ pub const FORMAT_1_CONTENT: u8 = b'C';
 pub const AUTHOR: u8 = b'A';
 pub const SCOPE: u8 = b'S';
 pub const EXPIRY: u8 = b'E';
+/// What this store saw of an address with more than one revision.
+pub const HISTORY: u8 = b'H';
 
 /// Length of a listing id in bytes, the tail of every index key.
 pub const ID_LEN: usize = 16;
@@ -118,4 +120,31 @@ pub fn successor(mut prefix: Vec<u8>) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// The key of an address's history.
+pub fn history_key(id: &ListingId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + ID_LEN);
+    k.push(HISTORY);
+    k.extend_from_slice(&id.0);
+    k
+}
+
+/// A history as 12 bytes: first `created_at`, then the revision count, both
+/// big-endian.
+pub fn encode_history(h: crate::store::History) -> [u8; 12] {
+    let mut b = [0u8; 12];
+    b[..8].copy_from_slice(&h.first_created_at.to_be_bytes());
+    b[8..].copy_from_slice(&h.revisions.to_be_bytes());
+    b
+}
+
+/// The history in a value, or `None` for one of another length.
+pub fn decode_history(b: &[u8]) -> Option<crate::store::History> {
+    let first: [u8; 8] = b.get(..8)?.try_into().ok()?;
+    let n: [u8; 4] = b.get(8..12)?.try_into().ok()?;
+    (b.len() == 12).then(|| crate::store::History {
+        first_created_at: i64::from_be_bytes(first),
+        revisions: u32::from_be_bytes(n),
+    })
 }
