@@ -78,7 +78,7 @@ pub enum Command {
     Offer(PostArgs),
     /// Ask for something: a thing to borrow, a ride, help
     Request(PostArgs),
-    /// Search listings (open and unexpired, unless --all)
+    /// Search listings (open ones, unless --all)
     Search(SearchArgs),
     /// Show one listing
     Show {
@@ -233,7 +233,7 @@ pub struct SearchArgs {
     /// Most results
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
-    /// Include reserved, closed and expired listings
+    /// Include reserved and closed listings (expired ones are gone)
     #[arg(long)]
     pub all: bool,
 }

@@ -125,8 +125,8 @@ impl Ingest {
     /// this returns (so the answer may acknowledge it) and before it is
     /// announced; others are left to the store's background flush.
     pub fn submit(&self, bytes: &[u8], source: Source, now: i64) -> Result<Outcome, IngestError> {
-        let (outcome, mark) = match self.check(bytes, now)? {
-            Ok(signed) => self.commit_listing(signed)?,
+        let (outcome, mark) = match self.check(bytes, now, source)? {
+            Ok(signed) => self.commit_listing(signed, now, source)?,
             Err(outcome) => (outcome, 0),
         };
         self.count(&outcome);
@@ -145,7 +145,7 @@ impl Ingest {
 
     /// The stages that need no write lock: the duplicate check by content id
     /// (before any signature check), validation and policy.
-    fn check(&self, bytes: &[u8], now: i64) -> Checked {
+    fn check(&self, bytes: &[u8], now: i64, source: Source) -> Checked {
         let content_id = ContentId::of(bytes);
         let stored = |at| self.store.contains_content(&at, &content_id);
         if self.seen_contains(&content_id)
@@ -157,7 +157,7 @@ impl Ingest {
             Ok(s) => s,
             Err(r) => return Ok(Err(Outcome::Rejected(Reason::Invalid(r)))),
         };
-        if let Err(r) = self.moderation.admits(&signed.listing, now) {
+        if let Err(r) = self.moderation.admits(&signed.listing, now, source) {
             return Ok(Err(Outcome::Rejected(r)));
         }
         Ok(Ok(signed))
@@ -165,10 +165,15 @@ impl Ingest {
 
     /// Store and queue for the index, under the write lock. Returns the
     /// outcome and the indexer's mark of the change.
-    fn commit_listing(&self, signed: SignedListing) -> Result<(Outcome, u64), IngestError> {
+    fn commit_listing(
+        &self,
+        signed: SignedListing,
+        now: i64,
+        source: Source,
+    ) -> Result<(Outcome, u64), IngestError> {
         let _w = self.lock_writes();
         let mut changes = Vec::with_capacity(1);
-        let outcome = self.commit_locked(signed, &mut changes)?;
+        let outcome = self.commit_locked(signed, &mut changes, now, source)?;
         let mark = self.indexer.apply(changes);
         Ok((outcome, mark))
     }
@@ -193,12 +198,14 @@ impl Ingest {
         &self,
         signed: SignedListing,
         changes: &mut Vec<Change>,
+        now: i64,
+        source: Source,
     ) -> Result<Outcome, IngestError> {
         let content_id = signed.content_id();
         // Checked again under the write lock: a block made while this
         // listing was being checked has already purged the store, and the
         // rate check in `check` ran on many threads at once.
-        if let Err(r) = self.moderation.still_admits(&signed.listing) {
+        if let Err(r) = self.moderation.still_admits(&signed.listing, now, source) {
             return Ok(Outcome::Rejected(r));
         }
         let replaced = match self.store.put(&signed)? {
@@ -209,7 +216,7 @@ impl Ingest {
         let signed = Arc::new(signed);
         changes.push(Change::for_listing(&signed));
         self.version.fetch_add(1, Ordering::Release);
-        self.moderation.stored(&signed.listing);
+        self.moderation.stored(&signed.listing, now, source);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = replaced {
             seen.remove(&old.content_id());

@@ -28,7 +28,7 @@ use buurt_protocol::{keys, Certificate, EncodeError, Listing, MemberId, NodeId, 
 
 use crate::config::{Config, Policy};
 use crate::datadir::{DataDir, DataDirError};
-use crate::outcome::Reason;
+use crate::outcome::{Reason, Source};
 use crate::store::{Store, StoreError};
 
 pub use self::blocks::{Block, Blocks, Target, TargetError};
@@ -68,6 +68,12 @@ fn save<T: serde::Serialize>(path: &Option<PathBuf>, list: &[T]) -> Result<(), M
         Some(path) => Ok(crate::datadir::write_json_list(path, list)?),
         None => Ok(()),
     }
+}
+
+/// When a listing counts as arrived, for the rate limits: now, except what
+/// catch-up sync fetched (a backlog that peers stored earlier).
+fn arrival(now: i64, source: Source) -> Option<i64> {
+    (source != Source::Sync).then_some(now)
 }
 
 /// Every piece of moderation state, behind one lock each. Cheap to share
@@ -129,12 +135,12 @@ impl Moderation {
         }
     }
 
-    /// The policy stage: whether this node keeps `l` (already validated) at
-    /// `now`. Checks, in order: the scope is followed, the author and the
-    /// author's node are not blocked, the membership is not revoked, the
-    /// author's node is accepted under the federation policy, and the author
-    /// is within the rate limits.
-    pub fn admits(&self, l: &Listing, _now: i64) -> Result<(), Reason> {
+    /// The policy stage: whether this node keeps `l` (already validated),
+    /// arriving at `now` from `source`. Checks, in order: the scope is
+    /// followed, the author and the author's node are not blocked, the
+    /// membership is not revoked, the author's node is accepted under the
+    /// federation policy, and the author is within the rate limits.
+    pub fn admits(&self, l: &Listing, now: i64, source: Source) -> Result<(), Reason> {
         if !self.config.follows(&l.scope) {
             return Err(Reason::NotFollowed(l.scope.to_string()));
         }
@@ -142,15 +148,15 @@ impl Moderation {
         if !read(&self.trust).accepts(&l.certificate.node) {
             return Err(Reason::Untrusted(l.certificate.node.to_string()));
         }
-        self.within_rates(l)
+        self.within_rates(l, now, source)
     }
 
     /// The checks that can change while a listing is on its way to the
     /// store, made again under ingest's write lock: blocks, revocations and
     /// rates.
-    pub fn still_admits(&self, l: &Listing) -> Result<(), Reason> {
+    pub fn still_admits(&self, l: &Listing, now: i64, source: Source) -> Result<(), Reason> {
         self.not_blocked(l)?;
-        self.within_rates(l)
+        self.within_rates(l, now, source)
     }
 
     fn not_blocked(&self, l: &Listing) -> Result<(), Reason> {
@@ -166,16 +172,17 @@ impl Moderation {
         Ok(())
     }
 
-    fn within_rates(&self, l: &Listing) -> Result<(), Reason> {
-        match self.rates.exceeded(l) {
+    fn within_rates(&self, l: &Listing, now: i64, source: Source) -> Result<(), Reason> {
+        match self.rates.exceeded(l, arrival(now, source)) {
             Some(r) => Err(r),
             None => Ok(()),
         }
     }
 
-    /// Counts a revision the store took (for the rate limits).
-    pub fn stored(&self, l: &Listing) {
-        self.rates.count(l);
+    /// Counts a revision the store took at `now` from `source` (for the
+    /// rate limits).
+    pub fn stored(&self, l: &Listing, now: i64, source: Source) {
+        self.rates.count(l, arrival(now, source));
     }
 
     /// The author rates, to rebuild from a store.

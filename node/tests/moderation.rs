@@ -39,7 +39,7 @@ fn parts(policy: Policy, per_hour: u32) -> Parts {
 
 /// A member of another node, in the sample scope.
 fn stranger() -> Identity {
-    Identity::new([0x51; 32], [0x52; 32], SCOPE, T0 - 100)
+    Identity::new([0x51; 32], [0x52; 32], SCOPE, T0 - 10 * 86_400)
 }
 
 fn listing(id: &Identity, key: u8, title: &str, at: i64) -> Listing {
@@ -79,7 +79,10 @@ fn a_block_refuses_and_purges_an_author_or_a_whole_node() {
     assert_eq!(p.store.len().expect("len"), 1);
     let next = signed(&other, listing(&other, 3, "Bakfiets", T0));
     assert_eq!(submit(&p, &next), Outcome::Rejected(Reason::Blocked));
-    assert_eq!(p.moderation.admits(&next.listing, T0), Err(Reason::Blocked));
+    assert_eq!(
+        p.moderation.admits(&next.listing, T0, Source::Gossip),
+        Err(Reason::Blocked)
+    );
 
     // Lifted: accepted again.
     assert!(p.moderation.unblock(member).expect("saved"));
@@ -95,10 +98,13 @@ fn a_block_refuses_and_purges_an_author_or_a_whole_node() {
         .expect("purges");
     assert_eq!(purged, 1, "the stranger's listing stored since the unblock");
     assert_eq!(
-        p.moderation.admits(&theirs.listing, T0),
+        p.moderation.admits(&theirs.listing, T0, Source::Gossip),
         Err(Reason::Blocked)
     );
-    assert_eq!(p.moderation.admits(&mine.listing, T0), Ok(()));
+    assert_eq!(
+        p.moderation.admits(&mine.listing, T0, Source::Gossip),
+        Ok(())
+    );
     assert_eq!(p.moderation.blocks().len(), 1);
 }
 
@@ -192,9 +198,15 @@ fn rates_count_per_hour_and_never_count_withdrawals() {
     let first = listing(&id, 0, "Ding", at(0));
     let tomb = signed(&id, first.tombstone(first.revision + 1, at(4)));
     assert!(matches!(submit(&p, &tomb), Outcome::Stored(_)));
-    // Another hour has a count of its own.
-    let other_hour = signed(&id, listing(&id, 5, "Ding", hour - 3_600));
-    assert!(matches!(submit(&p, &other_hour), Outcome::Stored(_)));
+    // The next hour starts afresh (by its creation and by its arrival).
+    let next = hour + 3_600;
+    let next_hour = signed(&id, listing(&id, 5, "Ding", next));
+    assert!(matches!(
+        p.ingest
+            .submit(next_hour.bytes(), Source::Gossip, next)
+            .expect("ok"),
+        Outcome::Stored(_)
+    ));
     // Another author is not limited by this one.
     let other = stranger();
     let theirs = signed(&other, listing(&other, 6, "Fiets", at(6)));
@@ -227,7 +239,7 @@ fn rates_are_rebuilt_from_the_store_when_a_node_opens() {
     let m = Moderation::open(&data, config.clone(), &store, T0).expect("opens");
     let fourth = signed(&id, listing(&id, 3, "Ding", hour + 3));
     assert_eq!(
-        m.admits(&fourth.listing, T0),
+        m.admits(&fourth.listing, T0, Source::Gossip),
         Err(Reason::RateLimited {
             per: "hour",
             limit: 3
@@ -241,7 +253,7 @@ fn rates_are_rebuilt_from_the_store_when_a_node_opens() {
         .rebuild(&store, T0 + 10 * 86_400)
         .expect("rebuilds");
     assert_eq!(long_ago, 0);
-    assert_eq!(m.admits(&fourth.listing, T0), Ok(()));
+    assert_eq!(m.admits(&fourth.listing, T0, Source::Gossip), Ok(()));
     // And the candidates of a purge come from the store by author.
     let by_author = store
         .candidates(Candidates::Author(id.listing_author()))
@@ -258,4 +270,62 @@ impl Author for Identity {
     fn listing_author(&self) -> buurt_protocol::MemberId {
         keys::member_id(&self.member)
     }
+}
+
+#[test]
+fn back_dating_does_not_escape_the_limit_but_a_synced_backlog_comes_in_whole() {
+    let p = parts(Policy::Open, 3);
+    let id = Identity::fixed();
+    let hour = T0 - T0.rem_euclid(3_600);
+    // Three posts this hour: the limit.
+    for k in 0..3 {
+        let l = signed(&id, listing(&id, k, "Ding", hour + i64::from(k)));
+        assert!(matches!(submit(&p, &l), Outcome::Stored(_)), "#{k}");
+    }
+    // Each further one claims an hour earlier than the one before: every
+    // claimed hour has room, but they all arrive in this one.
+    for back in 1..5u8 {
+        let claimed = hour - 3_600 * i64::from(back);
+        let l = signed(&id, listing(&id, 10 + back, "Ding", claimed));
+        assert_eq!(
+            submit(&p, &l),
+            Outcome::Rejected(Reason::RateLimited {
+                per: "hour",
+                limit: 3
+            }),
+            "claimed {back} h back"
+        );
+    }
+    // A peer's backlog of another author, three an hour over four hours,
+    // fetched by sync now: all of it is stored.
+    let other = stranger();
+    let backlog: Vec<Vec<u8>> = (0..12u8)
+        .map(|k| {
+            let at = hour - 3_600 * i64::from(k / 3) + i64::from(k);
+            signed(&other, listing(&other, 40 + k, "Fiets", at))
+                .bytes()
+                .to_vec()
+        })
+        .collect();
+    let out = p
+        .ingest
+        .submit_batch(&backlog, Source::Sync, T0)
+        .expect("no node failure");
+    assert_eq!(out.len(), 12);
+    assert!(
+        out.iter().all(|o| matches!(o, Outcome::Stored(_))),
+        "{out:?}"
+    );
+    // The same twelve posted directly would have been cut off at three.
+    let fresh = parts(Policy::Open, 3);
+    let stored = backlog
+        .iter()
+        .filter(|b| {
+            matches!(
+                fresh.ingest.submit(b, Source::Gossip, T0).expect("ok"),
+                Outcome::Stored(_)
+            )
+        })
+        .count();
+    assert_eq!(stored, 3);
 }

@@ -166,6 +166,12 @@ fn agree(store: &SledStore, model: &Model) -> Result<(), TestCaseError> {
         bytes_of(store.all().expect("all")),
         bytes_of(model.0.values().cloned())
     );
+    // Kept in memory and counted at open: equal to a count of the model.
+    let mut counts = BTreeMap::new();
+    for l in model.0.values() {
+        *counts.entry(l.listing.scope.to_string()).or_insert(0usize) += 1;
+    }
+    prop_assert_eq!(store.scope_counts().expect("scope counts"), counts);
     Ok(())
 }
 

@@ -127,9 +127,19 @@ async fn get_listing(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ListingView>> {
     let s = st.clone();
+    let now = st.now();
     st.blocking(move || {
         let lid = resolve(&*s.store, &id)?;
         match s.store.get(&lid).map_err(ApiError::internal)? {
+            // Gone as surely as after the next sweep, which removes it.
+            Some(l) if l.listing.expires_at <= now => Err(ApiError::new(
+                StatusCode::GONE,
+                "expired",
+                format!(
+                    "listing {lid} expired on {}",
+                    crate::clock::rfc3339(l.listing.expires_at)
+                ),
+            )),
             Some(l) => {
                 let mut v = ListingView::new(&l).with_bytes(&l);
                 if let Some(h) = s.store.history(&lid).map_err(ApiError::internal)? {
@@ -152,10 +162,12 @@ async fn member_listings(
 ) -> ApiResult<Json<Vec<ListingView>>> {
     let member: MemberId = parse("bad_member_id", &member)?;
     let s = st.clone();
+    let now = st.now();
     let mut list = st
         .blocking(move || s.store.by_author(&member))
         .await?
         .map_err(ApiError::internal)?;
+    list.retain(|l| l.listing.expires_at > now);
     list.sort_by_key(|l| std::cmp::Reverse(l.listing.created_at));
     Ok(Json(list.iter().map(ListingView::new).collect()))
 }

@@ -29,7 +29,7 @@ pub struct SearchParams {
     pub scope: Option<String>,
     pub near: Option<String>,
     pub limit: Option<usize>,
-    /// Include reserved, closed and expired listings.
+    /// Include reserved and closed listings (expired ones never come back).
     pub all: bool,
 }
 
@@ -112,8 +112,13 @@ async fn search(
             let hits = s.index.search(&q, now).map_err(ApiError::internal)?;
             let mut out = Vec::with_capacity(hits.len());
             for h in hits {
-                if let Some(l) = s.store.get(&h.id).map_err(ApiError::internal)? {
-                    out.push(ListingView::new(&l).with_score(h.score));
+                // Expired ones are gone, as after the next sweep, with --all
+                // too.
+                match s.store.get(&h.id).map_err(ApiError::internal)? {
+                    Some(l) if l.listing.expires_at > now => {
+                        out.push(ListingView::new(&l).with_score(h.score))
+                    }
+                    _ => {}
                 }
             }
             Ok(out)

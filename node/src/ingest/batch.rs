@@ -20,7 +20,7 @@ impl Ingest {
         source: Source,
         now: i64,
     ) -> Result<Vec<Outcome>, IngestError> {
-        let out = self.store_batch(items, now)?;
+        let out = self.store_batch(items, now, source)?;
         let stored = out.iter().filter_map(|o| match o {
             Outcome::Stored(l) => Some(l.clone()),
             _ => None,
@@ -35,7 +35,12 @@ impl Ingest {
         Ok(out)
     }
 
-    fn store_batch(&self, items: &[Vec<u8>], now: i64) -> Result<Vec<Outcome>, IngestError> {
+    fn store_batch(
+        &self,
+        items: &[Vec<u8>],
+        now: i64,
+        source: Source,
+    ) -> Result<Vec<Outcome>, IngestError> {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -47,7 +52,7 @@ impl Ingest {
         let mut store =
             |checked: Checked, out: &mut Vec<Outcome>, changes: &mut Vec<Change>| -> bool {
                 let outcome = match checked {
-                    Ok(Ok(signed)) => self.commit_locked(signed, changes),
+                    Ok(Ok(signed)) => self.commit_locked(signed, changes, now, source),
                     Ok(Err(outcome)) => Ok(outcome),
                     Err(e) => Err(e),
                 };
@@ -65,7 +70,7 @@ impl Ingest {
             };
         if workers < 2 || items.len() < 2 * workers {
             for b in items {
-                if !store(self.check(b, now), &mut out, &mut changes) {
+                if !store(self.check(b, now, source), &mut out, &mut changes) {
                     break;
                 }
             }
@@ -81,7 +86,9 @@ impl Ingest {
                     let tx = tx.clone();
                     scope.spawn(move || loop {
                         let i = claim.fetch_add(1, Ordering::Relaxed);
-                        if i >= items.len() || tx.send((i, self.check(&items[i], now))).is_err() {
+                        if i >= items.len()
+                            || tx.send((i, self.check(&items[i], now, source))).is_err()
+                        {
                             return;
                         }
                     });
@@ -103,7 +110,7 @@ impl Ingest {
                         Err(_) => {
                             let i = claim.fetch_add(1, Ordering::Relaxed);
                             if i < items.len() {
-                                (i, self.check(&items[i], now))
+                                (i, self.check(&items[i], now, source))
                             } else {
                                 // Everything is claimed: wait for the workers.
                                 let Ok(r) = rx.recv() else { break };

@@ -1,10 +1,15 @@
 //! Rate limits per author: how many listings and revisions one member may
 //! have stored per hour and per day.
 //!
-//! Counts are kept per clock hour and per day (UTC) of each revision's
-//! `created_at`, for the revisions this node stored; withdrawals never
-//! count. They are rebuilt from the store when the node opens, so that a
-//! restart does not hand every author a fresh hour.
+//! Two counts are kept per clock hour and per day (UTC), for the revisions
+//! this node stored; withdrawals never count. One by each revision's
+//! `created_at`, and one by when it arrived here, as this node's clock saw
+//! it: an author who back-dates `created_at` an hour a time still meets the
+//! limit of the hour it is now. Listings fetched by catch-up sync count by
+//! `created_at` only, so that a genuine backlog a peer stored earlier comes
+//! in whole. Both are rebuilt from the store when the node opens (arrival
+//! taken as `created_at`), so that a restart does not hand every author a
+//! fresh hour.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -81,7 +86,8 @@ impl AuthorRate {
 /// The counts of every author, shared by the validating threads.
 pub struct Rates {
     limits: RateLimits,
-    authors: Mutex<HashMap<MemberId, AuthorRate>>,
+    /// By `created_at`, and by arrival time.
+    authors: Mutex<HashMap<MemberId, (AuthorRate, AuthorRate)>>,
 }
 
 impl Rates {
@@ -92,34 +98,41 @@ impl Rates {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<MemberId, AuthorRate>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<MemberId, (AuthorRate, AuthorRate)>> {
         self.authors.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The limit this listing would break if stored now (withdrawals never
-    /// do).
-    pub fn exceeded(&self, l: &Listing) -> Option<Reason> {
+    /// do). `arrival` is the time it arrived here, or `None` for a listing
+    /// fetched by catch-up sync.
+    pub fn exceeded(&self, l: &Listing, arrival: Option<i64>) -> Option<Reason> {
         if l.status == Status::Withdrawn {
             return None;
         }
-        self.lock()
-            .get(&l.author)?
+        let authors = self.lock();
+        let (created, arrived) = authors.get(&l.author)?;
+        created
             .exceeded(l.created_at, &self.limits)
+            .or_else(|| arrival.and_then(|t| arrived.exceeded(t, &self.limits)))
     }
 
     /// Counts a stored revision (withdrawals are not counted).
-    pub fn count(&self, l: &Listing) {
+    pub fn count(&self, l: &Listing, arrival: Option<i64>) {
         if l.status != Status::Withdrawn {
-            self.count_head(l.author, l.created_at);
+            self.count_head(l.author, l.created_at, arrival);
         }
     }
 
-    fn count_head(&self, author: MemberId, created: i64) {
+    fn count_head(&self, author: MemberId, created: i64, arrival: Option<i64>) {
         let mut authors = self.lock();
         if authors.len() >= MAX_AUTHORS && !authors.contains_key(&author) {
             authors.clear();
         }
-        authors.entry(author).or_default().count(created);
+        let (by_created, by_arrival) = authors.entry(author).or_default();
+        by_created.count(created);
+        if let Some(t) = arrival {
+            by_arrival.count(t);
+        }
     }
 
     /// Replaces the counts with those of the revisions in `store` created
@@ -135,7 +148,7 @@ impl Rates {
         } in heads
         {
             if !withdrawn {
-                self.count_head(author, created_at);
+                self.count_head(author, created_at, Some(created_at));
                 counted += 1;
             }
         }

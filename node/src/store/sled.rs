@@ -37,7 +37,7 @@
 //! extend a shorter scope into a match. The number of listings is counted at
 //! open and then kept in memory, so that [`Store::len`] does not scan.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,6 +66,10 @@ pub struct SledStore {
     write: Mutex<()>,
     /// Number of listing records; changed only under `write`.
     count: AtomicU64,
+    /// Number of listing records per scope (each scope on its own), counted
+    /// at open and kept up to date under `write`, so that `status` does not
+    /// scan.
+    scopes: Mutex<HashMap<String, usize>>,
 }
 
 impl SledStore {
@@ -96,6 +100,7 @@ impl SledStore {
             path: path.to_owned(),
             write: Mutex::new(()),
             count: AtomicU64::new(0),
+            scopes: Mutex::new(HashMap::new()),
         };
         store.check_format(had_data)?;
         Ok(store)
@@ -124,12 +129,18 @@ impl SledStore {
                         known: FORMAT_VERSION,
                     });
                 }
+                // One pass over the records, reading only their heads.
                 let mut n = 0u64;
-                for key in self.db.scan_prefix([LISTING]).keys() {
-                    key.map_err(|e| self.err(e))?;
+                let mut scopes = HashMap::new();
+                for value in self.db.scan_prefix([LISTING]).values() {
+                    let bytes = value.map_err(|e| self.err(e))?;
+                    let scope = scope_of(&bytes)
+                        .ok_or_else(|| self.corrupt("a stored listing is unreadable"))?;
+                    *scopes.entry(scope.to_owned()).or_default() += 1;
                     n += 1;
                 }
                 self.count.store(n, Ordering::Release);
+                *self.scope_counts_lock() = scopes;
                 Ok(())
             }
             None => {
@@ -173,6 +184,30 @@ impl SledStore {
         map_error(&self.path, e)
     }
 
+    fn scope_counts_lock(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        self.scopes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Moves one record's count from scope `from` (none: a new record) to
+    /// `to` (none: removed). Called under `write`.
+    fn count_scope(&self, from: Option<&str>, to: Option<&str>) {
+        if from == to {
+            return;
+        }
+        let mut scopes = self.scope_counts_lock();
+        if let Some(f) = from {
+            if let Some(n) = scopes.get_mut(f) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    scopes.remove(f);
+                }
+            }
+        }
+        if let Some(t) = to {
+            *scopes.entry(t.to_owned()).or_default() += 1;
+        }
+    }
+
     fn corrupt(&self, detail: impl Into<String>) -> StoreError {
         StoreError::Corrupt {
             path: self.path.clone(),
@@ -201,6 +236,7 @@ impl SledStore {
     fn erase(&self, l: &SignedListing) -> Result<(), StoreError> {
         self.delete(&listing_key(&l.listing_id()))?;
         self.count.fetch_sub(1, Ordering::AcqRel);
+        self.count_scope(Some(l.listing.scope.as_str()), None);
         for key in index_keys(l) {
             self.delete(&key)?;
         }
@@ -279,6 +315,10 @@ impl Store for SledStore {
             self.insert(&history_key(&id), &encode_history(h))?;
         }
         self.insert(&listing_key(&id), listing.bytes())?;
+        self.count_scope(
+            replaced.as_ref().map(|o| o.listing.scope.as_str()),
+            Some(listing.listing.scope.as_str()),
+        );
         match &replaced {
             None => {
                 self.count.fetch_add(1, Ordering::AcqRel);
@@ -384,8 +424,7 @@ impl Store for SledStore {
             let (Some(created), Some(expires)) = (time(CREATED_AT), time(EXPIRES_AT)) else {
                 return Err(self.corrupt("a stored listing is too short"));
             };
-            let len = bytes.get(76).copied().unwrap_or(0) as usize;
-            if bytes.get(77..77 + len) != Some(want) {
+            if scope_of(&bytes).map(str::as_bytes) != Some(want) {
                 continue;
             }
             if expires > now {
@@ -395,36 +434,13 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    /// Counts scope index keys, without reading records. Index entries can
-    /// only be in excess of records (see the module docs: a record never
-    /// lacks its entry, a crash can leave an extra one), so when the entries
-    /// add up to the number of records the count is exact; otherwise each
-    /// entry is checked against its record.
+    /// The counts kept in memory since open (one pass over the records).
     fn scope_counts(&self) -> Result<BTreeMap<String, usize>, StoreError> {
-        let mut entries = Vec::new();
-        for item in self.db.scan_prefix([SCOPE]).keys() {
-            let key = item.map_err(|e| self.err(e))?;
-            let id = self.id_at_end(&key)?;
-            let scope = key
-                .get(1..key.len() - ID_LEN)
-                .and_then(|s| s.strip_suffix(b"/\0"))
-                .and_then(|s| std::str::from_utf8(s).ok())
-                .ok_or_else(|| self.corrupt("a scope key is unreadable"))?
-                .to_owned();
-            entries.push((scope, id));
-        }
-        let exact = entries.len() as u64 == self.count.load(Ordering::Acquire);
-        let mut counts = BTreeMap::new();
-        for (scope, id) in entries {
-            if !exact {
-                match self.read(&id)? {
-                    Some(l) if l.listing.scope.as_str() == scope => {}
-                    _ => continue,
-                }
-            }
-            *counts.entry(scope).or_default() += 1;
-        }
-        Ok(counts)
+        Ok(self
+            .scope_counts_lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect())
     }
 
     fn sweep_expired(&self, now: i64) -> Result<Vec<ListingId>, StoreError> {

@@ -28,6 +28,15 @@ pub const CREATED_AT: usize = 57;
 pub const EXPIRES_AT: usize = 65;
 pub const STATUS_AT: usize = 75;
 
+/// Where the scope of stored listing bytes starts: its length byte.
+pub const SCOPE_LEN_AT: usize = 76;
+
+/// The scope of stored listing bytes, without decoding them.
+pub fn scope_of(bytes: &[u8]) -> Option<&str> {
+    let len = *bytes.get(SCOPE_LEN_AT)? as usize;
+    std::str::from_utf8(bytes.get(SCOPE_LEN_AT + 1..SCOPE_LEN_AT + 1 + len)?).ok()
+}
+
 /// Author, creation time and tombstone flag of stored listing bytes,
 /// without decoding them.
 pub fn head_of(bytes: &[u8]) -> Option<crate::store::RevisionHead> {
