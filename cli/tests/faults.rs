@@ -8,16 +8,37 @@ use buurt_tests::TestNode;
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
 
-/// A listing by the node's operator, signed with their key.
-fn operator_listing(node: &TestNode, title: &str, created: i64, expires: i64) -> SignedListing {
+/// The node operator's member key and certificate.
+fn operator(
+    node: &TestNode,
+) -> (
+    buurt_protocol::keys::SigningKey,
+    buurt_protocol::Certificate,
+) {
     let dir = DataDir::new(node.path());
     let key = dir.member_key().unwrap();
     let cert = dir
         .certificate()
         .unwrap()
         .expect("the operator's certificate");
+    (key, cert)
+}
+
+/// A listing by the node's operator, signed with their key.
+fn operator_listing(node: &TestNode, title: &str, created: i64, expires: i64) -> SignedListing {
+    let (key, cert) = operator(node);
+    signed_by(&key, &cert, title, created, expires)
+}
+
+fn signed_by(
+    key: &buurt_protocol::keys::SigningKey,
+    cert: &buurt_protocol::Certificate,
+    title: &str,
+    created: i64,
+    expires: i64,
+) -> SignedListing {
     Listing {
-        author: buurt_protocol::keys::member_id(&key),
+        author: buurt_protocol::keys::member_id(key),
         key: ListingKey(buurt_node::datadir::random_bytes::<16>().unwrap()),
         revision: created as u64,
         created_at: created,
@@ -32,21 +53,28 @@ fn operator_listing(node: &TestNode, title: &str, created: i64, expires: i64) ->
         tags: vec![],
         geohash: None,
         terms: Terms::default(),
-        certificate: cert,
+        certificate: cert.clone(),
     }
-    .sign(&key)
+    .sign(key)
     .unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 /// Posts signed bytes; returns the HTTP status.
 fn post(node: &TestNode, l: &SignedListing) -> u16 {
+    post_with(&agent(), &node.url("/v1/listings"), l)
+}
+
+fn post_with(agent: &ureq::Agent, url: &str, l: &SignedListing) -> u16 {
     let body = serde_json::json!({ "signed": hex::encode(l.bytes()) });
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     agent
-        .post(node.url("/v1/listings"))
+        .post(url)
         .send_json(&body)
         .expect("answered")
         .status()
@@ -100,4 +128,63 @@ fn an_expired_listing_is_gone_on_every_route_before_the_sweep() {
         .map(|l| l["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![kept.as_str()], "mine");
+}
+
+/// One author may post this burst: only the per-peer gossip rate is tested.
+fn lift_author_limits(f: &mut buurt_node::config::FileConfig) {
+    f.rate_limits.author_per_hour = 1_000_000;
+    f.rate_limits.author_per_day = 1_000_000;
+}
+
+#[test]
+fn a_burst_from_an_honest_peer_arrives_whole_without_a_ban() {
+    const POSTS: usize = 8_000;
+    let a = TestNode::start_configured(BIN.as_ref(), SCOPE, &[], lift_author_limits);
+    let b = TestNode::start_configured(BIN.as_ref(), SCOPE, &[a.address()], lift_author_limits);
+    assert!(a.wait_subscribed(SCOPE));
+    let (key, cert) = operator(&a);
+    let now = buurt_node::clock::now();
+    let listings: Vec<SignedListing> = (0..POSTS)
+        .map(|n| signed_by(&key, &cert, &format!("Ding {n}"), now - 60, now + 86_400))
+        .collect();
+    // The burst: four posters at once, as fast as A answers.
+    let url = a.url("/v1/listings");
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for part in listings.chunks(POSTS / 4) {
+            let url = url.clone();
+            s.spawn(move || {
+                let agent = agent();
+                for l in part {
+                    assert_eq!(post_with(&agent, &url, l), 201);
+                }
+            });
+        }
+    });
+    let burst = started.elapsed();
+    eprintln!(
+        "{POSTS} posts in {:.1} s ({:.0}/s)",
+        burst.as_secs_f64(),
+        POSTS as f64 / burst.as_secs_f64()
+    );
+    let on_b = || {
+        b.ok(&["--json", "status"]).json()["listings"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert!(
+        TestNode::eventually(30, || on_b() == POSTS as u64),
+        "B has {} of {POSTS} 30 s after the burst; B's log:\n{}",
+        on_b(),
+        b.log()
+    );
+    eprintln!(
+        "B had all {POSTS} {:.1} s after the burst ended",
+        started.elapsed().as_secs_f64() - burst.as_secs_f64()
+    );
+    // No ban, no strike: A is still B's peer, and nothing A sent was invalid.
+    assert_eq!(b.peer_count(), 1, "B's log:\n{}", b.log());
+    assert!(!b.log().contains("invalid messages"), "{}", b.log());
+    let rejected = &b.ok(&["--json", "status"]).json()["ingest"]["rejected"];
+    assert_eq!(rejected, &serde_json::json!({}), "{rejected}");
 }

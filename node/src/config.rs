@@ -100,8 +100,9 @@ pub struct RateLimits {
     pub author_per_hour: u32,
     /// The same within one day (UTC).
     pub author_per_day: u32,
-    /// Gossip messages one peer may send per second; more are dropped unread
-    /// and count against the peer.
+    /// Gossip messages one peer may send per second; more are skipped unread
+    /// (not held against the peer) and fetched by a catch-up sync once the
+    /// peer has been quiet for a second.
     pub peer_per_second: u32,
 }
 

@@ -85,9 +85,24 @@ impl TestNode {
 
     /// Like [`TestNode::start`], dialling `peers` (full multiaddresses).
     pub fn start_with_peers(bin: &Path, scope: &str, peers: &[String]) -> TestNode {
+        TestNode::start_configured(bin, scope, peers, |_| {})
+    }
+
+    /// Like [`TestNode::start_with_peers`], with `config.toml` changed by
+    /// `edit` before the first start.
+    pub fn start_configured(
+        bin: &Path,
+        scope: &str,
+        peers: &[String],
+        edit: impl FnOnce(&mut buurt_node::config::FileConfig),
+    ) -> TestNode {
         let dir = tempfile::tempdir().expect("temp dir");
         let r = buurt(bin, dir.path(), &["init", "--scope", scope]);
         assert_eq!(r.code, 0, "init failed: {}", r.stderr);
+        let path = dir.path().join("config.toml");
+        let mut file = buurt_node::config::FileConfig::load(&path).expect("config");
+        edit(&mut file);
+        buurt_node::datadir::write_secret(&path, file.to_toml().as_bytes()).expect("config");
         let stderr_path = dir.path().join("node.log");
         let mut n = TestNode {
             bin: bin.to_owned(),

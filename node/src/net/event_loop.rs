@@ -228,10 +228,21 @@ impl EventLoop {
         }
     }
 
+    /// Every second: dials configured peers that are due, and starts a
+    /// catch-up sync with each peer whose gossip was skipped and that has
+    /// gone quiet (one whose session is still running is tried again).
     fn redial(&mut self) {
-        for addr in self.core.peers.due_dials(Instant::now()) {
+        let now = Instant::now();
+        for addr in self.core.peers.due_dials(now) {
             if let Err(e) = self.core.swarm.dial(addr.clone()) {
                 tracing::debug!("dial {addr}: {e}");
+            }
+        }
+        for peer in self.core.peers.due_catch_ups(now) {
+            if self.requests.start_session(peer, Duration::ZERO) {
+                tracing::info!("catching up with {} by sync", display_peer(&peer));
+            } else {
+                self.core.peers.fell_behind(peer, now);
             }
         }
     }

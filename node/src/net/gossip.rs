@@ -5,6 +5,7 @@
 //! from this node.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use buurt_protocol::SignedListing;
 use libp2p::gossipsub::{self, MessageAcceptance};
@@ -61,13 +62,16 @@ impl Gossip {
             source,
             acceptance,
         };
-        // Over its rate, a peer's messages are dropped unread; the first one
-        // over in a second counts against it.
+        // Over its rate, a peer's messages are skipped unread, not held
+        // against it: an honest node posting a burst is no attacker. What
+        // was skipped comes by a catch-up sync once the peer is quiet.
         if let Rate::Over { first } = core.peers.message(source, clock::now()) {
             if first {
-                tracing::debug!("{source} sends more gossip than its rate allows");
-                core.count_invalid(source);
+                tracing::debug!(
+                    "{source} sends more gossip than its rate allows; the rest comes by sync"
+                );
             }
+            core.peers.fell_behind(source, Instant::now());
             return report(core, verdict(MessageAcceptance::Ignore));
         }
         let is_revocation = message.topic == revocation_topic().hash();
@@ -78,6 +82,7 @@ impl Gossip {
             }
         }
         let Ok(permit) = self.validating.clone().try_acquire_owned() else {
+            core.peers.fell_behind(source, Instant::now());
             return report(core, verdict(MessageAcceptance::Ignore));
         };
         let ingest = self.ingest.clone();

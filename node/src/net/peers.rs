@@ -1,9 +1,14 @@
 //! Per-peer bookkeeping of the event loop: who is connected since when and
-//! on which address, strikes for invalid data, bans, gossip rates, and the
-//! configured peers to redial. A plain struct that is given the time, so
-//! that its rules are tested without a network.
+//! on which address, strikes for invalid data (which run out), bans, gossip
+//! rates, peers whose gossip this node had to skip and that it must catch up
+//! with, and the configured peers to redial. A plain struct that is given
+//! the time, so that its rules are tested without a network.
+//!
+//! Only provably bad data strikes: gossip over a peer's rate is skipped, not
+//! held against it, and the skipped listings are fetched by a catch-up sync
+//! as soon as the peer has been quiet for [`CATCH_UP_QUIET`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use libp2p::multiaddr::Protocol;
@@ -17,6 +22,12 @@ pub const BAN: Duration = Duration::from_secs(600);
 pub const MAX_REDIAL: Duration = Duration::from_secs(60);
 /// First wait between two dials of a configured peer.
 pub const FIRST_REDIAL: Duration = Duration::from_secs(1);
+/// How long a strike counts: [`MAX_INVALID`] strikes within this window ban
+/// a peer; older ones are forgotten.
+pub const STRIKE_WINDOW: Duration = Duration::from_secs(600);
+/// How long after the last skipped gossip message a catch-up sync with its
+/// sender starts (a burst is over when its sender has been quiet this long).
+pub const CATCH_UP_QUIET: Duration = Duration::from_secs(1);
 
 /// A configured peer that is redialled with backoff while not connected.
 struct Explicit {
@@ -58,8 +69,10 @@ pub enum Rate {
 pub struct Peers {
     explicit: Vec<Explicit>,
     connected: HashMap<PeerId, Connected>,
-    /// Invalid messages per peer since it connected.
-    strikes: HashMap<PeerId, u32>,
+    /// When each peer sent invalid data, within the last [`STRIKE_WINDOW`].
+    strikes: HashMap<PeerId, VecDeque<Instant>>,
+    /// Peers whose gossip was skipped, and when last.
+    behind: HashMap<PeerId, Instant>,
     banned: HashMap<PeerId, Instant>,
     /// Gossip messages per peer in the current second: `(second, count)`.
     rates: HashMap<PeerId, (i64, u32)>,
@@ -85,6 +98,7 @@ impl Peers {
             explicit,
             connected: HashMap::new(),
             strikes: HashMap::new(),
+            behind: HashMap::new(),
             banned: HashMap::new(),
             rates: HashMap::new(),
             per_second,
@@ -133,6 +147,7 @@ impl Peers {
         self.connected.remove(peer);
         self.strikes.remove(peer);
         self.rates.remove(peer);
+        self.behind.remove(peer);
     }
 
     pub fn connected_peers(&self) -> impl Iterator<Item = (&PeerId, &Connected)> {
@@ -159,13 +174,20 @@ impl Peers {
         }
     }
 
-    /// Counts one invalid message (or sync misbehaviour) against `peer`;
-    /// true when that makes [`MAX_INVALID`] and the peer is now banned
-    /// until `now + BAN` (the caller disconnects it).
+    /// Counts one invalid message (or sync misbehaviour) against `peer` at
+    /// `now`; true when that makes [`MAX_INVALID`] within
+    /// [`STRIKE_WINDOW`], and the peer is now banned until `now + BAN` (the
+    /// caller disconnects it).
     pub fn strike(&mut self, peer: PeerId, now: Instant) -> bool {
-        let n = self.strikes.entry(peer).or_default();
-        *n += 1;
-        if *n >= MAX_INVALID {
+        let s = self.strikes.entry(peer).or_default();
+        while s
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= STRIKE_WINDOW)
+        {
+            s.pop_front();
+        }
+        s.push_back(now);
+        if s.len() >= MAX_INVALID as usize {
             self.banned.insert(peer, now + BAN);
             true
         } else {
@@ -176,13 +198,43 @@ impl Peers {
     /// Strikes `peer` out at once (a sync session caught it breaking the
     /// protocol): banned until `now + BAN`.
     pub fn strike_out(&mut self, peer: PeerId, now: Instant) {
-        self.strikes.insert(peer, MAX_INVALID - 1);
+        let s = self.strikes.entry(peer).or_default();
+        s.clear();
+        s.extend(std::iter::repeat_n(now, MAX_INVALID as usize - 1));
         self.strike(peer, now);
     }
 
-    /// Strikes against `peer` so far.
-    pub fn strikes(&self, peer: &PeerId) -> u32 {
-        self.strikes.get(peer).copied().unwrap_or(0)
+    /// Strikes against `peer` that still count at `now`.
+    pub fn strikes(&self, peer: &PeerId, now: Instant) -> usize {
+        self.strikes.get(peer).map_or(0, |s| {
+            s.iter()
+                .filter(|t| now.duration_since(**t) < STRIKE_WINDOW)
+                .count()
+        })
+    }
+
+    /// Gossip from `peer` was skipped at `now` (over its rate, or no room to
+    /// validate it): what it sent must come by catch-up sync.
+    pub fn fell_behind(&mut self, peer: PeerId, now: Instant) {
+        self.behind.insert(peer, now);
+    }
+
+    /// The peers to catch up with at `now`: connected, behind, and quiet for
+    /// [`CATCH_UP_QUIET`]. They are no longer behind; one whose session
+    /// cannot start yet is marked again with [`Peers::fell_behind`].
+    pub fn due_catch_ups(&mut self, now: Instant) -> Vec<PeerId> {
+        let due: Vec<PeerId> = self
+            .behind
+            .iter()
+            .filter(|(p, t)| {
+                self.connected.contains_key(p) && now.duration_since(**t) >= CATCH_UP_QUIET
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for p in &due {
+            self.behind.remove(p);
+        }
+        due
     }
 
     /// The configured peers to dial at `now` (not connected, backoff
@@ -233,7 +285,38 @@ mod tests {
             Connection::New,
             "the ban runs out"
         );
-        assert_eq!(p.strikes(&bad), 0, "strikes start afresh");
+        assert_eq!(p.strikes(&bad, t0 + BAN), 0, "strikes start afresh");
+    }
+
+    #[test]
+    fn strikes_run_out() {
+        let t0 = Instant::now();
+        let mut p = Peers::new(vec![], 10, t0);
+        let x = peer();
+        p.connected(x, addr(1), t0, 0);
+        assert!(!p.strike(x, t0));
+        assert!(!p.strike(x, t0 + STRIKE_WINDOW / 2));
+        // The first has run out by the time of the third: two count.
+        let later = t0 + STRIKE_WINDOW + Duration::from_secs(1);
+        assert!(!p.strike(x, later), "no ban from strikes spread out");
+        assert_eq!(p.strikes(&x, later), 2);
+        assert!(p.strike(x, later), "three within the window ban");
+    }
+
+    #[test]
+    fn a_peer_behind_is_caught_up_with_once_it_is_quiet() {
+        let t0 = Instant::now();
+        let mut p = Peers::new(vec![], 10, t0);
+        let (x, away) = (peer(), peer());
+        p.connected(x, addr(1), t0, 0);
+        p.fell_behind(x, t0);
+        p.fell_behind(away, t0);
+        assert!(p.due_catch_ups(t0).is_empty(), "not while it still sends");
+        p.fell_behind(x, t0 + CATCH_UP_QUIET / 2);
+        assert!(p.due_catch_ups(t0 + CATCH_UP_QUIET).is_empty());
+        let quiet = t0 + CATCH_UP_QUIET * 2;
+        assert_eq!(p.due_catch_ups(quiet), vec![x], "only connected peers");
+        assert!(p.due_catch_ups(quiet).is_empty(), "once");
     }
 
     #[test]

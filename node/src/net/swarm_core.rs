@@ -20,11 +20,13 @@ impl Core {
     /// Counts one invalid message (or sync misbehaviour) against a peer and
     /// disconnects it when that bans it.
     pub fn count_invalid(&mut self, peer: PeerId) {
-        if self.peers.strike(peer, Instant::now()) {
+        let now = Instant::now();
+        if self.peers.strike(peer, now) {
             tracing::warn!(
-                "disconnecting {}: {} invalid messages",
+                "disconnecting {}: {} invalid messages within {} minutes",
                 display_peer(&peer),
-                self.peers.strikes(&peer)
+                self.peers.strikes(&peer, now),
+                super::peers::STRIKE_WINDOW.as_secs() / 60
             );
             let _ = self.swarm.disconnect_peer_id(peer);
         }
