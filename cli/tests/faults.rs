@@ -188,3 +188,152 @@ fn a_burst_from_an_honest_peer_arrives_whole_without_a_ban() {
     let rejected = &b.ok(&["--json", "status"]).json()["ingest"]["rejected"];
     assert_eq!(rejected, &serde_json::json!({}), "{rejected}");
 }
+
+/// Sends raw bytes to the API and reads until it closes, for up to `secs`.
+fn raw(api: &str, bytes: &[u8], secs: u64) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(api).expect("connects");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(secs)))
+        .unwrap();
+    let _ = s.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The JSON body of a raw answer.
+fn json_body(answer: &str) -> serde_json::Value {
+    let body = answer.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {answer:?}"))
+}
+
+#[test]
+fn every_api_error_is_json_with_a_reason() {
+    let node = TestNode::start(BIN.as_ref(), SCOPE);
+    let big_header = format!(
+        "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(40_000)
+    );
+    let long_uri = format!(
+        "GET /v1/listings/{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "a".repeat(10_000)
+    );
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (
+            b"POST /v1/listings HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".to_vec(),
+            "400",
+            "bad_request",
+        ),
+        (
+            b"POST /v1/listings HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello".to_vec(),
+            "400",
+            "bad_request",
+        ),
+        (b"NOT HTTP AT ALL\r\n\r\n".to_vec(), "400", "bad_request"),
+        (
+            b"GET /v1/listings/%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            "400",
+            "bad_path",
+        ),
+        (
+            b"DELETE /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            "405",
+            "method_not_allowed",
+        ),
+        (big_header.into_bytes(), "431", "headers_too_large"),
+        (long_uri.into_bytes(), "414", "uri_too_long"),
+    ];
+    for (request, status, reason) in cases {
+        let answer = raw(&node.api, &request, 10);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{reason}: {answer:?}"
+        );
+        assert_eq!(json_body(&answer)["reason"], reason, "{answer:?}");
+    }
+}
+
+/// Lets this process open a few thousand sockets.
+fn raise_open_files() {
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+#[test]
+fn slow_clients_are_cut_off_and_do_not_keep_residents_out() {
+    use std::io::{Read, Write};
+    raise_open_files();
+    let node = TestNode::start(BIN.as_ref(), SCOPE);
+    // A thousand slow clients: bare connections, half request lines, and
+    // bodies that never come.
+    let mut slow = Vec::new();
+    for n in 0..1_000 {
+        let mut s = std::net::TcpStream::connect(&node.api).expect("connects");
+        match n % 3 {
+            0 => {}
+            1 => {
+                let _ = s.write_all(b"GET /v1/sta");
+            }
+            _ => {
+                let _ = s.write_all(
+                    b"POST /v1/listings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sig",
+                );
+            }
+        }
+        slow.push((n % 3, s));
+    }
+    // A resident is still answered meanwhile.
+    let status = node.cli(&["--json", "status"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    // The stalled bodies get a JSON 408; everything slow is closed.
+    for (kind, s) in &mut slow {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut out = Vec::new();
+        let read = s.read_to_end(&mut out);
+        assert!(read.is_ok(), "closed by the node, not timed out: {read:?}");
+        let answer = String::from_utf8_lossy(&out);
+        if *kind == 2 {
+            assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+            assert_eq!(json_body(&answer)["reason"], "body_timeout");
+        }
+    }
+}
+
+#[test]
+fn connections_over_the_cap_get_a_json_503() {
+    let node = TestNode::start_configured(BIN.as_ref(), SCOPE, &[], |f| f.api_max_connections = 20);
+    let held: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(&node.api).expect("connects"))
+        .collect();
+    // Each held connection is counted once the node has accepted it; one
+    // more then finds the cap.
+    assert!(TestNode::eventually(10, || {
+        raw(
+            &node.api,
+            b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            5,
+        )
+        .starts_with("HTTP/1.1 503 ")
+    }));
+    let answer = raw(
+        &node.api,
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        5,
+    );
+    assert_eq!(json_body(&answer)["reason"], "too_many_connections");
+    drop(held);
+    assert!(
+        TestNode::eventually(10, || node.cli(&["status"]).code == 0),
+        "served again once they close"
+    );
+}

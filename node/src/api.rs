@@ -14,6 +14,7 @@ pub mod dto;
 pub mod error;
 pub mod listings;
 pub mod search;
+pub mod serve;
 pub mod status;
 
 use std::sync::Arc;
@@ -90,8 +91,17 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(status::routes())
         .merge(admin::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("not_found", "no such API route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method (docs/operator.md lists the routes)",
+            )
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(body_in_time))
         .layer(axum::middleware::from_fn(declared_size_limit))
+        .layer(axum::middleware::from_fn(head_limits))
         .with_state(state)
 }
 
@@ -113,11 +123,104 @@ async fn declared_size_limit(
     next.run(req).await
 }
 
-/// Runs blocking store or index work off the async threads.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
+/// Longest request target (path and query) taken.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most bytes of headers taken.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses a request whose target or headers are over the limits with a
+/// JSON 414 or 431 (hyper's own limit, [`serve::MAX_BUF`], lies above).
+async fn head_limits(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().to_string().len();
+    if uri > MAX_URI_BYTES {
+        return ApiError::new(
+            axum::http::StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is over {MAX_URI_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return ApiError::new(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request headers are over {MAX_HEADER_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Reads a request's body in full within [`serve::BODY_TIMEOUT`] (a
+/// stalled body gets a JSON 408 instead of holding a handler), and at most
+/// [`MAX_BODY_BYTES`] of it.
+async fn body_in_time(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    let carries =
+        req.headers().contains_key(CONTENT_LENGTH) || req.headers().contains_key(TRANSFER_ENCODING);
+    if !carries {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let read = tokio::time::timeout(
+        serve::BODY_TIMEOUT,
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    )
+    .await;
+    match read {
+        Ok(Ok(bytes)) => {
+            let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+            next.run(req).await
+        }
+        Ok(Err(e)) if is_length_limit(&e) => ApiError::too_large().into_response(),
+        Ok(Err(e)) => {
+            ApiError::bad("bad_body", format!("the request body broke off: {e}")).into_response()
+        }
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                serve::BODY_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Whether reading a body failed on [`MAX_BODY_BYTES`].
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// One path parameter as text; one that does not decode (`%FF`) is a JSON
+/// 400, like every other error.
+pub struct PathText(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(p)| PathText(p))
+            .map_err(|e| ApiError::bad("bad_path", e.body_text()))
+    }
 }
 
 /// A parse of a path or body value, as a 400 with `reason`.

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_API: &str = "127.0.0.1:4747";
 /// The scope a node gets when none is given.
 pub const DEFAULT_SCOPE: &str = "local";
+/// Most API connections open at once, unless configured otherwise.
+pub const DEFAULT_API_MAX_CONNECTIONS: usize = 4_096;
 /// Least time between two commits of the search index, unless configured
 /// otherwise (`index_commit_ms`).
 pub const DEFAULT_INDEX_COMMIT_MS: u64 = 250;
@@ -65,6 +67,9 @@ pub struct FileConfig {
     pub follow: Vec<String>,
     /// Address of the HTTP API. Keep it on loopback unless a proxy guards it.
     pub api: String,
+    /// Most API connections open at once; one more is answered 503 and
+    /// closed.
+    pub api_max_connections: usize,
     /// libp2p listen addresses (used once federation is on).
     pub listen: Vec<String>,
     /// Peers to dial at start (multiaddresses).
@@ -123,6 +128,7 @@ impl Default for FileConfig {
             name: String::new(),
             follow: vec![],
             api: DEFAULT_API.into(),
+            api_max_connections: DEFAULT_API_MAX_CONNECTIONS,
             listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
             peers: vec![],
             mdns: true,
@@ -176,6 +182,7 @@ pub struct Config {
     pub name: String,
     pub follow: Vec<Scope>,
     pub api: SocketAddr,
+    pub api_max_connections: usize,
     pub listen: Vec<String>,
     pub peers: Vec<String>,
     pub mdns: bool,
@@ -243,6 +250,12 @@ impl Config {
                 message: "must be between 10 and 10000".into(),
             });
         }
+        if !(1..=1_000_000).contains(&file.api_max_connections) {
+            return Err(ConfigError::Invalid {
+                field: "api_max_connections",
+                message: "must be between 1 and 1000000".into(),
+            });
+        }
         let listen = if o.listen.is_empty() {
             file.listen
         } else {
@@ -255,6 +268,7 @@ impl Config {
             name: file.name,
             follow,
             api,
+            api_max_connections: file.api_max_connections,
             listen,
             peers,
             mdns: file.mdns && !o.no_mdns,

@@ -175,9 +175,13 @@ impl Node {
         });
         let tasks = spawn_background(parts.ingest.clone(), parts.config.sweep_interval_secs);
         on_ready(&addr);
-        let served = axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = api::serve::serve(
+            listener,
+            api::router(state),
+            parts.config.api_max_connections,
+            shutdown,
+        )
+        .await;
         tasks.abort();
         let ingest = parts.ingest.clone();
         tokio::task::spawn_blocking(move || -> Result<(), IngestError> {

@@ -94,6 +94,7 @@ pub fn node(
     };
     let config = Config::build(file, overrides)?;
     init_logging();
+    raise_open_files();
     let scope = config.scope.clone();
     let node = Node::open(dir.clone(), config)?;
     let listings = node.parts.store.len()?;
@@ -223,4 +224,27 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// Raises the soft limit of open files to the hard one: every API
+/// connection and every peer holds a descriptor, and the usual soft limit
+/// (1,024) is below the API's own cap on connections.
+fn raise_open_files() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let wanted = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                tracing::debug!("could not raise the limit of open files");
+            }
+        }
+    }
 }

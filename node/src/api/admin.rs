@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -16,7 +16,7 @@ use super::dto::{
     AdmitAsk, Block, BlockAnswer, BlockAsk, Member, ReindexAnswer, RevokeAnswer, TrustAnswer,
     TrustAsk, TrustedList, UnblockAnswer, UntrustAnswer,
 };
-use super::{parse, ApiError, ApiResult, ApiState};
+use super::{parse, ApiError, ApiResult, ApiState, PathText};
 use crate::ingest::{Revoked, Source};
 use crate::moderation::Target;
 
@@ -126,7 +126,7 @@ async fn add_block(
 
 async fn remove_block(
     State(st): State<Arc<ApiState>>,
-    Path(text): Path<String>,
+    PathText(text): PathText,
 ) -> ApiResult<Json<UnblockAnswer>> {
     let t = target(&text)?;
     let s = st.clone();
@@ -197,7 +197,7 @@ async fn admit(
 /// publishes it.
 async fn revoke(
     State(st): State<Arc<ApiState>>,
-    Path(member): Path<String>,
+    PathText(member): PathText,
 ) -> ApiResult<Json<RevokeAnswer>> {
     let member: MemberId = parse("bad_member_id", &member)?;
     let now = st.now();
@@ -265,7 +265,7 @@ async fn add_trusted(
 
 async fn remove_trusted(
     State(st): State<Arc<ApiState>>,
-    Path(node): Path<String>,
+    PathText(node): PathText,
 ) -> ApiResult<Json<UntrustAnswer>> {
     let node = node_id(&node)?;
     let s = st.clone();

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use buurt_protocol::{ListingId, MemberId, Rejection, SignedListing};
 
 use super::dto::{ListingView, Member, PostAnswer, PostBody};
-use super::{parse, ApiError, ApiResult, ApiState};
+use super::{parse, ApiError, ApiResult, ApiState, PathText};
 use crate::ingest::{Outcome, Reason, Source};
 use crate::store::Store;
 
@@ -124,7 +124,7 @@ pub fn resolve(store: &dyn Store, text: &str) -> ApiResult<ListingId> {
 
 async fn get_listing(
     State(st): State<Arc<ApiState>>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> ApiResult<Json<ListingView>> {
     let s = st.clone();
     let now = st.now();
@@ -158,7 +158,7 @@ async fn get_listing(
 
 async fn member_listings(
     State(st): State<Arc<ApiState>>,
-    Path(member): Path<String>,
+    PathText(member): PathText,
 ) -> ApiResult<Json<Vec<ListingView>>> {
     let member: MemberId = parse("bad_member_id", &member)?;
     let s = st.clone();
@@ -176,7 +176,7 @@ async fn member_listings(
 /// certificate is public in every listing they post.
 async fn member_certificate(
     State(st): State<Arc<ApiState>>,
-    Path(member): Path<String>,
+    PathText(member): PathText,
 ) -> ApiResult<Json<Member>> {
     let member: MemberId = parse("bad_member_id", &member)?;
     st.moderation.certificate(&member).map(Json).ok_or_else(|| {
