@@ -78,20 +78,14 @@ pub async fn serve(
             tokio::pin!(conn);
             let lifetime = tokio::time::sleep(CONNECTION_LIFETIME);
             tokio::pin!(lifetime);
-            loop {
-                tokio::select! {
-                    _ = conn.as_mut() => break,
-                    _ = &mut lifetime => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
-                        break;
-                    }
-                    _ = stop.changed() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
-                        break;
-                    }
-                }
+            let ended = tokio::select! {
+                _ = conn.as_mut() => true,
+                _ = &mut lifetime => false,
+                _ = stop.changed() => false,
+            };
+            if !ended {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
             }
             drop(permit);
         });
