@@ -362,7 +362,7 @@ fn run(size: usize) {
         let index = Arc::new(SearchIndex::open(&dir.join("index")).unwrap());
         let node_key = buurt_node::datadir::DataDir::new(dir).node_key().unwrap();
         let moderation = Arc::new(Moderation::in_memory(config.clone(), node_key));
-        let ingest = Ingest::new(store, index.clone(), &config, moderation, None);
+        let ingest = Ingest::new(store, index.clone(), &config, moderation, None, None);
 
         // The validation stage alone, for reference (certificates cached).
         let t = Instant::now();

@@ -337,3 +337,97 @@ fn connections_over_the_cap_get_a_json_503() {
         "served again once they close"
     );
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// `None` (and a message) where this process may not mount one.
+    fn mount(megabytes: u32) -> Option<Tmpfs> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: could not mount a tmpfs here");
+            return None;
+        }
+        Some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_writes_keeps_reads_and_recovers_without_restart() {
+    let Some(fs) = Tmpfs::mount(24) else { return };
+    let data = tempfile::tempdir_in(fs.0.path()).unwrap();
+    let node = TestNode::start_in(BIN.as_ref(), data, SCOPE, &[], |f| {
+        lift_author_limits(f);
+        f.storage_reserve_mb = 4;
+    });
+    // Leave about 3 MB above the reserve.
+    let free = buurt_node::space::free_bytes(fs.0.path()).unwrap();
+    let filler = fs.0.path().join("filler");
+    let keep = 4_000_000 + 3_000_000;
+    std::fs::write(&filler, vec![0u8; free.saturating_sub(keep) as usize]).unwrap();
+
+    let (key, cert) = operator(&node);
+    let now = buurt_node::clock::now();
+    let agent = agent();
+    let url = node.url("/v1/listings");
+    let mut stored = Vec::new();
+    let mut refused = None;
+    for n in 0..20_000 {
+        let mut l = Listing::clone(&signed_by(&key, &cert, "Ding", now - 60, now + 86_400).listing);
+        l.body = format!("{n} {}", "x".repeat(3_500));
+        let l = l.sign(&key).unwrap();
+        let body = serde_json::json!({ "signed": hex::encode(l.bytes()) });
+        let mut resp = agent.post(&url).send_json(&body).expect("answered");
+        match resp.status().as_u16() {
+            201 => stored.push(l.listing_id().to_string()),
+            code => {
+                let v: serde_json::Value = resp.body_mut().read_json().unwrap();
+                refused = Some((code, v));
+                break;
+            }
+        }
+    }
+    let (code, v) = refused.expect("the disk fills up");
+    assert_eq!(code, 507, "{v}");
+    assert_eq!(v["reason"], "storage_full", "{v}");
+    assert!(stored.len() > 100, "{} stored first", stored.len());
+    // Reads go on.
+    let status = node.ok(&["--json", "status"]).json();
+    assert_eq!(status["disk"], "full", "{status}");
+    assert_eq!(status["listings"], stored.len(), "{status}");
+    assert!(node.ok(&["show", &stored[0]]).stdout.contains("Ding"));
+    assert!(!node.search_ids(&["ding"]).is_empty());
+    let refused_cli = node.cli(&["offer", "Ladder"]);
+    assert_eq!(refused_cli.code, 1);
+    assert!(
+        refused_cli.stderr.contains("disk"),
+        "{}",
+        refused_cli.stderr
+    );
+    // Space freed: writes work again, no restart.
+    std::fs::remove_file(&filler).unwrap();
+    assert!(
+        TestNode::eventually(10, || node.cli(&["offer", "Ladder"]).code == 0),
+        "posting works again"
+    );
+    assert_eq!(node.ok(&["--json", "status"]).json()["disk"], "ok");
+}

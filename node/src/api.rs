@@ -63,6 +63,8 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     /// Permits for blocking work ([`BLOCKING`]).
     pub work: Semaphore,
+    /// Free disk space under the store (`None`: not on disk).
+    pub space: Option<Arc<crate::space::Space>>,
 }
 
 impl ApiState {

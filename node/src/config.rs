@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_API: &str = "127.0.0.1:4747";
 /// The scope a node gets when none is given.
 pub const DEFAULT_SCOPE: &str = "local";
+/// Free disk space a node keeps, in MB, unless configured otherwise.
+pub const DEFAULT_STORAGE_RESERVE_MB: u64 = 64;
 /// Most API connections open at once, unless configured otherwise.
 pub const DEFAULT_API_MAX_CONNECTIONS: usize = 4_096;
 /// Least time between two commits of the search index, unless configured
@@ -70,6 +72,10 @@ pub struct FileConfig {
     /// Most API connections open at once; one more is answered 503 and
     /// closed.
     pub api_max_connections: usize,
+    /// Free disk space (MB) the node keeps: below it, new listings are
+    /// refused (507 `storage_full`) until space is freed; below twice it,
+    /// the node warns.
+    pub storage_reserve_mb: u64,
     /// libp2p listen addresses (used once federation is on).
     pub listen: Vec<String>,
     /// Peers to dial at start (multiaddresses).
@@ -129,6 +135,7 @@ impl Default for FileConfig {
             follow: vec![],
             api: DEFAULT_API.into(),
             api_max_connections: DEFAULT_API_MAX_CONNECTIONS,
+            storage_reserve_mb: DEFAULT_STORAGE_RESERVE_MB,
             listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
             peers: vec![],
             mdns: true,
@@ -183,6 +190,7 @@ pub struct Config {
     pub follow: Vec<Scope>,
     pub api: SocketAddr,
     pub api_max_connections: usize,
+    pub storage_reserve_mb: u64,
     pub listen: Vec<String>,
     pub peers: Vec<String>,
     pub mdns: bool,
@@ -269,6 +277,7 @@ impl Config {
             follow,
             api,
             api_max_connections: file.api_max_connections,
+            storage_reserve_mb: file.storage_reserve_mb,
             listen,
             peers,
             mdns: file.mdns && !o.no_mdns,

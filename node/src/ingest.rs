@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use crate::moderation::{Moderation, ModerationError};
 use crate::search::indexer::{Change, Indexer, IndexerError};
 use crate::search::{SearchError, SearchIndex};
+use crate::space::Space;
 use crate::store::{PutOutcome, Store, StoreError};
 
 pub use crate::outcome::{Announcement, Outcome, Reason, Source};
@@ -51,6 +52,9 @@ pub enum IngestError {
     Indexer(#[from] IndexerError),
     #[error("moderation: {0}")]
     Moderation(#[from] ModerationError),
+    /// Less free disk space than the reserve: nothing is written.
+    #[error("{}: {} MB free, under the {} MB reserve; free some space (nothing was stored)", crate::space::FULL, free / 1_000_000, reserve / 1_000_000)]
+    StorageFull { free: u64, reserve: u64 },
 }
 
 /// Counters since start, for `status`.
@@ -80,6 +84,8 @@ pub struct Ingest {
     /// without touching the database. A miss falls back to the store.
     seen: Mutex<HashSet<ContentId>>,
     announce: Option<mpsc::Sender<Announcement>>,
+    /// The free space under the store, when it is on disk.
+    space: Option<Arc<Space>>,
     stats: Mutex<Stats>,
     /// Serialises store-then-enqueue so that index changes reach the indexer
     /// in store order, and the index never keeps an older revision.
@@ -96,13 +102,15 @@ impl Ingest {
     /// The pipeline over `store` and `index`, with the node's listing
     /// limits and index commit interval from `config`, the policy stage
     /// `moderation` (built completely beforehand), and the sender of the
-    /// announce channel (`None`: nobody listens).
+    /// announce channel (`None`: nobody listens), and the free space to
+    /// keep (`None`: a store in memory).
     pub fn new(
         store: Arc<dyn Store>,
         index: Arc<SearchIndex>,
         config: &crate::config::Config,
         moderation: Arc<Moderation>,
         announce: Option<mpsc::Sender<Announcement>>,
+        space: Option<Arc<Space>>,
     ) -> Ingest {
         Ingest {
             indexer: Indexer::start(index.clone(), config.index_commit),
@@ -113,6 +121,7 @@ impl Ingest {
             certs: certs::Certs::default(),
             seen: Mutex::new(HashSet::new()),
             announce,
+            space,
             stats: Mutex::new(Stats::default()),
             write: Mutex::new(()),
             version: AtomicU64::new(0),
@@ -125,6 +134,7 @@ impl Ingest {
     /// this returns (so the answer may acknowledge it) and before it is
     /// announced; others are left to the store's background flush.
     pub fn submit(&self, bytes: &[u8], source: Source, now: i64) -> Result<Outcome, IngestError> {
+        self.room()?;
         let (outcome, mark) = match self.check(bytes, now, source)? {
             Ok(signed) => self.commit_listing(signed, now, source)?,
             Err(outcome) => (outcome, 0),
@@ -238,6 +248,21 @@ impl Ingest {
             let _ = tx.blocking_send(a);
         } else {
             let _ = tx.try_send(a);
+        }
+    }
+
+    /// Refuses to write while less free disk space than the reserve is
+    /// left (read at most every 200 ms).
+    fn room(&self) -> Result<(), IngestError> {
+        let Some(space) = &self.space else {
+            return Ok(());
+        };
+        match space.free() {
+            Some(free) if free < space.reserve() => Err(IngestError::StorageFull {
+                free,
+                reserve: space.reserve(),
+            }),
+            _ => Ok(()),
         }
     }
 

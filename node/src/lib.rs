@@ -18,5 +18,6 @@ pub mod net;
 pub mod outcome;
 pub mod run;
 pub mod search;
+pub mod space;
 pub mod store;
 pub mod sync;

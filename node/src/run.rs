@@ -109,7 +109,11 @@ impl Node {
         if let Some(cert) = dir.certificate()? {
             moderation.record_member(&cert, "operator")?;
         }
-        let parts = Parts::assemble(config, store, Arc::new(index), moderation);
+        let space = Arc::new(crate::space::Space::new(
+            &dir.db_path(),
+            config.storage_reserve_mb.saturating_mul(1_000_000),
+        ));
+        let parts = Parts::assemble(config, store, Arc::new(index), moderation, Some(space));
         let ingest = &parts.ingest;
         if rebuild && parts.store.is_empty()? {
             // A new data directory: an empty index is the whole rebuild.
@@ -172,6 +176,7 @@ impl Node {
             started_at: clock::now(),
             clock: Arc::new(SystemClock),
             work: tokio::sync::Semaphore::new(api::BLOCKING),
+            space: parts.space.clone(),
         });
         let tasks = spawn_background(parts.ingest.clone(), parts.config.sweep_interval_secs);
         on_ready(&addr);

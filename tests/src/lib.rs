@@ -97,6 +97,18 @@ impl TestNode {
         edit: impl FnOnce(&mut buurt_node::config::FileConfig),
     ) -> TestNode {
         let dir = tempfile::tempdir().expect("temp dir");
+        TestNode::start_in(bin, dir, scope, peers, edit)
+    }
+
+    /// Like [`TestNode::start_configured`], with the data directory `dir`
+    /// (a temporary directory made where the test wants it).
+    pub fn start_in(
+        bin: &Path,
+        dir: tempfile::TempDir,
+        scope: &str,
+        peers: &[String],
+        edit: impl FnOnce(&mut buurt_node::config::FileConfig),
+    ) -> TestNode {
         let r = buurt(bin, dir.path(), &["init", "--scope", scope]);
         assert_eq!(r.code, 0, "init failed: {}", r.stderr);
         let path = dir.path().join("config.toml");

@@ -97,6 +97,16 @@ pub fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
         s.members, s.revocations
     );
     println!("blocks    {}", s.blocks);
+    if let Some(free) = s.disk_free_bytes {
+        let warn = match s.disk {
+            buurt_node::space::Level::Ok => "",
+            buurt_node::space::Level::Low => "  (low: free some space)",
+            buurt_node::space::Level::Full => {
+                "  (FULL: new listings are refused until space is freed)"
+            }
+        };
+        println!("disk      {} MB free{warn}", free / 1_000_000);
+    }
     for x in &s.sync {
         println!("sync      {}", sync_line(x));
     }

@@ -152,6 +152,17 @@ pub struct StatusView {
     pub started_at: String,
     pub version: String,
     pub ingest: IngestStats,
+    /// Free bytes on the disk of the data directory, where known.
+    #[serde(default)]
+    pub disk_free_bytes: Option<u64>,
+    /// `ok`, `low` (under twice the reserve: the operator is warned) or
+    /// `full` (under the reserve: new listings are refused).
+    #[serde(default = "disk_ok")]
+    pub disk: crate::space::Level,
+}
+
+fn disk_ok() -> crate::space::Level {
+    crate::space::Level::Ok
 }
 
 /// Listings stored for one scope, in [`StatusView`].

@@ -18,6 +18,9 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// How an I/O error on a full file system prints (`ENOSPC`).
+const ENOSPC: &str = "(os error 28)";
+
 impl ApiError {
     pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
@@ -44,10 +47,25 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, reason, message)
     }
 
-    /// A failure of the node itself; logged.
+    /// A failure of the node itself; logged. A full disk (the node's own
+    /// reserve, or the operating system's "no space left") is a 507
+    /// `storage_full`, not an error of the node: writes work again once
+    /// space is freed.
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
-        tracing::error!("internal error: {e}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        let text = e.to_string();
+        if text.contains(crate::space::FULL) || text.contains(ENOSPC) {
+            return ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                if text.contains(crate::space::FULL) {
+                    text
+                } else {
+                    format!("{}: {text}", crate::space::FULL)
+                },
+            );
+        }
+        tracing::error!("internal error: {text}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", text)
     }
 
     /// A JSON body that did not parse.

@@ -68,6 +68,11 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         started_at: rfc3339(st.started_at),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         ingest: st.ingest.stats(),
+        disk_free_bytes: st.space.as_ref().and_then(|s| s.free()),
+        disk: st
+            .space
+            .as_ref()
+            .map_or(crate::space::Level::Ok, |s| s.level()),
     }))
 }
 

@@ -20,6 +20,7 @@ impl Ingest {
         source: Source,
         now: i64,
     ) -> Result<Vec<Outcome>, IngestError> {
+        self.room()?;
         let out = self.store_batch(items, now, source)?;
         let stored = out.iter().filter_map(|o| match o {
             Outcome::Stored(l) => Some(l.clone()),

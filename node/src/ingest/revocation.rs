@@ -25,6 +25,7 @@ impl Ingest {
     /// removes the listings it covers from store and index, and announces
     /// it (a local one is then published).
     pub fn take_revocation(&self, bytes: &[u8], source: Source) -> Result<Revoked, IngestError> {
+        self.room()?;
         let Ok(rev) = Revocation::verify(bytes) else {
             return Ok(Revoked::Invalid);
         };

@@ -156,6 +156,8 @@ fn listing_verdict(r: Result<Outcome, IngestError>) -> MessageAcceptance {
         Ok(Outcome::Duplicate(_)) | Ok(Outcome::Superseded(_)) => MessageAcceptance::Ignore,
         Ok(Outcome::Rejected(r)) if r.is_invalid() => MessageAcceptance::Reject,
         Ok(Outcome::Rejected(_)) => MessageAcceptance::Ignore,
+        // Said once by the space watcher; sync brings what was missed.
+        Err(IngestError::StorageFull { .. }) => MessageAcceptance::Ignore,
         Err(e) => {
             tracing::warn!("ingest failed on a gossip message: {e}");
             MessageAcceptance::Ignore

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::ingest::{Announcement, Ingest, ANNOUNCE};
 use crate::moderation::Moderation;
 use crate::search::{SearchError, SearchIndex};
+use crate::space::Space;
 use crate::store::{MemoryStore, Store};
 use crate::sync;
 
@@ -22,15 +23,19 @@ pub struct Parts {
     pub ingest: Arc<Ingest>,
     /// What ingest announces; the network takes it as its publisher.
     pub announcements: mpsc::Receiver<Announcement>,
+    /// The free disk space under the store (`None` in memory).
+    pub space: Option<Arc<Space>>,
 }
 
 impl Parts {
     /// Wires ingest to an opened store, index and moderation.
+    /// `space`: the free disk space to keep under an on-disk store.
     pub fn assemble(
         config: Arc<Config>,
         store: Arc<dyn Store>,
         index: Arc<SearchIndex>,
         moderation: Arc<Moderation>,
+        space: Option<Arc<Space>>,
     ) -> Parts {
         let (tx, announcements) = mpsc::channel(ANNOUNCE);
         let ingest = Arc::new(Ingest::new(
@@ -39,6 +44,7 @@ impl Parts {
             &config,
             moderation.clone(),
             Some(tx),
+            space.clone(),
         ));
         Parts {
             config,
@@ -47,6 +53,7 @@ impl Parts {
             moderation,
             ingest,
             announcements,
+            space,
         }
     }
 
@@ -61,6 +68,7 @@ impl Parts {
             Arc::new(MemoryStore::new()),
             Arc::new(SearchIndex::in_memory()?),
             moderation,
+            None,
         ))
     }
 
