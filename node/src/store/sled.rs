@@ -47,8 +47,9 @@ use ::sled::Db;
 use buurt_protocol::revision::supersedes;
 use buurt_protocol::{ContentId, ListingId, MemberId, Scope, SignedListing};
 
-use super::{History, PutOutcome, Store, StoreError, FORMAT_VERSION};
+use super::{History, PutOutcome, Store, StoreError};
 
+mod format;
 mod keys;
 mod open;
 #[cfg(test)]
@@ -109,75 +110,6 @@ impl SledStore {
     /// The directory the database lives in.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Writes the format version into a new database, or checks it in an
-    /// existing one. `had_data`: sled's log file held bytes before opening,
-    /// so the database is not new.
-    fn check_format(&self, had_data: bool) -> Result<(), StoreError> {
-        match self.db.get(FORMAT_KEY).map_err(|e| self.err(e))? {
-            Some(v) => {
-                let found = <[u8; 4]>::try_from(v.as_ref())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| self.corrupt("the format version is unreadable"))?;
-                if found == 1 {
-                    self.upgrade_from_1()?;
-                } else if found != FORMAT_VERSION {
-                    return Err(StoreError::UnknownFormat {
-                        path: self.path.clone(),
-                        found,
-                        known: FORMAT_VERSION,
-                    });
-                }
-                // One pass over the records, reading only their heads.
-                let mut n = 0u64;
-                let mut scopes = HashMap::new();
-                for value in self.db.scan_prefix([LISTING]).values() {
-                    let bytes = value.map_err(|e| self.err(e))?;
-                    let scope = scope_of(&bytes)
-                        .ok_or_else(|| self.corrupt("a stored listing is unreadable"))?;
-                    *scopes.entry(scope.to_owned()).or_default() += 1;
-                    n += 1;
-                }
-                self.count.store(n, Ordering::Release);
-                *self.scope_counts_lock() = scopes;
-                Ok(())
-            }
-            None => {
-                if !self.db.is_empty() {
-                    return Err(StoreError::NotADatabase {
-                        path: self.path.clone(),
-                        detail: "it is a sled database without a buurt format version".into(),
-                    });
-                }
-                if had_data {
-                    return Err(self.corrupt(
-                        "its files hold no readable data: they are damaged, \
-                         or creating the database was interrupted",
-                    ));
-                }
-                self.db
-                    .insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())
-                    .map_err(|e| self.err(e))?;
-                self.flush()
-            }
-        }
-    }
-
-    /// Format 1 kept a `C` key (content id to address) per record; format 2
-    /// finds a revision by its address instead. Removing the keys, then
-    /// writing the new version, can be interrupted and run again.
-    fn upgrade_from_1(&self) -> Result<(), StoreError> {
-        let mut n = 0usize;
-        for key in self.db.scan_prefix([FORMAT_1_CONTENT]).keys() {
-            let key = key.map_err(|e| self.err(e))?;
-            self.delete(&key)?;
-            n += 1;
-        }
-        self.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-        self.flush()?;
-        tracing::info!("database upgraded to store format {FORMAT_VERSION} ({n} keys removed)");
-        Ok(())
     }
 
     fn err(&self, e: ::sled::Error) -> StoreError {

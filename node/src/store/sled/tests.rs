@@ -2,6 +2,7 @@
 //! and what happens to damaged or foreign databases.
 
 use super::*;
+use crate::store::FORMAT_VERSION;
 
 fn open(dir: &tempfile::TempDir) -> SledStore {
     SledStore::open(&dir.path().join("db")).expect("opens")
