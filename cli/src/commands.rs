@@ -9,6 +9,7 @@ mod admin;
 mod node;
 mod post;
 mod query;
+mod recover;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync { peer } => query::sync(&cli, &dir, peer.as_deref()),
         Command::Id => query::id(&cli, &dir),
         Command::Reindex => node::reindex(&cli, dir),
+        Command::Check => recover::check(&cli, &dir),
+        Command::Repair => recover::repair(&cli, &dir),
+        Command::Backup { dir: to } => recover::backup(&cli, &dir, to),
+        Command::Restore { dir: from } => recover::restore(&cli, &dir, from),
         Command::Block { target, reason } => admin::block(&cli, &dir, target, reason),
         Command::Unblock { target } => admin::unblock(&cli, &dir, target),
         Command::Blocks => admin::blocks(&cli, &dir),

@@ -108,6 +108,24 @@ pub enum Command {
     Id,
     /// Rebuild the search index from the store
     Reindex,
+    /// Verify the database against its watermark, every record, and the
+    /// search index (the node must be stopped; changes nothing)
+    Check,
+    /// Keep what is intact of a damaged database and list what it lost;
+    /// catch-up sync then fetches that from peers (the node must be stopped)
+    Repair,
+    /// Copy this node's listings, keys, config and lists into a new folder;
+    /// works while the node runs (writes pause meanwhile)
+    Backup {
+        /// A new or empty folder
+        dir: PathBuf,
+    },
+    /// Put a backup back into a new data directory (--data-dir; the node
+    /// stopped): every listing goes through validation again
+    Restore {
+        /// A folder made by `buurt backup`
+        dir: PathBuf,
+    },
     /// Keep a member's listings, or those of every member of a node, off this
     /// node (operator only)
     Block {

@@ -157,8 +157,12 @@ fn a_node_back_from_offline_converges() {
         c.log()
     );
     // Withdrawn listings are not found on C, updated ones are.
+    // The index commits within a second of the store.
+    assert!(
+        TestNode::eventually(10, || !c.search_ids(&["Ladder 120"]).is_empty()),
+        "the other ladders are found"
+    );
     let found = c.search_ids(&["Ladder 120"]);
-    assert!(!found.is_empty(), "the other ladders are found");
     let withdrawn = originals[120].listing_id().to_string();
     assert!(!found.contains(&withdrawn), "{found:?}");
     assert_eq!(

@@ -65,6 +65,10 @@ pub struct ApiState {
     pub work: Semaphore,
     /// Free disk space under the store (`None`: not on disk).
     pub space: Option<Arc<crate::space::Space>>,
+    /// The data directory (backups copy its files).
+    pub dir: crate::datadir::DataDir,
+    /// How a pending repair stands, as the node last looked.
+    pub repair: Arc<std::sync::Mutex<Option<crate::recover::repair::Progress>>>,
 }
 
 impl ApiState {

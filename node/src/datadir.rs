@@ -94,6 +94,30 @@ impl DataDir {
     pub fn db_path(&self) -> PathBuf {
         self.root.join("db")
     }
+
+    /// The database's watermark (see `store::sled::watermark`).
+    pub fn watermark_path(&self) -> PathBuf {
+        self.root.join("db.watermark")
+    }
+
+    /// What `buurt repair` found missing, until it is back.
+    pub fn repair_path(&self) -> PathBuf {
+        self.root.join("repair.json")
+    }
+
+    /// The files a backup copies besides the listings: keys, certificate,
+    /// token, config and the operator's lists, as names in the directory.
+    pub const BACKED_UP: [&'static str; 9] = [
+        "node.key",
+        "member.key",
+        "member.cert",
+        "operator.token",
+        "config.toml",
+        "members.json",
+        "blocks.json",
+        "trusted.json",
+        "revocations.json",
+    ];
     pub fn index_path(&self) -> PathBuf {
         self.root.join("index")
     }

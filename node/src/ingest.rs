@@ -52,6 +52,9 @@ pub enum IngestError {
     Indexer(#[from] IndexerError),
     #[error("moderation: {0}")]
     Moderation(#[from] ModerationError),
+    /// The node is stopping: nothing more is written.
+    #[error("the node is stopping")]
+    Closed,
     /// Less free disk space than the reserve: nothing is written.
     #[error("{}: {} MB free, under the {} MB reserve; free some space (nothing was stored)", crate::space::FULL, free / 1_000_000, reserve / 1_000_000)]
     StorageFull { free: u64, reserve: u64 },
@@ -86,6 +89,9 @@ pub struct Ingest {
     announce: Option<mpsc::Sender<Announcement>>,
     /// The free space under the store, when it is on disk.
     space: Option<Arc<Space>>,
+    /// Set by [`Ingest::close`]: every write is refused from then on, so
+    /// that the store's clean-stop mark is the last word.
+    closed: std::sync::atomic::AtomicBool,
     stats: Mutex<Stats>,
     /// Serialises store-then-enqueue so that index changes reach the indexer
     /// in store order, and the index never keeps an older revision.
@@ -122,6 +128,7 @@ impl Ingest {
             seen: Mutex::new(HashSet::new()),
             announce,
             space,
+            closed: std::sync::atomic::AtomicBool::new(false),
             stats: Mutex::new(Stats::default()),
             write: Mutex::new(()),
             version: AtomicU64::new(0),
@@ -211,6 +218,9 @@ impl Ingest {
         now: i64,
         source: Source,
     ) -> Result<Outcome, IngestError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(IngestError::Closed);
+        }
         let content_id = signed.content_id();
         // Checked again under the write lock: a block made while this
         // listing was being checked has already purged the store, and the
@@ -251,9 +261,12 @@ impl Ingest {
         }
     }
 
-    /// Refuses to write while less free disk space than the reserve is
-    /// left (read at most every 200 ms).
+    /// Refuses to write once closed, or while less free disk space than the
+    /// reserve is left (read at most every 200 ms).
     fn room(&self) -> Result<(), IngestError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(IngestError::Closed);
+        }
         let Some(space) = &self.space else {
             return Ok(());
         };

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod moderation;
 pub mod net;
 pub mod outcome;
+pub mod recover;
 pub mod run;
 pub mod search;
 pub mod space;

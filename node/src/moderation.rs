@@ -71,9 +71,10 @@ fn save<T: serde::Serialize>(path: &Option<PathBuf>, list: &[T]) -> Result<(), M
 }
 
 /// When a listing counts as arrived, for the rate limits: now, except what
-/// catch-up sync fetched (a backlog that peers stored earlier).
+/// catch-up sync fetched (a backlog that peers stored earlier) and what a
+/// backup brought back.
 fn arrival(now: i64, source: Source) -> Option<i64> {
-    (source != Source::Sync).then_some(now)
+    matches!(source, Source::Local | Source::Gossip).then_some(now)
 }
 
 /// Every piece of moderation state, behind one lock each. Cheap to share
@@ -173,6 +174,9 @@ impl Moderation {
     }
 
     fn within_rates(&self, l: &Listing, now: i64, source: Source) -> Result<(), Reason> {
+        if source == Source::Restore {
+            return Ok(());
+        }
         match self.rates.exceeded(l, arrival(now, source)) {
             Some(r) => Err(r),
             None => Ok(()),

@@ -19,6 +19,9 @@ pub enum Source {
     Gossip,
     /// Fetched from a peer by catch-up sync.
     Sync,
+    /// Read back from a backup (`buurt restore`): listings this node held
+    /// before, so not rate-limited, and not published again.
+    Restore,
 }
 
 impl Source {

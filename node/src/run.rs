@@ -156,6 +156,7 @@ impl Node {
             .to_string();
         self.dir.write_api_addr(&addr)?;
         let Node { dir, parts } = self;
+        let repair = Arc::new(std::sync::Mutex::new(None));
         let net = start_network(
             &dir,
             &parts.config,
@@ -177,8 +178,16 @@ impl Node {
             clock: Arc::new(SystemClock),
             work: tokio::sync::Semaphore::new(api::BLOCKING),
             space: parts.space.clone(),
+            dir: dir.clone(),
+            repair: repair.clone(),
         });
         let tasks = spawn_background(parts.ingest.clone(), parts.config.sweep_interval_secs);
+        let follow = spawn_repair_follower(
+            dir.clone(),
+            parts.store.clone(),
+            parts.moderation.clone(),
+            repair.clone(),
+        );
         on_ready(&addr);
         let served = api::serve::serve(
             listener,
@@ -188,13 +197,11 @@ impl Node {
         )
         .await;
         tasks.abort();
+        follow.abort();
         let ingest = parts.ingest.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), IngestError> {
-            ingest.commit_index()?;
-            ingest.flush()
-        })
-        .await
-        .map_err(|e| RunError::Other(e.to_string()))??;
+        tokio::task::spawn_blocking(move || ingest.close())
+            .await
+            .map_err(|e| RunError::Other(e.to_string()))??;
         let _ = std::fs::remove_file(dir.index_dirty_path());
         dir.remove_api_addr();
         served.map_err(|e| RunError::Other(format!("API server: {e}")))
@@ -241,6 +248,53 @@ fn spawn_background(ingest: Arc<Ingest>, sweep_secs: u64) -> tokio::task::JoinHa
                 Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired listings"),
                 Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}"),
                 _ => {}
+            }
+        }
+    })
+}
+
+/// How often a pending repair's list is checked against the store.
+const REPAIR_CHECK: Duration = Duration::from_secs(5);
+
+/// While `repair.json` lists listings a repair found lost: checks every
+/// [`REPAIR_CHECK`] which are back (catch-up sync fetches them from peers),
+/// says so in the log and in `status`, and removes the list once all are.
+fn spawn_repair_follower(
+    dir: DataDir,
+    store: Arc<dyn crate::store::Store>,
+    moderation: Arc<Moderation>,
+    out: Arc<std::sync::Mutex<Option<crate::recover::repair::Progress>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REPAIR_CHECK);
+        loop {
+            tick.tick().await;
+            if !dir.repair_path().exists() {
+                *out.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                continue;
+            }
+            let (d, s, m) = (dir.clone(), store.clone(), moderation.clone());
+            let found = tokio::task::spawn_blocking(move || {
+                let own = m
+                    .members()
+                    .iter()
+                    .filter_map(|x| x.member_id.parse().ok())
+                    .collect();
+                crate::recover::repair::follow(&d, &*s, &own)
+            })
+            .await;
+            let Ok(Ok(p)) = found else { continue };
+            let mut last = out.lock().unwrap_or_else(|p| p.into_inner());
+            if *last != p {
+                if let Some(p) = &p {
+                    tracing::info!(
+                        "repair: {} of {} lost listings still missing ({} by this node's own members)",
+                        p.missing,
+                        p.lost,
+                        p.missing_own
+                    );
+                }
+                *last = p;
             }
         }
     })

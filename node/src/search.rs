@@ -55,7 +55,7 @@ mod stem;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use buurt_protocol::{Exchange, Kind, ListingId, Scope, SignedListing, Status};
+use buurt_protocol::{Exchange, Kind, ListingId, MemberId, Scope, SignedListing, Status};
 use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
@@ -332,6 +332,34 @@ impl SearchIndex {
     }
 
     /// Number of documents searchable now (as of the last commit).
+    /// Every listing in the index, as `(listing id, author)`, in no
+    /// particular order: what the index knew, to compare with the store.
+    pub fn entries(&self) -> Result<Vec<(ListingId, MemberId)>, SearchError> {
+        let searcher = self.reader.searcher();
+        let mut out = Vec::with_capacity(searcher.num_docs() as usize);
+        for reader in searcher.segment_readers() {
+            let ff = reader.fast_fields();
+            let (hi, lo) = (ff.u64("id_hi")?, ff.u64("id_lo")?);
+            let author = ff.bytes(schema::AUTHOR)?;
+            let mut key = Vec::new();
+            for doc in reader.doc_ids_alive() {
+                let (Some(h), Some(l)) = (hi.first(doc), lo.first(doc)) else {
+                    continue;
+                };
+                let member = author.as_ref().and_then(|col| {
+                    let ord = col.term_ords(doc).next()?;
+                    key.clear();
+                    col.ord_to_bytes(ord, &mut key).ok()?;
+                    <[u8; 32]>::try_from(key.as_slice()).ok()
+                });
+                if let Some(m) = member {
+                    out.push((id_from_halves(h, l), MemberId(m)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
     }

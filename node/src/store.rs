@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use buurt_protocol::{ContentId, DecodeError, ListingId, MemberId, Scope, SignedListing};
 
 mod memory;
-mod sled;
+pub mod sled;
 
 #[cfg(test)]
 mod conformance;
@@ -74,8 +74,9 @@ pub enum StoreError {
     NotADatabase { path: PathBuf, detail: String },
     /// The database's own checks found damaged data.
     #[error(
-        "the database at {} is damaged ({detail}); move the directory aside and start \
-         the node again: it re-syncs its listings from its peers",
+        "the database at {} is damaged ({detail}); `buurt repair` keeps what is intact and \
+         lets catch-up sync fetch the rest from peers (or move the directory aside, with \
+         db.watermark, and start afresh; `buurt restore DIR` puts back a backup)",
         path.display()
     )]
     Corrupt { path: PathBuf, detail: String },
@@ -100,6 +101,26 @@ pub enum StoreError {
     /// so the database was damaged or written by something else.
     #[error("stored listing {id} does not decode ({error}); the database may be damaged")]
     Decode { id: ListingId, error: DecodeError },
+    /// The database holds fewer records than it had acknowledged (its
+    /// watermark says so): damaged files, which sled opens silently.
+    #[error(
+        "the database at {} lost listings it had acknowledged: it holds {holds}, and held {held} \
+         when the node {} ({since}); nothing was changed. `buurt repair` keeps what is intact \
+         and lets catch-up sync fetch the rest from peers; `buurt restore DIR` puts back a \
+         backup; `buurt check` tells more",
+        path.display(),
+        if *clean { "last stopped" } else { "last flushed" }
+    )]
+    Lost {
+        path: PathBuf,
+        held: u64,
+        holds: u64,
+        since: String,
+        clean: bool,
+    },
+    /// The watermark file beside the database could not be read or written.
+    #[error("the database's watermark: {detail}")]
+    Watermark { detail: String },
     /// Any other failure the database reports (a bug in it, or an
     /// unsupported use).
     #[error("database error at {}: {detail}", path.display())]
@@ -155,6 +176,9 @@ pub enum Candidates {
     Author(MemberId),
     All,
 }
+
+/// What [`Store::for_each_record`] calls with each record's id and bytes.
+pub type RecordFn<'a> = dyn FnMut(ListingId, &[u8]) -> Result<(), StoreError> + 'a;
 
 /// Durable storage of the latest revision of each listing address.
 ///
@@ -234,6 +258,11 @@ pub trait Store: Send + Sync {
     /// revision created at or after `since`, in no particular order.
     fn created_since(&self, since: i64) -> Result<Vec<RevisionHead>, StoreError>;
 
+    /// Calls `f` with the id and stored bytes of every record, in no
+    /// particular order, without decoding them (backups); stops at the first
+    /// error `f` returns.
+    fn for_each_record(&self, f: &mut RecordFn) -> Result<(), StoreError>;
+
     /// The listings a block or revocation may cover.
     fn candidates(&self, c: Candidates) -> Result<Vec<SignedListing>, StoreError> {
         match c {
@@ -244,4 +273,10 @@ pub trait Store: Send + Sync {
 
     /// Makes every write that has returned durable.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Flushes at a clean stop; a store that checks itself at open (the
+    /// sled store's watermark) notes that nothing came after.
+    fn close(&self) -> Result<(), StoreError> {
+        self.flush()
+    }
 }

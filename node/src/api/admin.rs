@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use buurt_protocol::{MemberId, NodeId, Scope};
 
 use super::dto::{
-    AdmitAsk, Block, BlockAnswer, BlockAsk, Member, ReindexAnswer, RevokeAnswer, TrustAnswer,
-    TrustAsk, TrustedList, UnblockAnswer, UntrustAnswer,
+    AdmitAsk, BackupAnswer, BackupAsk, Block, BlockAnswer, BlockAsk, Member, ReindexAnswer,
+    RevokeAnswer, TrustAnswer, TrustAsk, TrustedList, UnblockAnswer, UntrustAnswer,
 };
 use super::{parse, ApiError, ApiResult, ApiState, PathText};
 use crate::ingest::{Revoked, Source};
@@ -32,6 +32,7 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub fn routes(state: Arc<ApiState>) -> Router<Arc<ApiState>> {
     Router::new()
         .route("/v1/admin/reindex", post(reindex))
+        .route("/v1/admin/backup", post(backup))
         .route("/v1/admin/blocks", get(list_blocks).post(add_block))
         .route("/v1/admin/blocks/{target}", delete(remove_block))
         .route("/v1/admin/members", get(list_members).post(admit))
@@ -283,6 +284,40 @@ async fn remove_trusted(
         node_id: node.to_string(),
         untrusted: true,
     }))
+}
+
+/// Writes a backup into a new or empty folder, with writes paused while
+/// the listings are read.
+async fn backup(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<BackupAsk>, JsonRejection>,
+) -> ApiResult<Json<BackupAnswer>> {
+    let Json(ask) = body.map_err(ApiError::bad_json)?;
+    let to = std::path::PathBuf::from(ask.dir.trim());
+    if !to.is_absolute() {
+        return Err(ApiError::bad(
+            "bad_dir",
+            "give the backup folder as an absolute path",
+        ));
+    }
+    let s = st.clone();
+    let manifest = st
+        .blocking(move || {
+            let ingest = s.ingest.clone();
+            let pause = |f: &mut dyn FnMut()| ingest.paused(f);
+            crate::recover::backup::write(&s.dir, &*s.store, &pause, &to, &mut |_| {})
+        })
+        .await?
+        .map_err(|e| match e {
+            crate::recover::RecoverError::Refused(m) => ApiError::bad("bad_dir", m),
+            other => ApiError::internal(other),
+        })?;
+    tracing::info!(
+        "backup of {} listings written to {}",
+        manifest.listings,
+        ask.dir.trim()
+    );
+    Ok(Json(manifest))
 }
 
 async fn reindex(State(st): State<Arc<ApiState>>) -> ApiResult<Json<ReindexAnswer>> {

@@ -159,6 +159,9 @@ pub struct StatusView {
     /// `full` (under the reserve: new listings are refused).
     #[serde(default = "disk_ok")]
     pub disk: crate::space::Level,
+    /// While listings a repair found lost are still coming back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<crate::recover::repair::Progress>,
 }
 
 fn disk_ok() -> crate::space::Level {
@@ -266,6 +269,15 @@ pub struct TrustedList {
     pub policy: String,
     pub trusted: Vec<Trusted>,
 }
+
+/// Body of `POST /v1/admin/backup`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackupAsk {
+    /// A new or empty folder, as the node's process sees it.
+    pub dir: String,
+}
+
+pub use crate::recover::backup::Manifest as BackupAnswer;
 
 /// Answer of `POST /v1/admin/reindex`.
 #[derive(Debug, Serialize, Deserialize)]

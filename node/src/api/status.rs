@@ -73,6 +73,7 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
             .space
             .as_ref()
             .map_or(crate::space::Level::Ok, |s| s.level()),
+        repair: st.repair.lock().unwrap_or_else(|p| p.into_inner()).clone(),
     }))
 }
 

@@ -14,6 +14,26 @@ impl Ingest {
         Ok(self.store.flush()?)
     }
 
+    /// At a clean stop: commits the index, then flushes the store and lets
+    /// it note that nothing came after.
+    pub fn close(&self) -> Result<(), IngestError> {
+        {
+            // No write is under way once the lock is ours, and none starts
+            // after (every entry point checks `closed` first).
+            let _w = self.lock_writes();
+            self.closed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        self.indexer.barrier()?;
+        Ok(self.store.close()?)
+    }
+
+    /// Runs `f` with every write paused (a consistent backup of the store).
+    pub fn paused<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _w = self.lock_writes();
+        f()
+    }
+
     /// Waits until every change so far is committed to the search index.
     pub fn commit_index(&self) -> Result<(), IngestError> {
         Ok(self.indexer.barrier()?)
@@ -22,6 +42,7 @@ impl Ingest {
     /// Removes expired listings from the store and the index.
     pub fn sweep(&self, now: i64) -> Result<usize, IngestError> {
         let _w = self.lock_writes();
+        self.still_open()?;
         let removed = self.store.sweep_expired(now)?;
         self.bump_version();
         for id in &removed {
@@ -51,6 +72,7 @@ impl Ingest {
         covers: impl Fn(&Listing) -> bool,
     ) -> Result<usize, IngestError> {
         let _w = self.lock_writes();
+        self.still_open()?;
         let mut removed = 0;
         for l in self.store.candidates(candidates)? {
             if covers(&l.listing) {
@@ -75,6 +97,15 @@ impl Ingest {
                 .remove(&l.content_id());
         }
         Ok(removed)
+    }
+
+    /// Refuses a write once [`Ingest::close`] ran; the caller holds the
+    /// write lock.
+    fn still_open(&self) -> Result<(), IngestError> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(IngestError::Closed);
+        }
+        Ok(())
     }
 
     fn bump_version(&self) {

@@ -157,7 +157,7 @@ fn listing_verdict(r: Result<Outcome, IngestError>) -> MessageAcceptance {
         Ok(Outcome::Rejected(r)) if r.is_invalid() => MessageAcceptance::Reject,
         Ok(Outcome::Rejected(_)) => MessageAcceptance::Ignore,
         // Said once by the space watcher; sync brings what was missed.
-        Err(IngestError::StorageFull { .. }) => MessageAcceptance::Ignore,
+        Err(IngestError::StorageFull { .. } | IngestError::Closed) => MessageAcceptance::Ignore,
         Err(e) => {
             tracing::warn!("ingest failed on a gossip message: {e}");
             MessageAcceptance::Ignore

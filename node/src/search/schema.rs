@@ -37,6 +37,8 @@ const PLAIN: &str = "buurt_plain_v1";
 
 /// Name of the fast field holding `created_at`, used to order results.
 pub(crate) const CREATED_AT: &str = "created_at";
+/// Name of the fast field holding [`Fields::author`].
+pub(crate) const AUTHOR: &str = "author";
 /// Name of the fast field holding [`Fields::open_until`].
 pub(crate) const OPEN_UNTIL: &str = "open_until";
 
@@ -59,6 +61,9 @@ pub(crate) struct Fields {
     pub id_hi: Field,
     /// Last 8 bytes of the listing id, big-endian.
     pub id_lo: Field,
+    /// The author's 32 key bytes, a fast field: the index can tell whose
+    /// listings it held when the store lost some (`buurt repair`).
+    pub author: Field,
     pub created_at: Field,
     /// `expires_at` for an open listing, `i64::MIN` otherwise: "open and not
     /// expired at `now`" is then the one comparison `open_until > now`.
@@ -102,6 +107,7 @@ impl Fields {
             id: b.add_bytes_field("id", INDEXED),
             id_hi: b.add_u64_field("id_hi", FAST),
             id_lo: b.add_u64_field("id_lo", FAST),
+            author: b.add_bytes_field(AUTHOR, FAST),
             created_at: b.add_i64_field(CREATED_AT, FAST),
             open_until: b.add_i64_field(OPEN_UNTIL, FAST),
             kind: b.add_text_field("kind", STRING),
@@ -135,6 +141,7 @@ impl Fields {
         d.add_bytes(self.id, &id.0);
         d.add_u64(self.id_hi, hi);
         d.add_u64(self.id_lo, lo);
+        d.add_bytes(self.author, listing.author.as_bytes());
         d.add_i64(self.created_at, listing.created_at);
         let open_until = match listing.status {
             Status::Open => listing.expires_at,

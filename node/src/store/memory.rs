@@ -173,6 +173,19 @@ impl Store for MemoryStore {
         Ok(self.filtered(|_| true))
     }
 
+    fn for_each_record(&self, f: &mut super::RecordFn) -> Result<(), StoreError> {
+        let all: Vec<(ListingId, Vec<u8>)> = self
+            .lock()
+            .listings
+            .iter()
+            .map(|(id, l)| (*id, l.bytes().to_vec()))
+            .collect();
+        for (id, bytes) in all {
+            f(id, &bytes)?;
+        }
+        Ok(())
+    }
+
     fn created_since(&self, since: i64) -> Result<Vec<super::RevisionHead>, StoreError> {
         Ok(self
             .filtered(|l| l.listing.created_at >= since)

@@ -54,6 +54,7 @@ mod keys;
 mod open;
 #[cfg(test)]
 mod tests;
+pub mod watermark;
 
 use self::keys::*;
 use self::open::{map_error, open_db};
@@ -71,6 +72,24 @@ pub struct SledStore {
     /// at open and kept up to date under `write`, so that `status` does not
     /// scan.
     scopes: Mutex<HashMap<String, usize>>,
+    /// XOR of `watermark::record_hash` over the records held; changed only
+    /// under `write`.
+    digest: AtomicU64,
+    /// Flushes so far (the watermark's sequence).
+    flushes: Mutex<u64>,
+    /// The watermark file beside the database.
+    watermark: PathBuf,
+}
+
+/// How [`SledStore::open_with`] treats a database that lost records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnLoss {
+    /// Refuse to open it ([`StoreError::Lost`]); a database that opens is
+    /// marked as running (a crash is then no clean stop).
+    Refuse,
+    /// Open it as it is and say what was lost, writing no mark: `buurt
+    /// repair` writes a new one when it is done, `buurt check` none.
+    Open,
 }
 
 impl SledStore {
@@ -83,6 +102,16 @@ impl SledStore {
     /// data ([`StoreError::Corrupt`]) and a layout of another format version
     /// ([`StoreError::UnknownFormat`]).
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_with(path, OnLoss::Refuse).map(|(s, _)| s)
+    }
+
+    /// Like [`SledStore::open`]; with [`OnLoss::Open`] a database that lost
+    /// records it had acknowledged is opened anyway, and the verdict of its
+    /// watermark comes back with it.
+    pub fn open_with(
+        path: &Path,
+        on_loss: OnLoss,
+    ) -> Result<(SledStore, watermark::Verdict), StoreError> {
         if let Ok(meta) = fs::metadata(path) {
             if !meta.is_dir() {
                 return Err(StoreError::NotADatabase {
@@ -95,6 +124,8 @@ impl SledStore {
         // whether there was one, so that damage is not taken for a new
         // database and silently started afresh.
         let had_data = fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
+        let existed = path.exists();
+        let stale_watermark = !existed && watermark::path_for(path).exists();
         let db = open_db(path)?;
         let store = SledStore {
             db,
@@ -102,9 +133,157 @@ impl SledStore {
             write: Mutex::new(()),
             count: AtomicU64::new(0),
             scopes: Mutex::new(HashMap::new()),
+            digest: AtomicU64::new(0),
+            flushes: Mutex::new(0),
+            watermark: watermark::path_for(path),
         };
         store.check_format(had_data)?;
-        Ok(store)
+        if stale_watermark {
+            // The whole database was moved aside (as the operator guide
+            // says to do with a damaged one): its watermark goes with it.
+            let aside = store
+                .watermark
+                .with_extension(format!("watermark.old-{}", crate::clock::now()));
+            tracing::info!(
+                "a new database at {}: its old watermark is kept as {}",
+                path.display(),
+                aside.display()
+            );
+            fs::rename(&store.watermark, &aside).map_err(|error| StoreError::Io {
+                path: store.watermark.clone(),
+                error,
+            })?;
+        }
+        let verdict = store.check_watermark()?;
+        if let (
+            watermark::Verdict::Lost {
+                held,
+                holds,
+                clean,
+                at,
+            },
+            OnLoss::Refuse,
+        ) = (&verdict, on_loss)
+        {
+            return Err(StoreError::Lost {
+                path: path.to_owned(),
+                held: held.count,
+                holds: holds.count,
+                since: crate::clock::rfc3339(*at),
+                clean: *clean,
+            });
+        }
+        if on_loss == OnLoss::Refuse {
+            // From now on a crash is not a clean stop.
+            store.write_mark(false)?;
+        }
+        Ok((store, verdict))
+    }
+
+    /// The mark of what is held now.
+    fn mark(&self, seq: u64) -> watermark::Mark {
+        watermark::Mark {
+            seq,
+            count: self.count.load(Ordering::Acquire),
+            digest: self.digest.load(Ordering::Acquire),
+        }
+    }
+
+    /// Compares what the database holds with its watermark.
+    fn check_watermark(&self) -> Result<watermark::Verdict, StoreError> {
+        let wm = watermark::read(&self.watermark).map_err(|e| StoreError::Watermark {
+            detail: e.to_string(),
+        })?;
+        let stored = self
+            .db
+            .get(watermark::MARK_KEY)
+            .map_err(|e| self.err(e))?
+            .and_then(|v| watermark::Mark::decode(&v));
+        let seq = stored
+            .map(|m| m.seq)
+            .max(wm.as_ref().map(|w| w.mark.seq))
+            .unwrap_or(0);
+        *self.flushes.lock().unwrap_or_else(|p| p.into_inner()) = seq;
+        Ok(match &wm {
+            None => watermark::Verdict::Whole,
+            Some(w) => watermark::verdict(w, stored, self.mark(stored.map_or(0, |m| m.seq))),
+        })
+    }
+
+    /// Writes a new mark into the database, flushes it, and writes the
+    /// watermark file; `clean` at a clean stop.
+    fn write_mark(&self, clean: bool) -> Result<(), StoreError> {
+        // Flushes one at a time, so that marks reach the file in order; the
+        // write lock only while the mark is taken and stored, so that the
+        // mark's count and digest are those of the records before it.
+        let mut flushes = self.flushes.lock().unwrap_or_else(|p| p.into_inner());
+        *flushes += 1;
+        let mark = {
+            let _write = self.lock();
+            let mark = self.mark(*flushes);
+            self.db
+                .insert(watermark::MARK_KEY, &mark.encode())
+                .map_err(|e| self.err(e))?;
+            mark
+        };
+        self.db.flush().map_err(|e| self.err(e))?;
+        watermark::write(
+            &self.watermark,
+            &watermark::Watermark {
+                mark,
+                clean,
+                at: crate::clock::now(),
+            },
+        )
+        .map_err(|e| StoreError::Watermark {
+            detail: e.to_string(),
+        })
+    }
+
+    /// Every record that does not decode, with why (`buurt check`).
+    pub fn undecodable(&self) -> Result<Vec<(ListingId, String)>, StoreError> {
+        let mut bad = Vec::new();
+        self.for_each_record(&mut |id, bytes| {
+            match SignedListing::decode(bytes) {
+                Ok(l) if l.listing_id() == id => {}
+                Ok(_) => bad.push((id, "stored under another id".into())),
+                Err(e) => bad.push((id, e.to_string())),
+            }
+            Ok(())
+        })?;
+        Ok(bad)
+    }
+
+    /// Removes a record that does not decode (`buurt repair`): its index
+    /// entries cannot be told and stay behind, which readers and the sweep
+    /// already take (every hit is checked against its record).
+    pub fn remove_undecodable(&self, id: &ListingId) -> Result<bool, StoreError> {
+        let _write = self.lock();
+        let key = listing_key(id);
+        let Some(bytes) = self.db.get(&key).map_err(|e| self.err(e))? else {
+            return Ok(false);
+        };
+        self.delete(&key)?;
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        if let Some(r) = revision_of(&bytes) {
+            self.digest
+                .fetch_xor(watermark::record_hash(&id.0, r), Ordering::AcqRel);
+        }
+        self.count_scope(scope_of(&bytes), None);
+        self.delete(&history_key(id))?;
+        Ok(true)
+    }
+
+    /// Flushes and marks the stop as clean: the next open checks that the
+    /// database holds exactly what it held now.
+    pub fn close_clean(&self) -> Result<(), StoreError> {
+        self.write_mark(true)
+    }
+
+    /// Folds one record in or out of the digest (XOR either way).
+    fn toggle_digest(&self, l: &SignedListing) {
+        let h = watermark::record_hash(&l.listing_id().0, l.listing.revision);
+        self.digest.fetch_xor(h, Ordering::AcqRel);
     }
 
     /// The directory the database lives in.
@@ -168,6 +347,7 @@ impl SledStore {
     fn erase(&self, l: &SignedListing) -> Result<(), StoreError> {
         self.delete(&listing_key(&l.listing_id()))?;
         self.count.fetch_sub(1, Ordering::AcqRel);
+        self.toggle_digest(l);
         self.count_scope(Some(l.listing.scope.as_str()), None);
         for key in index_keys(l) {
             self.delete(&key)?;
@@ -247,6 +427,10 @@ impl Store for SledStore {
             self.insert(&history_key(&id), &encode_history(h))?;
         }
         self.insert(&listing_key(&id), listing.bytes())?;
+        self.toggle_digest(listing);
+        if let Some(old) = &replaced {
+            self.toggle_digest(old);
+        }
         self.count_scope(
             replaced.as_ref().map(|o| o.listing.scope.as_str()),
             Some(listing.listing.scope.as_str()),
@@ -430,6 +614,14 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn for_each_record(&self, f: &mut super::RecordFn) -> Result<(), StoreError> {
+        for item in self.db.scan_prefix([LISTING]) {
+            let (key, bytes) = item.map_err(|e| self.err(e))?;
+            f(self.id_at_end(&key)?, &bytes)?;
+        }
+        Ok(())
+    }
+
     fn created_since(&self, since: i64) -> Result<Vec<super::RevisionHead>, StoreError> {
         let mut out = Vec::new();
         for item in self.db.scan_prefix([LISTING]).values() {
@@ -443,7 +635,12 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    /// Flushes, with a new mark in the database and in the watermark file.
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+        self.write_mark(false)
+    }
+
+    fn close(&self) -> Result<(), StoreError> {
+        self.close_clean()
     }
 }

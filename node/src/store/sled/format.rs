@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::keys::*;
 use super::SledStore;
-use crate::store::{Store, StoreError, FORMAT_VERSION};
+use crate::store::{StoreError, FORMAT_VERSION};
 
 impl SledStore {
     /// Writes the format version into a new database, or checks it in an
@@ -28,17 +28,22 @@ impl SledStore {
                         known: FORMAT_VERSION,
                     });
                 }
-                // One pass over the records, reading only their heads.
+                // One pass over the records, reading only their heads:
+                // the count, the count per scope, and the watermark's digest.
                 let mut n = 0u64;
+                let mut digest = 0u64;
                 let mut scopes = HashMap::new();
-                for value in self.db.scan_prefix([LISTING]).values() {
-                    let bytes = value.map_err(|e| self.err(e))?;
-                    let scope = scope_of(&bytes)
-                        .ok_or_else(|| self.corrupt("a stored listing is unreadable"))?;
+                for item in self.db.scan_prefix([LISTING]) {
+                    let (key, bytes) = item.map_err(|e| self.err(e))?;
+                    let unreadable = || self.corrupt("a stored listing is unreadable");
+                    let scope = scope_of(&bytes).ok_or_else(unreadable)?;
+                    let revision = revision_of(&bytes).ok_or_else(unreadable)?;
+                    digest ^= super::watermark::record_hash(&key[1..], revision);
                     *scopes.entry(scope.to_owned()).or_default() += 1;
                     n += 1;
                 }
                 self.count.store(n, Ordering::Release);
+                self.digest.store(digest, Ordering::Release);
                 *self.scope_counts_lock() = scopes;
                 Ok(())
             }
@@ -58,7 +63,9 @@ impl SledStore {
                 self.db
                     .insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())
                     .map_err(|e| self.err(e))?;
-                self.flush()
+                // A new database (also one whose files were emptied: the
+                // watermark beside it tells).
+                self.db.flush().map(|_| ()).map_err(|e| self.err(e))
             }
         }
     }
@@ -74,7 +81,7 @@ impl SledStore {
             n += 1;
         }
         self.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-        self.flush()?;
+        self.db.flush().map_err(|e| self.err(e))?;
         tracing::info!("database upgraded to store format {FORMAT_VERSION} ({n} keys removed)");
         Ok(())
     }

@@ -28,6 +28,16 @@ pub const CREATED_AT: usize = 57;
 pub const EXPIRES_AT: usize = 65;
 pub const STATUS_AT: usize = 75;
 
+/// Where the revision number of stored listing bytes starts.
+pub const REVISION_AT: usize = 49;
+
+/// The revision number of stored listing bytes, without decoding them.
+pub fn revision_of(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(
+        bytes.get(REVISION_AT..REVISION_AT + 8)?.try_into().ok()?,
+    ))
+}
+
 /// Where the scope of stored listing bytes starts: its length byte.
 pub const SCOPE_LEN_AT: usize = 76;
 
