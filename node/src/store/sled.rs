@@ -42,6 +42,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use ::sled::Db;
 use buurt_protocol::revision::supersedes;
@@ -75,8 +76,9 @@ pub struct SledStore {
     /// XOR of `watermark::record_hash` over the records held; changed only
     /// under `write`.
     digest: AtomicU64,
-    /// Flushes so far (the watermark's sequence).
-    flushes: Mutex<u64>,
+    /// Flushes so far (the watermark's sequence), and when the watermark
+    /// file was last written.
+    flushes: Mutex<(u64, Option<Instant>)>,
     /// The watermark file beside the database.
     watermark: PathBuf,
 }
@@ -134,7 +136,7 @@ impl SledStore {
             count: AtomicU64::new(0),
             scopes: Mutex::new(HashMap::new()),
             digest: AtomicU64::new(0),
-            flushes: Mutex::new(0),
+            flushes: Mutex::new((0, None)),
             watermark: watermark::path_for(path),
         };
         store.check_format(had_data)?;
@@ -203,7 +205,7 @@ impl SledStore {
             .map(|m| m.seq)
             .max(wm.as_ref().map(|w| w.mark.seq))
             .unwrap_or(0);
-        *self.flushes.lock().unwrap_or_else(|p| p.into_inner()) = seq;
+        self.flushes.lock().unwrap_or_else(|p| p.into_inner()).0 = seq;
         Ok(match &wm {
             None => watermark::Verdict::Whole,
             Some(w) => watermark::verdict(w, stored, self.mark(stored.map_or(0, |m| m.seq))),
@@ -217,16 +219,26 @@ impl SledStore {
         // write lock only while the mark is taken and stored, so that the
         // mark's count and digest are those of the records before it.
         let mut flushes = self.flushes.lock().unwrap_or_else(|p| p.into_inner());
-        *flushes += 1;
+        flushes.0 += 1;
         let mark = {
             let _write = self.lock();
-            let mark = self.mark(*flushes);
+            let mark = self.mark(flushes.0);
             self.db
                 .insert(watermark::MARK_KEY, &mark.encode())
                 .map_err(|e| self.err(e))?;
             mark
         };
         self.db.flush().map_err(|e| self.err(e))?;
+        // The file costs an fsync: written at most every FILE_SPACING (and
+        // at every clean stop), the mark in the database every flush.
+        if !clean
+            && flushes
+                .1
+                .is_some_and(|t| t.elapsed() < watermark::FILE_SPACING)
+        {
+            return Ok(());
+        }
+        flushes.1 = Some(Instant::now());
         watermark::write(
             &self.watermark,
             &watermark::Watermark {
