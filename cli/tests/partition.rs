@@ -206,7 +206,7 @@ fn a_healed_partition_converges_with_nothing_lost() {
         })
         .collect();
     let logs: Vec<PathBuf> = (0..NODES).map(|i| net.dir(i).join("node.log")).collect();
-    for i in 0..NODES {
+    for (i, log) in logs.iter().enumerate() {
         let mut args: Vec<String> = vec![
             "--api".into(),
             "127.0.0.1:0".into(),
@@ -225,17 +225,17 @@ fn a_healed_partition_converges_with_nothing_lost() {
             .arg(net.dir(i))
             .args(&args)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&logs[i]).unwrap())
+            .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .expect("node starts");
         net.nodes.push(child);
     }
-    for i in 0..NODES {
+    for (i, log) in logs.iter().enumerate() {
         assert!(
             eventually(30, || net.dir(i).join("api.addr").exists()
                 && net.cli(i, &["status"]).0 == 0),
             "node {i} did not start: {}",
-            std::fs::read_to_string(&logs[i]).unwrap_or_default()
+            std::fs::read_to_string(log).unwrap_or_default()
         );
     }
     let connected = |i: usize| net.json(i, &["peers"]).as_array().unwrap().len() >= 2;
