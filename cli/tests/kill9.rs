@@ -115,7 +115,16 @@ fn acknowledged_listings_survive_kill_9_and_the_index_follows_the_store() {
             &missing[..missing.len().min(5)]
         );
     }
+    // Each restart caught the index up from the store's journal; none had
+    // to rebuild it from the whole store.
+    let log = node.log();
+    assert!(
+        !log.contains("rebuilding the search index"),
+        "a restart rebuilt the whole index:\n{log}"
+    );
+    let caught_up = log.matches("search index caught up").count();
     let acked = acknowledged.lock().unwrap().len();
+    eprintln!("{caught_up} restarts replayed the journal's tail into the index");
     eprintln!("{rounds} rounds of kill -9: {acked} acknowledged of {total_posts} posts, none lost");
     assert!(
         acked >= rounds as usize,

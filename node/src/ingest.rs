@@ -191,7 +191,7 @@ impl Ingest {
         let _w = self.lock_writes();
         let mut changes = Vec::with_capacity(1);
         let outcome = self.commit_locked(signed, &mut changes, now, source)?;
-        let mark = self.indexer.apply(changes);
+        let mark = self.indexer.apply(changes, self.store.journal_head());
         Ok((outcome, mark))
     }
 

@@ -48,12 +48,26 @@ pub enum RunError {
 
 /// Opens the search index, moving a damaged one aside. Returns the index and
 /// whether it must be rebuilt from the store.
-fn open_index(dir: &DataDir) -> Result<(SearchIndex, bool), RunError> {
+/// What the search index needs at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IndexNeeds {
+    /// It was committed at a clean stop.
+    Nothing,
+    /// A crash may have left it behind the store: the store's journal tail
+    /// since its marker, else a rebuild.
+    CatchUp,
+    /// New, replaced or moved aside: built from the whole store.
+    Rebuild,
+}
+
+fn open_index(dir: &DataDir) -> Result<(SearchIndex, IndexNeeds), RunError> {
     let path = dir.index_path();
     let missing = !path.exists();
     let dirty = dir.index_dirty_path().exists();
     match SearchIndex::open(&path) {
-        Ok(ix) => Ok((ix, missing || dirty)),
+        Ok(ix) if missing => Ok((ix, IndexNeeds::Rebuild)),
+        Ok(ix) if dirty => Ok((ix, IndexNeeds::CatchUp)),
+        Ok(ix) => Ok((ix, IndexNeeds::Nothing)),
         // Derived data in an older layout: replaced, not kept aside.
         Err(crate::search::SearchError::SchemaMismatch { .. }) => {
             tracing::info!(
@@ -62,7 +76,7 @@ fn open_index(dir: &DataDir) -> Result<(SearchIndex, bool), RunError> {
             );
             std::fs::remove_dir_all(&path)
                 .map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
-            Ok((SearchIndex::open(&path)?, true))
+            Ok((SearchIndex::open(&path)?, IndexNeeds::Rebuild))
         }
         Err(e) => {
             let aside = path.with_extension(format!("broken-{}", clock::now()));
@@ -72,7 +86,7 @@ fn open_index(dir: &DataDir) -> Result<(SearchIndex, bool), RunError> {
             );
             std::fs::rename(&path, &aside)
                 .map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
-            Ok((SearchIndex::open(&path)?, true))
+            Ok((SearchIndex::open(&path)?, IndexNeeds::Rebuild))
         }
     }
 }
@@ -103,7 +117,7 @@ impl Node {
         let now = clock::now();
         ensure_operator_certificate(&dir, &config, now)?;
         let store = Arc::new(SledStore::open(&dir.db_path())?);
-        let (index, rebuild) = open_index(&dir)?;
+        let (index, needs) = open_index(&dir)?;
         let config = Arc::new(config);
         let moderation = Arc::new(Moderation::open(&dir, config.clone(), &*store, now)?);
         if let Some(cert) = dir.certificate()? {
@@ -115,6 +129,14 @@ impl Node {
         ));
         let parts = Parts::assemble(config, store, Arc::new(index), moderation, Some(space));
         let ingest = &parts.ingest;
+        let mut rebuild = needs == IndexNeeds::Rebuild;
+        if needs == IndexNeeds::CatchUp {
+            match ingest.catch_up_index()? {
+                Some(0) => {}
+                Some(n) => tracing::info!("search index caught up: {n} changed listings"),
+                None => rebuild = true,
+            }
+        }
         if rebuild && parts.store.is_empty()? {
             // A new data directory: an empty index is the whole rebuild.
             ingest.reindex(&mut |_, _| {})?;
@@ -244,7 +266,12 @@ fn spawn_background(ingest: Arc<Ingest>, sweep_secs: u64) -> tokio::task::JoinHa
         loop {
             sweep.tick().await;
             let i = ingest.clone();
-            match tokio::task::spawn_blocking(move || i.sweep(clock::now())).await {
+            let swept = tokio::task::spawn_blocking(move || {
+                let n = i.sweep(clock::now())?;
+                i.prune_journal()?;
+                Ok::<_, IngestError>(n)
+            });
+            match swept.await {
                 Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired listings"),
                 Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}"),
                 _ => {}

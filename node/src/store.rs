@@ -274,6 +274,28 @@ pub trait Store: Send + Sync {
     /// Makes every write that has returned durable.
     fn flush(&self) -> Result<(), StoreError>;
 
+    /// The sequence of the last write (0: none, or a store that keeps no
+    /// journal). Every write that changes an address takes the next one.
+    fn journal_head(&self) -> u64 {
+        0
+    }
+
+    /// The addresses changed by writes after `seq`, in order (an address
+    /// may come more than once), or `None` when the journal no longer
+    /// reaches back to `seq` (pruned, or never kept): then only a full
+    /// rebuild of what is derived will do.
+    fn changed_since(&self, seq: u64) -> Result<Option<Vec<ListingId>>, StoreError> {
+        let _ = seq;
+        Ok(None)
+    }
+
+    /// Forgets the journal up to and including `seq` (what the search index
+    /// has committed).
+    fn prune_journal(&self, seq: u64) -> Result<(), StoreError> {
+        let _ = seq;
+        Ok(())
+    }
+
     /// Flushes at a clean stop; a store that checks itself at open (the
     /// sled store's watermark) notes that nothing came after.
     fn close(&self) -> Result<(), StoreError> {

@@ -124,7 +124,7 @@ impl Ingest {
             });
         }
         // What was stored reaches the index even when a later store failed.
-        self.indexer.apply(changes);
+        self.indexer.apply(changes, self.store.journal_head());
         match failed {
             Some(e) => Err(e),
             None => Ok(out),

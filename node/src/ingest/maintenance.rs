@@ -25,6 +25,7 @@ impl Ingest {
                 .store(true, std::sync::atomic::Ordering::Release);
         }
         self.indexer.barrier()?;
+        self.prune_journal()?;
         Ok(self.store.close()?)
     }
 
@@ -46,7 +47,7 @@ impl Ingest {
         let removed = self.store.sweep_expired(now)?;
         self.bump_version();
         for id in &removed {
-            self.indexer.remove(*id);
+            self.indexer.remove(*id, self.store.journal_head());
         }
         if !removed.is_empty() {
             // An expired revision sent again must be refused as expired, not
@@ -89,7 +90,7 @@ impl Ingest {
     fn remove_locked(&self, id: &ListingId) -> Result<Option<SignedListing>, IngestError> {
         let removed = self.store.remove(id)?;
         self.bump_version();
-        self.indexer.remove(*id);
+        self.indexer.remove(*id, self.store.journal_head());
         if let Some(l) = &removed {
             self.seen
                 .lock()
@@ -131,8 +132,45 @@ impl Ingest {
                 progress(i, total);
             }
         }
-        self.index.commit()?;
+        // Committed with the store's journal sequence: from here on, a
+        // crash costs only the journal's tail.
+        self.index.commit_with_marker(self.store.journal_head())?;
+        self.store.prune_journal(self.store.journal_head())?;
         progress(total, total);
         Ok(indexed)
+    }
+
+    /// After a crash: brings the index up to the store by replaying the
+    /// addresses the store's journal names since the index's marker (each
+    /// indexed as it stands now, or removed). `None` when the journal does
+    /// not reach back that far (a full rebuild is needed).
+    pub fn catch_up_index(&self) -> Result<Option<usize>, IngestError> {
+        let _w = self.lock_writes();
+        self.indexer.barrier()?;
+        let Some(marker) = self.index.marker() else {
+            return Ok(None);
+        };
+        let Some(ids) = self.store.changed_since(marker)? else {
+            return Ok(None);
+        };
+        let unique: std::collections::BTreeSet<ListingId> = ids.into_iter().collect();
+        let mut changes = Vec::with_capacity(unique.len());
+        for id in &unique {
+            changes.push(match self.store.get(id)? {
+                Some(l) => crate::search::indexer::Change::for_listing(&std::sync::Arc::new(l)),
+                None => crate::search::indexer::Change::Remove(*id),
+            });
+        }
+        self.indexer.apply(changes, self.store.journal_head());
+        self.indexer.barrier()?;
+        Ok(Some(unique.len()))
+    }
+
+    /// Forgets what the index has committed from the store's journal.
+    pub fn prune_journal(&self) -> Result<(), IngestError> {
+        if let Some(m) = self.index.marker() {
+            self.store.prune_journal(m)?;
+        }
+        Ok(())
     }
 }

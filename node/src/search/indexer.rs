@@ -53,8 +53,9 @@ impl Change {
 }
 
 enum Op {
-    /// Changes in store order; one message per page wakes the thread once.
-    Changes(Vec<Change>),
+    /// Changes in store order, and the store's journal sequence after them;
+    /// one message per page wakes the thread once.
+    Changes(Vec<Change>, u64),
     /// Commit everything before this point, then answer.
     Barrier(SyncSender<Result<(), String>>),
 }
@@ -99,23 +100,26 @@ impl Indexer {
         }
     }
 
-    /// Queues changes, in order. Returns the mark to give
-    /// [`Indexer::is_committed`]: the changes are searchable once it holds.
-    pub fn apply(&self, mut changes: Vec<Change>) -> u64 {
+    /// Queues changes, in order; `journal` is the store's journal sequence
+    /// once they are stored, committed with them as the index's marker (so
+    /// that after a crash only the journal's tail is replayed). Returns the
+    /// mark to give [`Indexer::is_committed`]: the changes are searchable
+    /// once it holds.
+    pub fn apply(&self, mut changes: Vec<Change>, journal: u64) -> u64 {
         while changes.len() > MAX_CHANGES_PER_MESSAGE {
             let rest = changes.split_off(MAX_CHANGES_PER_MESSAGE);
-            self.send_changes(changes);
+            self.send_changes(changes, journal);
             changes = rest;
         }
         if !changes.is_empty() {
-            self.send_changes(changes);
+            self.send_changes(changes, journal);
         }
         self.sent.load(Ordering::Acquire)
     }
 
-    fn send_changes(&self, changes: Vec<Change>) {
+    fn send_changes(&self, changes: Vec<Change>, journal: u64) {
         self.sent.fetch_add(1, Ordering::AcqRel);
-        self.send(Op::Changes(changes));
+        self.send(Op::Changes(changes, journal));
     }
 
     /// Whether the changes of `mark` (from [`Indexer::apply`]) are committed.
@@ -124,8 +128,8 @@ impl Indexer {
     }
 
     /// Queues the removal of an address.
-    pub fn remove(&self, id: ListingId) {
-        self.apply(vec![Change::Remove(id)]);
+    pub fn remove(&self, id: ListingId, journal: u64) {
+        self.apply(vec![Change::Remove(id)], journal);
     }
 
     /// Waits until every change queued so far is committed and searchable.
@@ -153,6 +157,9 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed:
     let mut pending = 0usize;
     // Messages of changes received; a commit makes all of them searchable.
     let mut received = 0u64;
+    // The store's journal sequence of the last change applied: committed
+    // as the index's marker.
+    let mut journal = 0u64;
     let mut last_commit = Instant::now();
     // Spacing between commits: the configured interval, stretched under
     // load so that commits take at most a tenth of the indexer's time.
@@ -168,20 +175,27 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed:
             match rx.recv_timeout(wait) {
                 Ok(op) => op,
                 Err(RecvTimeoutError::Timeout) => {
-                    spacing = commit(&index, &mut pending, &mut last_commit, interval);
+                    spacing = commit(&index, &mut pending, &mut last_commit, interval, journal);
                     committed.store(received, Ordering::Release);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    commit(&index, &mut pending, &mut last_commit, interval);
+                    commit(&index, &mut pending, &mut last_commit, interval, journal);
                     return;
                 }
             }
         };
         let changes = match op {
-            Op::Changes(changes) => changes,
+            Op::Changes(changes, j) => {
+                journal = journal.max(j);
+                changes
+            }
             Op::Barrier(reply) => {
-                let r = if pending > 0 { index.commit() } else { Ok(()) };
+                let r = if pending > 0 {
+                    commit_marked(&index, journal)
+                } else {
+                    Ok(())
+                };
                 pending = 0;
                 last_commit = Instant::now();
                 committed.store(received, Ordering::Release);
@@ -201,7 +215,7 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed:
             }
         }
         if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= spacing) {
-            spacing = commit(&index, &mut pending, &mut last_commit, interval);
+            spacing = commit(&index, &mut pending, &mut last_commit, interval, journal);
         }
         if pending == 0 {
             committed.store(received, Ordering::Release);
@@ -217,12 +231,23 @@ fn commit(
     pending: &mut usize,
     last: &mut Instant,
     interval: Duration,
+    journal: u64,
 ) -> Duration {
     let started = Instant::now();
-    if let Err(e) = index.commit() {
+    if let Err(e) = commit_marked(index, journal) {
         tracing::warn!("search index commit failed: {e}");
     }
     *pending = 0;
     *last = Instant::now();
     (10 * started.elapsed()).clamp(interval, MAX_SPACING.max(interval))
+}
+
+/// Commits with the store's journal sequence as the marker (a plain commit
+/// while no journal is kept).
+fn commit_marked(index: &SearchIndex, journal: u64) -> Result<(), crate::search::SearchError> {
+    if journal > 0 {
+        index.commit_with_marker(journal)
+    } else {
+        index.commit()
+    }
 }

@@ -76,6 +76,8 @@ pub struct SledStore {
     /// XOR of `watermark::record_hash` over the records held; changed only
     /// under `write`.
     digest: AtomicU64,
+    /// The sequence of the last journal entry; changed only under `write`.
+    journal: AtomicU64,
     /// Flushes so far (the watermark's sequence), and when the watermark
     /// file was last written.
     flushes: Mutex<(u64, Option<Instant>)>,
@@ -136,10 +138,12 @@ impl SledStore {
             count: AtomicU64::new(0),
             scopes: Mutex::new(HashMap::new()),
             digest: AtomicU64::new(0),
+            journal: AtomicU64::new(0),
             flushes: Mutex::new((0, None)),
             watermark: watermark::path_for(path),
         };
         store.check_format(had_data)?;
+        store.open_journal()?;
         if stale_watermark {
             // The whole database was moved aside (as the operator guide
             // says to do with a damaged one): its watermark goes with it.
@@ -292,6 +296,33 @@ impl SledStore {
         self.write_mark(true)
     }
 
+    /// Finds where the journal stands: its last entry, or where it was
+    /// pruned to.
+    fn open_journal(&self) -> Result<(), StoreError> {
+        let last = match self.db.scan_prefix([JOURNAL]).keys().next_back() {
+            Some(k) => journal_seq(&k.map_err(|e| self.err(e))?).unwrap_or(0),
+            None => 0,
+        };
+        let pruned = self
+            .db
+            .get(JOURNAL_HEAD_KEY)
+            .map_err(|e| self.err(e))?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0);
+        self.journal.store(last.max(pruned), Ordering::Release);
+        Ok(())
+    }
+
+    /// Notes in the journal that `id` is about to change; the caller holds
+    /// the write lock. Written before the change itself, so that a change
+    /// never lacks its entry.
+    fn journal(&self, id: &ListingId) -> Result<(), StoreError> {
+        let seq = self.journal.load(Ordering::Acquire) + 1;
+        self.insert(&journal_key(seq), &id.0)?;
+        self.journal.store(seq, Ordering::Release);
+        Ok(())
+    }
+
     /// Folds one record in or out of the digest (XOR either way).
     fn toggle_digest(&self, l: &SignedListing) {
         let h = watermark::record_hash(&l.listing_id().0, l.listing.revision);
@@ -357,6 +388,7 @@ impl SledStore {
 
     /// Removes the record of `l` (the commit point), then its index entries.
     fn erase(&self, l: &SignedListing) -> Result<(), StoreError> {
+        self.journal(&l.listing_id())?;
         self.delete(&listing_key(&l.listing_id()))?;
         self.count.fetch_sub(1, Ordering::AcqRel);
         self.toggle_digest(l);
@@ -438,6 +470,7 @@ impl Store for SledStore {
             let h = History::after(old, self.read_history(&id)?);
             self.insert(&history_key(&id), &encode_history(h))?;
         }
+        self.journal(&id)?;
         self.insert(&listing_key(&id), listing.bytes())?;
         self.toggle_digest(listing);
         if let Some(old) = &replaced {
@@ -654,5 +687,48 @@ impl Store for SledStore {
 
     fn close(&self) -> Result<(), StoreError> {
         self.close_clean()
+    }
+
+    fn journal_head(&self) -> u64 {
+        self.journal.load(Ordering::Acquire)
+    }
+
+    fn changed_since(&self, seq: u64) -> Result<Option<Vec<ListingId>>, StoreError> {
+        let head = self.journal_head();
+        if seq >= head {
+            return Ok(Some(Vec::new()));
+        }
+        let mut out = Vec::new();
+        let mut expect = seq + 1;
+        for item in self.db.range(journal_key(seq + 1)..=journal_key(head)) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if journal_seq(&k) != Some(expect) {
+                // A gap: pruned past `seq`.
+                return Ok(None);
+            }
+            expect += 1;
+            match <[u8; 16]>::try_from(v.as_ref()) {
+                Ok(id) => out.push(ListingId(id)),
+                Err(_) => return Err(self.corrupt("a journal entry is unreadable")),
+            }
+        }
+        Ok((expect == head + 1).then_some(out))
+    }
+
+    fn prune_journal(&self, seq: u64) -> Result<(), StoreError> {
+        let upto = seq.min(self.journal_head());
+        self.insert(JOURNAL_HEAD_KEY, &upto.to_be_bytes())?;
+        let mut batch = ::sled::Batch::default();
+        let mut n = 0;
+        for k in self.db.range(journal_key(0)..=journal_key(upto)).keys() {
+            batch.remove(k.map_err(|e| self.err(e))?);
+            n += 1;
+            if n % 4_096 == 0 {
+                self.db
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        self.db.apply_batch(batch).map_err(|e| self.err(e))
     }
 }

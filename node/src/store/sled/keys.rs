@@ -10,6 +10,11 @@ pub const FORMAT_1_CONTENT: u8 = b'C';
 pub const AUTHOR: u8 = b'A';
 pub const SCOPE: u8 = b'S';
 pub const EXPIRY: u8 = b'E';
+/// The journal: which address each write changed, in order (`J` seq id),
+/// so that the search index catches up on the tail after a crash.
+pub const JOURNAL: u8 = b'J';
+/// The journal's sequence when it was last pruned to nothing.
+pub const JOURNAL_HEAD_KEY: &[u8] = b"Mjournal";
 /// What this store saw of an address with more than one revision.
 pub const HISTORY: u8 = b'H';
 
@@ -166,4 +171,17 @@ pub fn decode_history(b: &[u8]) -> Option<crate::store::History> {
         first_created_at: i64::from_be_bytes(first),
         revisions: u32::from_be_bytes(n),
     })
+}
+
+/// The journal key of write `seq`.
+pub fn journal_key(seq: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = JOURNAL;
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The sequence of a journal key.
+pub fn journal_seq(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.get(1..9)?.try_into().ok()?))
 }

@@ -297,3 +297,47 @@ fn damaged_record_is_a_decode_error() {
     assert!(store.all().is_err());
     assert!(store.put(&l).is_err());
 }
+
+#[test]
+fn the_journal_names_every_change_in_order_across_a_restart() {
+    use buurt_protocol::sample::{Identity, T0};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ident = Identity::fixed();
+    let l = |key: u8, rev: u64| {
+        let mut x = ident.offer([key; 16], "Ding", T0);
+        x.revision = rev;
+        x.sign(&ident.member).expect("signs")
+    };
+    let (a1, a2, b) = (l(1, 10), l(1, 11), l(2, 10));
+    {
+        let s = open(&dir);
+        assert_eq!(s.journal_head(), 0);
+        s.put(&a1).unwrap();
+        s.put(&b).unwrap();
+        s.put(&a1).unwrap(); // a duplicate changes nothing
+        s.put(&a2).unwrap();
+        s.remove(&b.listing_id()).unwrap();
+        assert_eq!(s.journal_head(), 4);
+        let want = vec![
+            a1.listing_id(),
+            b.listing_id(),
+            a1.listing_id(),
+            b.listing_id(),
+        ];
+        assert_eq!(s.changed_since(0).unwrap(), Some(want));
+        assert_eq!(s.changed_since(3).unwrap(), Some(vec![b.listing_id()]));
+        assert_eq!(s.changed_since(4).unwrap(), Some(vec![]));
+        s.prune_journal(2).unwrap();
+        assert_eq!(s.changed_since(1).unwrap(), None, "pruned past 1");
+        assert_eq!(s.changed_since(2).unwrap().map(|v| v.len()), Some(2));
+        s.flush().unwrap();
+    }
+    let s = open(&dir);
+    assert_eq!(s.journal_head(), 4, "kept across a restart");
+    s.prune_journal(4).unwrap();
+    drop(s);
+    let s = open(&dir);
+    assert_eq!(s.journal_head(), 4, "the head outlives its pruned entries");
+    s.put(&l(3, 10)).unwrap();
+    assert_eq!(s.journal_head(), 5);
+}
