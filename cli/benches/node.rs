@@ -612,9 +612,32 @@ fn run(size: usize) {
         assert!(out.status.success());
     }
     summary("`buurt search` end to end (process + HTTP)", cli);
+    let mut status = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let r = agent
+            .get(format!("http://{addr}/v1/status"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        status.push(t.elapsed());
+    }
+    summary("GET /v1/status", status);
     println!(
         "  node resident memory after the runs: {} MB",
         rss_kb(child.id()) / 1024
+    );
+    // kill -9 and start again: the index catches up from the store's
+    // journal instead of being rebuilt.
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let (mut child, restart) = start_node(dir);
+    println!(
+        "  node restart after kill -9 with {size} listings: {}",
+        ms(restart)
     );
     let _ = Command::new("kill")
         .arg("-TERM")

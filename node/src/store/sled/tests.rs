@@ -341,3 +341,34 @@ fn the_journal_names_every_change_in_order_across_a_restart() {
     s.put(&l(3, 10)).unwrap();
     assert_eq!(s.journal_head(), 5);
 }
+
+#[test]
+fn scope_counts_are_kept_not_scanned() {
+    use buurt_protocol::sample::{Identity, T0};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ident = Identity::fixed();
+    let s = open(&dir);
+    for k in 0..5u8 {
+        s.put(
+            &ident
+                .offer([k; 16], "Ding", T0)
+                .sign(&ident.member)
+                .unwrap(),
+        )
+        .unwrap();
+    }
+    // The scope index is taken away behind the store's back: counts that
+    // were scanned from it would now be empty.
+    let keys: Vec<_> =
+        s.db.scan_prefix([SCOPE])
+            .keys()
+            .map(|k| k.unwrap())
+            .collect();
+    assert_eq!(keys.len(), 5);
+    for k in keys {
+        s.db.remove(k).unwrap();
+    }
+    let scope = ident.certificate.scope.to_string();
+    assert_eq!(s.scope_counts().unwrap().get(&scope), Some(&5));
+    assert_eq!(s.len().unwrap(), 5);
+}
