@@ -38,7 +38,7 @@
 //! open and then kept in memory, so that [`Store::len`] does not scan.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -51,14 +51,17 @@ use buurt_protocol::{ContentId, ListingId, MemberId, Scope, SignedListing};
 use super::{History, PutOutcome, Store, StoreError};
 
 mod format;
+mod journal;
 mod keys;
+mod marks;
 mod open;
+mod repair;
 #[cfg(test)]
 mod tests;
 pub mod watermark;
 
 use self::keys::*;
-use self::open::{map_error, open_db};
+use self::open::map_error;
 
 /// A [`Store`] in a sled database directory. One process at a time may open
 /// a directory; a second gets [`StoreError::Locked`].
@@ -97,232 +100,6 @@ pub enum OnLoss {
 }
 
 impl SledStore {
-    /// Opens the database at `path`, creating it if it does not exist.
-    ///
-    /// Refuses a directory another process has open ([`StoreError::Locked`],
-    /// after waiting up to a second in case it is this process's own
-    /// database, closed a moment ago),
-    /// a path that is not a directory ([`StoreError::NotADatabase`]), damaged
-    /// data ([`StoreError::Corrupt`]) and a layout of another format version
-    /// ([`StoreError::UnknownFormat`]).
-    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
-        SledStore::open_with(path, OnLoss::Refuse).map(|(s, _)| s)
-    }
-
-    /// Like [`SledStore::open`]; with [`OnLoss::Open`] a database that lost
-    /// records it had acknowledged is opened anyway, and the verdict of its
-    /// watermark comes back with it.
-    pub fn open_with(
-        path: &Path,
-        on_loss: OnLoss,
-    ) -> Result<(SledStore, watermark::Verdict), StoreError> {
-        if let Ok(meta) = fs::metadata(path) {
-            if !meta.is_dir() {
-                return Err(StoreError::NotADatabase {
-                    path: path.to_owned(),
-                    detail: "it exists and is not a directory".into(),
-                });
-            }
-        }
-        // sled reads a log it cannot make sense of as an empty one; remember
-        // whether there was one, so that damage is not taken for a new
-        // database and silently started afresh.
-        let had_data = fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
-        let existed = path.exists();
-        let stale_watermark = !existed && watermark::path_for(path).exists();
-        let db = open_db(path)?;
-        let store = SledStore {
-            db,
-            path: path.to_owned(),
-            write: Mutex::new(()),
-            count: AtomicU64::new(0),
-            scopes: Mutex::new(HashMap::new()),
-            digest: AtomicU64::new(0),
-            journal: AtomicU64::new(0),
-            flushes: Mutex::new((0, None)),
-            watermark: watermark::path_for(path),
-        };
-        store.check_format(had_data)?;
-        store.open_journal()?;
-        if stale_watermark {
-            // The whole database was moved aside (as the operator guide
-            // says to do with a damaged one): its watermark goes with it.
-            let aside = store
-                .watermark
-                .with_extension(format!("watermark.old-{}", crate::clock::now()));
-            tracing::info!(
-                "a new database at {}: its old watermark is kept as {}",
-                path.display(),
-                aside.display()
-            );
-            fs::rename(&store.watermark, &aside).map_err(|error| StoreError::Io {
-                path: store.watermark.clone(),
-                error,
-            })?;
-        }
-        let verdict = store.check_watermark()?;
-        if let (
-            watermark::Verdict::Lost {
-                held,
-                holds,
-                clean,
-                at,
-            },
-            OnLoss::Refuse,
-        ) = (&verdict, on_loss)
-        {
-            return Err(StoreError::Lost {
-                path: path.to_owned(),
-                held: held.count,
-                holds: holds.count,
-                since: crate::clock::rfc3339(*at),
-                clean: *clean,
-            });
-        }
-        if on_loss == OnLoss::Refuse {
-            // From now on a crash is not a clean stop.
-            store.write_mark(false)?;
-        }
-        Ok((store, verdict))
-    }
-
-    /// The mark of what is held now.
-    fn mark(&self, seq: u64) -> watermark::Mark {
-        watermark::Mark {
-            seq,
-            count: self.count.load(Ordering::Acquire),
-            digest: self.digest.load(Ordering::Acquire),
-        }
-    }
-
-    /// Compares what the database holds with its watermark.
-    fn check_watermark(&self) -> Result<watermark::Verdict, StoreError> {
-        let wm = watermark::read(&self.watermark).map_err(|e| StoreError::Watermark {
-            detail: e.to_string(),
-        })?;
-        let stored = self
-            .db
-            .get(watermark::MARK_KEY)
-            .map_err(|e| self.err(e))?
-            .and_then(|v| watermark::Mark::decode(&v));
-        let seq = stored
-            .map(|m| m.seq)
-            .max(wm.as_ref().map(|w| w.mark.seq))
-            .unwrap_or(0);
-        self.flushes.lock().unwrap_or_else(|p| p.into_inner()).0 = seq;
-        Ok(match &wm {
-            None => watermark::Verdict::Whole,
-            Some(w) => watermark::verdict(w, stored, self.mark(stored.map_or(0, |m| m.seq))),
-        })
-    }
-
-    /// Writes a new mark into the database, flushes it, and writes the
-    /// watermark file; `clean` at a clean stop.
-    fn write_mark(&self, clean: bool) -> Result<(), StoreError> {
-        // Flushes one at a time, so that marks reach the file in order; the
-        // write lock only while the mark is taken and stored, so that the
-        // mark's count and digest are those of the records before it.
-        let mut flushes = self.flushes.lock().unwrap_or_else(|p| p.into_inner());
-        flushes.0 += 1;
-        let mark = {
-            let _write = self.lock();
-            let mark = self.mark(flushes.0);
-            self.db
-                .insert(watermark::MARK_KEY, &mark.encode())
-                .map_err(|e| self.err(e))?;
-            mark
-        };
-        self.db.flush().map_err(|e| self.err(e))?;
-        // The file costs an fsync: written at most every FILE_SPACING (and
-        // at every clean stop), the mark in the database every flush.
-        if !clean
-            && flushes
-                .1
-                .is_some_and(|t| t.elapsed() < watermark::FILE_SPACING)
-        {
-            return Ok(());
-        }
-        flushes.1 = Some(Instant::now());
-        watermark::write(
-            &self.watermark,
-            &watermark::Watermark {
-                mark,
-                clean,
-                at: crate::clock::now(),
-            },
-        )
-        .map_err(|e| StoreError::Watermark {
-            detail: e.to_string(),
-        })
-    }
-
-    /// Every record that does not decode, with why (`buurt check`).
-    pub fn undecodable(&self) -> Result<Vec<(ListingId, String)>, StoreError> {
-        let mut bad = Vec::new();
-        self.for_each_record(&mut |id, bytes| {
-            match SignedListing::decode(bytes) {
-                Ok(l) if l.listing_id() == id => {}
-                Ok(_) => bad.push((id, "stored under another id".into())),
-                Err(e) => bad.push((id, e.to_string())),
-            }
-            Ok(())
-        })?;
-        Ok(bad)
-    }
-
-    /// Removes a record that does not decode (`buurt repair`): its index
-    /// entries cannot be told and stay behind, which readers and the sweep
-    /// already take (every hit is checked against its record).
-    pub fn remove_undecodable(&self, id: &ListingId) -> Result<bool, StoreError> {
-        let _write = self.lock();
-        let key = listing_key(id);
-        let Some(bytes) = self.db.get(&key).map_err(|e| self.err(e))? else {
-            return Ok(false);
-        };
-        self.delete(&key)?;
-        self.count.fetch_sub(1, Ordering::AcqRel);
-        if let Some(r) = revision_of(&bytes) {
-            self.digest
-                .fetch_xor(watermark::record_hash(&id.0, r), Ordering::AcqRel);
-        }
-        self.count_scope(scope_of(&bytes), None);
-        self.delete(&history_key(id))?;
-        Ok(true)
-    }
-
-    /// Flushes and marks the stop as clean: the next open checks that the
-    /// database holds exactly what it held now.
-    pub fn close_clean(&self) -> Result<(), StoreError> {
-        self.write_mark(true)
-    }
-
-    /// Finds where the journal stands: its last entry, or where it was
-    /// pruned to.
-    fn open_journal(&self) -> Result<(), StoreError> {
-        let last = match self.db.scan_prefix([JOURNAL]).keys().next_back() {
-            Some(k) => journal_seq(&k.map_err(|e| self.err(e))?).unwrap_or(0),
-            None => 0,
-        };
-        let pruned = self
-            .db
-            .get(JOURNAL_HEAD_KEY)
-            .map_err(|e| self.err(e))?
-            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-            .unwrap_or(0);
-        self.journal.store(last.max(pruned), Ordering::Release);
-        Ok(())
-    }
-
-    /// Notes in the journal that `id` is about to change; the caller holds
-    /// the write lock. Written before the change itself, so that a change
-    /// never lacks its entry.
-    fn journal(&self, id: &ListingId) -> Result<(), StoreError> {
-        let seq = self.journal.load(Ordering::Acquire) + 1;
-        self.insert(&journal_key(seq), &id.0)?;
-        self.journal.store(seq, Ordering::Release);
-        Ok(())
-    }
-
     /// Folds one record in or out of the digest (XOR either way).
     fn toggle_digest(&self, l: &SignedListing) {
         let h = watermark::record_hash(&l.listing_id().0, l.listing.revision);
@@ -694,41 +471,10 @@ impl Store for SledStore {
     }
 
     fn changed_since(&self, seq: u64) -> Result<Option<Vec<ListingId>>, StoreError> {
-        let head = self.journal_head();
-        if seq >= head {
-            return Ok(Some(Vec::new()));
-        }
-        let mut out = Vec::new();
-        let mut expect = seq + 1;
-        for item in self.db.range(journal_key(seq + 1)..=journal_key(head)) {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            if journal_seq(&k) != Some(expect) {
-                // A gap: pruned past `seq`.
-                return Ok(None);
-            }
-            expect += 1;
-            match <[u8; 16]>::try_from(v.as_ref()) {
-                Ok(id) => out.push(ListingId(id)),
-                Err(_) => return Err(self.corrupt("a journal entry is unreadable")),
-            }
-        }
-        Ok((expect == head + 1).then_some(out))
+        self.journal_since(seq)
     }
 
     fn prune_journal(&self, seq: u64) -> Result<(), StoreError> {
-        let upto = seq.min(self.journal_head());
-        self.insert(JOURNAL_HEAD_KEY, &upto.to_be_bytes())?;
-        let mut batch = ::sled::Batch::default();
-        let mut n = 0;
-        for k in self.db.range(journal_key(0)..=journal_key(upto)).keys() {
-            batch.remove(k.map_err(|e| self.err(e))?);
-            n += 1;
-            if n % 4_096 == 0 {
-                self.db
-                    .apply_batch(std::mem::take(&mut batch))
-                    .map_err(|e| self.err(e))?;
-            }
-        }
-        self.db.apply_batch(batch).map_err(|e| self.err(e))
+        self.prune_journal_to(seq)
     }
 }

@@ -10,6 +10,12 @@ use std::time::{Duration, Instant};
 
 use ::sled::Db;
 
+use std::collections::HashMap;
+use std::fs;
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use super::{watermark, OnLoss, SledStore};
 use crate::store::StoreError;
 
 /// The part of sled 0.34.7's message when another process holds the
@@ -105,5 +111,96 @@ pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "unknown panic".into()
+    }
+}
+
+impl SledStore {
+    /// Opens the database at `path`, creating it if it does not exist.
+    ///
+    /// Refuses a directory another process has open ([`StoreError::Locked`],
+    /// after waiting up to a second in case it is this process's own
+    /// database, closed a moment ago),
+    /// a path that is not a directory ([`StoreError::NotADatabase`]), damaged
+    /// data ([`StoreError::Corrupt`]) and a layout of another format version
+    /// ([`StoreError::UnknownFormat`]).
+    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_with(path, OnLoss::Refuse).map(|(s, _)| s)
+    }
+
+    /// Like [`SledStore::open`]; with [`OnLoss::Open`] a database that lost
+    /// records it had acknowledged is opened anyway, and the verdict of its
+    /// watermark comes back with it.
+    pub fn open_with(
+        path: &Path,
+        on_loss: OnLoss,
+    ) -> Result<(SledStore, watermark::Verdict), StoreError> {
+        if let Ok(meta) = fs::metadata(path) {
+            if !meta.is_dir() {
+                return Err(StoreError::NotADatabase {
+                    path: path.to_owned(),
+                    detail: "it exists and is not a directory".into(),
+                });
+            }
+        }
+        // sled reads a log it cannot make sense of as an empty one; remember
+        // whether there was one, so that damage is not taken for a new
+        // database and silently started afresh.
+        let had_data = fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
+        let existed = path.exists();
+        let stale_watermark = !existed && watermark::path_for(path).exists();
+        let db = open_db(path)?;
+        let store = SledStore {
+            db,
+            path: path.to_owned(),
+            write: Mutex::new(()),
+            count: AtomicU64::new(0),
+            scopes: Mutex::new(HashMap::new()),
+            digest: AtomicU64::new(0),
+            journal: AtomicU64::new(0),
+            flushes: Mutex::new((0, None)),
+            watermark: watermark::path_for(path),
+        };
+        store.check_format(had_data)?;
+        store.open_journal()?;
+        if stale_watermark {
+            // The whole database was moved aside (as the operator guide
+            // says to do with a damaged one): its watermark goes with it.
+            let aside = store
+                .watermark
+                .with_extension(format!("watermark.old-{}", crate::clock::now()));
+            tracing::info!(
+                "a new database at {}: its old watermark is kept as {}",
+                path.display(),
+                aside.display()
+            );
+            fs::rename(&store.watermark, &aside).map_err(|error| StoreError::Io {
+                path: store.watermark.clone(),
+                error,
+            })?;
+        }
+        let verdict = store.check_watermark()?;
+        if let (
+            watermark::Verdict::Lost {
+                held,
+                holds,
+                clean,
+                at,
+            },
+            OnLoss::Refuse,
+        ) = (&verdict, on_loss)
+        {
+            return Err(StoreError::Lost {
+                path: path.to_owned(),
+                held: held.count,
+                holds: holds.count,
+                since: crate::clock::rfc3339(*at),
+                clean: *clean,
+            });
+        }
+        if on_loss == OnLoss::Refuse {
+            // From now on a crash is not a clean stop.
+            store.write_mark(false)?;
+        }
+        Ok((store, verdict))
     }
 }

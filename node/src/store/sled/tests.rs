@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::store::FORMAT_VERSION;
+use std::fs;
 
 fn open(dir: &tempfile::TempDir) -> SledStore {
     SledStore::open(&dir.path().join("db")).expect("opens")

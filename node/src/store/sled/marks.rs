@@ -1,0 +1,80 @@
+//! The marks of the watermark (see `watermark.rs`): taken at every flush,
+//! checked at open.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::{watermark, SledStore};
+use crate::store::StoreError;
+
+impl SledStore {
+    /// The mark of what is held now.
+    pub(super) fn mark(&self, seq: u64) -> watermark::Mark {
+        watermark::Mark {
+            seq,
+            count: self.count.load(Ordering::Acquire),
+            digest: self.digest.load(Ordering::Acquire),
+        }
+    }
+
+    /// Compares what the database holds with its watermark.
+    pub(super) fn check_watermark(&self) -> Result<watermark::Verdict, StoreError> {
+        let wm = watermark::read(&self.watermark).map_err(|e| StoreError::Watermark {
+            detail: e.to_string(),
+        })?;
+        let stored = self
+            .db
+            .get(watermark::MARK_KEY)
+            .map_err(|e| self.err(e))?
+            .and_then(|v| watermark::Mark::decode(&v));
+        let seq = stored
+            .map(|m| m.seq)
+            .max(wm.as_ref().map(|w| w.mark.seq))
+            .unwrap_or(0);
+        self.flushes.lock().unwrap_or_else(|p| p.into_inner()).0 = seq;
+        Ok(match &wm {
+            None => watermark::Verdict::Whole,
+            Some(w) => watermark::verdict(w, stored, self.mark(stored.map_or(0, |m| m.seq))),
+        })
+    }
+
+    /// Writes a new mark into the database, flushes it, and writes the
+    /// watermark file; `clean` at a clean stop.
+    pub(super) fn write_mark(&self, clean: bool) -> Result<(), StoreError> {
+        // Flushes one at a time, so that marks reach the file in order; the
+        // write lock only while the mark is taken and stored, so that the
+        // mark's count and digest are those of the records before it.
+        let mut flushes = self.flushes.lock().unwrap_or_else(|p| p.into_inner());
+        flushes.0 += 1;
+        let mark = {
+            let _write = self.lock();
+            let mark = self.mark(flushes.0);
+            self.db
+                .insert(watermark::MARK_KEY, &mark.encode())
+                .map_err(|e| self.err(e))?;
+            mark
+        };
+        self.db.flush().map_err(|e| self.err(e))?;
+        // The file costs an fsync: written at most every FILE_SPACING (and
+        // at every clean stop), the mark in the database every flush.
+        if !clean
+            && flushes
+                .1
+                .is_some_and(|t| t.elapsed() < watermark::FILE_SPACING)
+        {
+            return Ok(());
+        }
+        flushes.1 = Some(Instant::now());
+        watermark::write(
+            &self.watermark,
+            &watermark::Watermark {
+                mark,
+                clean,
+                at: crate::clock::now(),
+            },
+        )
+        .map_err(|e| StoreError::Watermark {
+            detail: e.to_string(),
+        })
+    }
+}
