@@ -1,8 +1,7 @@
 //! Faults found by attacking a node the way real machines and neighbours
 //! will: each test here failed on the code before its fix.
 
-use buurt_node::datadir::DataDir;
-use buurt_protocol::{Exchange, Kind, Listing, ListingKey, SignedListing, Status, Terms};
+use buurt_protocol::{Listing, SignedListing};
 use buurt_tests::TestNode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
@@ -15,13 +14,7 @@ fn operator(
     buurt_protocol::keys::SigningKey,
     buurt_protocol::Certificate,
 ) {
-    let dir = DataDir::new(node.path());
-    let key = dir.member_key().unwrap();
-    let cert = dir
-        .certificate()
-        .unwrap()
-        .expect("the operator's certificate");
-    (key, cert)
+    buurt_tests::operator(node.path())
 }
 
 /// A listing by the node's operator, signed with their key.
@@ -30,34 +23,7 @@ fn operator_listing(node: &TestNode, title: &str, created: i64, expires: i64) ->
     signed_by(&key, &cert, title, created, expires)
 }
 
-fn signed_by(
-    key: &buurt_protocol::keys::SigningKey,
-    cert: &buurt_protocol::Certificate,
-    title: &str,
-    created: i64,
-    expires: i64,
-) -> SignedListing {
-    Listing {
-        author: buurt_protocol::keys::member_id(key),
-        key: ListingKey(buurt_node::datadir::random_bytes::<16>().unwrap()),
-        revision: created as u64,
-        created_at: created,
-        expires_at: expires,
-        kind: Kind::Offer,
-        exchange: Exchange::Lend,
-        status: Status::Open,
-        scope: cert.scope.clone(),
-        topics: vec!["goods.tools".into()],
-        title: title.into(),
-        body: String::new(),
-        tags: vec![],
-        geohash: None,
-        terms: Terms::default(),
-        certificate: cert.clone(),
-    }
-    .sign(key)
-    .unwrap()
-}
+use buurt_tests::offer_by as signed_by;
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()

@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use buurt_node::datadir::DataDir;
-use buurt_protocol::{Exchange, Kind, Listing, ListingKey, Status, Terms};
 use buurt_tests::TestNode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
@@ -26,12 +24,7 @@ fn acknowledged_listings_survive_kill_9_and_the_index_follows_the_store() {
         f.rate_limits.author_per_hour = u32::MAX;
         f.rate_limits.author_per_day = u32::MAX;
     });
-    let dir = DataDir::new(node.path());
-    let key = dir.member_key().unwrap();
-    let cert = dir
-        .certificate()
-        .unwrap()
-        .expect("the operator's certificate");
+    let (key, cert) = buurt_tests::operator(node.path());
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut rng = 0x9e37_79b9_u64;
     let mut total_posts = 0usize;
@@ -55,26 +48,13 @@ fn acknowledged_listings_survive_kill_9_and_the_index_follows_the_store() {
                 let mut n = 0usize;
                 while !stop.load(Ordering::Acquire) {
                     let now = buurt_node::clock::now();
-                    let l = Listing {
-                        author: buurt_protocol::keys::member_id(&key),
-                        key: ListingKey(buurt_node::datadir::random_bytes::<16>().unwrap()),
-                        revision: now as u64,
-                        created_at: now,
-                        expires_at: now + 86_400,
-                        kind: Kind::Offer,
-                        exchange: Exchange::Give,
-                        status: Status::Open,
-                        scope: cert.scope.clone(),
-                        topics: vec!["goods.tools".into()],
-                        title: format!("Ronde {round} ding {n}"),
-                        body: String::new(),
-                        tags: vec![],
-                        geohash: None,
-                        terms: Terms::default(),
-                        certificate: cert.clone(),
-                    }
-                    .sign(&key)
-                    .unwrap();
+                    let l = buurt_tests::offer_by(
+                        &key,
+                        &cert,
+                        &format!("Ronde {round} ding {n}"),
+                        now,
+                        now + 86_400,
+                    );
                     let body = serde_json::json!({ "signed": hex::encode(l.bytes()) });
                     match agent.post(&url).send_json(&body) {
                         Ok(r) if r.status().as_u16() == 201 => {

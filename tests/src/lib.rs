@@ -334,3 +334,52 @@ impl Drop for TestNode {
         self.kill9();
     }
 }
+
+/// The member key and certificate of a node's operator, from its data
+/// directory: tests sign listings as the operator and post the bytes.
+pub fn operator(
+    dir: &Path,
+) -> (
+    buurt_protocol::keys::SigningKey,
+    buurt_protocol::Certificate,
+) {
+    let d = buurt_node::datadir::DataDir::new(dir);
+    let key = d.member_key().expect("the operator's member key");
+    let cert = d
+        .certificate()
+        .expect("a readable certificate")
+        .expect("the operator's certificate");
+    (key, cert)
+}
+
+/// An open offer (random address, topic goods.tools) by the holder of
+/// `key` and `cert`, created at `created` and lapsing at `expires`.
+pub fn offer_by(
+    key: &buurt_protocol::keys::SigningKey,
+    cert: &buurt_protocol::Certificate,
+    title: &str,
+    created: i64,
+    expires: i64,
+) -> buurt_protocol::SignedListing {
+    use buurt_protocol::{Exchange, Kind, Listing, ListingKey, Status, Terms};
+    Listing {
+        author: buurt_protocol::keys::member_id(key),
+        key: ListingKey(buurt_node::datadir::random_bytes::<16>().expect("random bytes")),
+        revision: created.max(1) as u64,
+        created_at: created,
+        expires_at: expires,
+        kind: Kind::Offer,
+        exchange: Exchange::Lend,
+        status: Status::Open,
+        scope: cert.scope.clone(),
+        topics: vec!["goods.tools".into()],
+        title: title.into(),
+        body: String::new(),
+        tags: vec![],
+        geohash: None,
+        terms: Terms::default(),
+        certificate: cert.clone(),
+    }
+    .sign(key)
+    .expect("an offer signs")
+}
