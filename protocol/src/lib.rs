@@ -15,6 +15,7 @@ pub mod id;
 pub mod keys;
 pub mod limits;
 pub mod listing;
+pub mod mail;
 pub mod revision;
 pub mod revocation;
 pub mod sample;
