@@ -23,6 +23,7 @@ pub mod key;
 pub mod letter;
 pub mod mailbox;
 mod seal;
+pub mod wire;
 
 use crate::codec::{DecodeError, EncodeError};
 

@@ -162,9 +162,10 @@ fn a_letter_for_another_mailbox_is_misaddressed() {
     let (author, resident) = people();
     let (_, to) = reply_key(&author, 0x44);
     let (secret, _) = keypair(&[0x44; 32]);
-    // Written to the resident, sealed to the author's key: the letter
-    // inside names another recipient.
-    let wrong = letter(&author, &resident, LISTING, "Voor iemand anders");
+    // Written by the resident to a third member, sealed to the author's
+    // key: the letter inside names neither the author nor comes from them.
+    let third = Identity::new([0x61; 32], [0x62; 32], SCOPE, T0 - 86_400);
+    let wrong = letter(&resident, &third, LISTING, "Voor iemand anders");
     let sealed = Envelope::seal(
         &wrong,
         &to,
@@ -180,9 +181,68 @@ fn a_letter_for_another_mailbox_is_misaddressed() {
 }
 
 #[test]
+fn the_senders_own_copy_opens_for_the_sender() {
+    let (author, resident) = people();
+    let (_, own) = reply_key(&resident, 0x55);
+    let (secret, _) = keypair(&[0x55; 32]);
+    let sent = letter(&resident, &author, LISTING, "Mijn eigen kopie");
+    let copy = Envelope::seal(
+        &sent,
+        &own,
+        resident.certificate.node,
+        LISTING,
+        T0,
+        &resident.node,
+        [4; 32],
+    )
+    .unwrap();
+    let opened = Envelope::verify(&copy).unwrap().open(&secret, T0).unwrap();
+    assert_eq!(opened.text, "Mijn eigen kopie");
+    assert_eq!(opened.to, keys::member_id(&author.member));
+}
+
+#[test]
+fn mail_wire_messages_round_trip() {
+    use buurt_protocol::mail::wire::{Request, Response};
+    let reqs = [
+        Request::Deliver {
+            hop: 1,
+            envelope: vec![9; 700],
+        },
+        Request::ReplyKey {
+            hop: 0,
+            member: keys::member_id(&author_key()),
+        },
+    ];
+    for r in reqs {
+        let b = r.encode();
+        assert_eq!(Request::decode(&b).unwrap(), r);
+        assert!(Request::decode(&b[..b.len() - 1]).is_err());
+    }
+    let mut hop2 = Request::Deliver {
+        hop: 0,
+        envelope: vec![1],
+    }
+    .encode();
+    hop2[1] = 2;
+    assert!(Request::decode(&hop2).is_err());
+    for r in [
+        Response::Stored,
+        Response::ReplyKey(vec![5; 300]),
+        Response::Refused("mailbox full".into()),
+    ] {
+        assert_eq!(Response::decode(&r.encode()).unwrap(), r);
+    }
+}
+
+fn author_key() -> ed25519_dalek::SigningKey {
+    Identity::fixed().member
+}
+
+#[test]
 fn mailbox_requests_sign_and_verify() {
     let (author, resident) = people();
-    for op in [Op::Fetch, Op::Delete(vec![[7; 32], [8; 32]])] {
+    for op in [Op::Fetch { after: 7 }, Op::Delete(vec![[7; 32], [8; 32]])] {
         let req = MailboxRequest {
             member: keys::member_id(&author.member),
             at: T0,

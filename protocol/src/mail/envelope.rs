@@ -164,8 +164,9 @@ impl Envelope {
     }
 
     /// Opens the envelope with the recipient's reply secret and checks the
-    /// letter inside at `now`: signed, and addressed to this mailbox about
-    /// this listing.
+    /// letter inside at `now`: signed, about this listing, and either
+    /// addressed to this mailbox's member or written by them (the sender's
+    /// own copy, sealed to the sender's reply key).
     pub fn open(&self, secret: &ReplySecret, now: i64) -> Result<Letter, MailError> {
         let encapped = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(&self.encapped)
             .map_err(|_| MailError::DoesNotOpen)?;
@@ -179,7 +180,8 @@ impl Envelope {
         )
         .map_err(|_| MailError::DoesNotOpen)?;
         let letter = Letter::verify(unpad(&padded)?, now)?;
-        if letter.to != self.to_member || letter.listing != self.listing {
+        let ours = letter.to == self.to_member || letter.from() == self.to_member;
+        if !ours || letter.listing != self.listing {
             return Err(MailError::Misaddressed);
         }
         Ok(letter)

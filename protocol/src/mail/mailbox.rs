@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! body   = version (1) | member (32) | at (i64) | nonce (16) | op (1: 0 fetch, 1 delete)
+//!        | for fetch: after (u64), the last mailbox sequence number the member has
 //!        | for delete: count (u16) and that many envelope ids (32 each)
 //! signed = body | ed25519 signature of "buurt/mailbox/v1" | body, by the member
 //! ```
@@ -27,7 +28,8 @@ pub const MAX_DELETE: usize = 1_024;
 /// What the member asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    Fetch,
+    /// What arrived after the mailbox's sequence number `after` (0: all).
+    Fetch { after: u64 },
     /// Envelope ids (SHA-256 of the signed envelope).
     Delete(Vec<[u8; 32]>),
 }
@@ -49,7 +51,10 @@ impl MailboxRequest {
         w.i64(self.at);
         w.bytes(&self.nonce);
         match &self.op {
-            Op::Fetch => w.u8(0),
+            Op::Fetch { after } => {
+                w.u8(0);
+                w.u64(*after);
+            }
             Op::Delete(ids) => {
                 w.u8(1);
                 let n = u16::try_from(ids.len())
@@ -86,7 +91,9 @@ impl MailboxRequest {
         let at = r.i64("at")?;
         let nonce: [u8; 16] = r.array("nonce")?;
         let op = match r.u8("op")? {
-            0 => Op::Fetch,
+            0 => Op::Fetch {
+                after: r.u64("after")?,
+            },
             1 => {
                 let n = r.u16("delete")? as usize;
                 if n > MAX_DELETE {
