@@ -230,6 +230,7 @@ fn mail_wire_messages_round_trip() {
         Response::Stored,
         Response::ReplyKey(vec![5; 300]),
         Response::Refused("mailbox full".into()),
+        Response::Unreachable("not connected to the home node".into()),
     ] {
         assert_eq!(Response::decode(&r.encode()).unwrap(), r);
     }
@@ -242,7 +243,11 @@ fn author_key() -> ed25519_dalek::SigningKey {
 #[test]
 fn mailbox_requests_sign_and_verify() {
     let (author, resident) = people();
-    for op in [Op::Fetch { after: 7 }, Op::Delete(vec![[7; 32], [8; 32]])] {
+    for op in [
+        Op::Fetch { after: 7 },
+        Op::Delete(vec![[7; 32], [8; 32]]),
+        Op::Send { digest: [9; 32] },
+    ] {
         let req = MailboxRequest {
             member: keys::member_id(&author.member),
             at: T0,

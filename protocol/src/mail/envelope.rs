@@ -70,6 +70,20 @@ impl Envelope {
         from_node_key: &SigningKey,
         seed: [u8; 32],
     ) -> Result<Vec<u8>, MailError> {
+        Envelope::seal_unsigned(letter, to, to_node, listing, now, seed)?.sign(from_node_key)
+    }
+
+    /// The sealing half of [`Envelope::seal`], done where the letter was
+    /// written (the resident's device): an envelope whose `from_node` is
+    /// still zero, for the sending node to [`sign`](Envelope::sign).
+    pub fn seal_unsigned(
+        letter: &[u8],
+        to: &ReplyKey,
+        to_node: NodeId,
+        listing: ListingId,
+        now: i64,
+        seed: [u8; 32],
+    ) -> Result<Envelope, MailError> {
         let padded = pad(letter)?;
         let pk = public_of(&to.key)?;
         let (encapped, ciphertext) =
@@ -84,20 +98,38 @@ impl Envelope {
             .map_err(|_| MailError::DoesNotOpen)?;
         let mut enc = [0u8; 32];
         enc.copy_from_slice(&encapped.to_bytes());
-        let env = Envelope {
+        Ok(Envelope {
             to_node,
             to_member: to.member,
             listing,
             hour: now - now.rem_euclid(3_600),
             encapped: enc,
             ciphertext,
-            from_node: NodeId::from(from_node_key.verifying_key()),
-        };
-        let body = env.body()?;
+            from_node: NodeId([0; 32]),
+        })
+    }
+
+    /// Signs as the sending node (setting `from_node`): the envelope as it
+    /// travels.
+    pub fn sign(mut self, from_node_key: &SigningKey) -> Result<Vec<u8>, MailError> {
+        self.from_node = NodeId::from(from_node_key.verifying_key());
+        let body = self.body()?;
         let sig = from_node_key.sign(&signing_input(ENVELOPE_DOMAIN, &body));
         let mut out = body;
         out.extend_from_slice(&sig.to_bytes());
         Ok(out)
+    }
+
+    /// What a member asks their node to sign and send, as a member's
+    /// [`Op::Send`](super::mailbox::Op::Send) request names it: SHA-256
+    /// over the envelopes' bodies without `from_node`, in order.
+    pub fn send_digest(envelopes: &[Envelope]) -> Result<[u8; 32], MailError> {
+        let mut h = Sha256::new();
+        for e in envelopes {
+            let body = e.body()?;
+            h.update(&body[..body.len() - 32]);
+        }
+        Ok(h.finalize().into())
     }
 
     fn body(&self) -> Result<Vec<u8>, MailError> {

@@ -5,6 +5,7 @@
 //! body   = version (1) | member (32) | at (i64) | nonce (16) | op (1: 0 fetch, 1 delete)
 //!        | for fetch: after (u64), the last mailbox sequence number the member has
 //!        | for delete: count (u16) and that many envelope ids (32 each)
+//!        | for send (op 2): digest (32), Envelope::send_digest of the envelopes to send
 //! signed = body | ed25519 signature of "buurt/mailbox/v1" | body, by the member
 //! ```
 //!
@@ -32,6 +33,9 @@ pub enum Op {
     Fetch { after: u64 },
     /// Envelope ids (SHA-256 of the signed envelope).
     Delete(Vec<[u8; 32]>),
+    /// Sign and send these sealed envelopes (their
+    /// [`send_digest`](super::Envelope::send_digest)).
+    Send { digest: [u8; 32] },
 }
 
 /// A signed request of a member to their mailbox.
@@ -65,6 +69,10 @@ impl MailboxRequest {
                 for id in ids {
                     w.bytes(id);
                 }
+            }
+            Op::Send { digest } => {
+                w.u8(2);
+                w.bytes(digest);
             }
         }
         Ok(w.finish()?)
@@ -105,6 +113,9 @@ impl MailboxRequest {
                 }
                 Op::Delete(ids)
             }
+            2 => Op::Send {
+                digest: r.array("digest")?,
+            },
             value => return Err(DecodeError::BadEnum { field: "op", value }.into()),
         };
         let body_len = r.position();

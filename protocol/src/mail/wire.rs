@@ -6,7 +6,12 @@
 //! response = 0x81 stored
 //!          | 0x82 reply key | length (u16) | signed reply-key record
 //!          | 0x83 refused | reason (str16)
+//!          | 0x84 unreachable | reason (str16)
 //! ```
+//!
+//! `refused` is the home node's final word (the sender stops trying);
+//! `unreachable` comes from a node that is not the home node and cannot
+//! reach it now (the sender tries again later, or through another peer).
 //!
 //! `hop` is 0 when the sender is the envelope's own node (or the asker
 //! itself), and 1 when a node passes on what a peer gave it: a node that is
@@ -30,6 +35,7 @@ const REQ_KEY: u8 = 0x02;
 const RES_STORED: u8 = 0x81;
 const RES_KEY: u8 = 0x82;
 const RES_REFUSED: u8 = 0x83;
+const RES_UNREACHABLE: u8 = 0x84;
 
 /// What one node asks another.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +55,8 @@ pub enum Response {
     ReplyKey(Vec<u8>),
     /// Not stored, or not known, and why (shown to the sender).
     Refused(String),
+    /// This node is not the home node and cannot reach it now.
+    Unreachable(String),
 }
 
 impl Request {
@@ -119,8 +127,12 @@ impl Response {
                 w.bytes(&(record.len().min(u16::MAX as usize) as u16).to_be_bytes());
                 w.bytes(record);
             }
-            Response::Refused(reason) => {
-                w.u8(RES_REFUSED);
+            Response::Refused(reason) | Response::Unreachable(reason) => {
+                let tag = match self {
+                    Response::Refused(_) => RES_REFUSED,
+                    _ => RES_UNREACHABLE,
+                };
+                w.u8(tag);
                 let cut: String = reason.chars().take(200).collect();
                 w.str16(&cut, "reason");
             }
@@ -137,6 +149,7 @@ impl Response {
                 Response::ReplyKey(r.take(len, "reply key")?.to_vec())
             }
             RES_REFUSED => Response::Refused(r.str16("reason")?),
+            RES_UNREACHABLE => Response::Unreachable(r.str16("reason")?),
             value => {
                 return Err(DecodeError::BadEnum {
                     field: "response",
