@@ -211,6 +211,7 @@ fn mail_wire_messages_round_trip() {
         },
         Request::ReplyKey {
             hop: 0,
+            node: Identity::fixed().certificate.node,
             member: keys::member_id(&author_key()),
         },
     ];

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! request  = 0x01 deliver | hop (1) | length (u32) | signed envelope
-//!          | 0x02 reply key | hop (1) | member (32)
+//!          | 0x02 reply key | hop (1) | node (32) | member (32)
 //! response = 0x81 stored
 //!          | 0x82 reply key | length (u16) | signed reply-key record
 //!          | 0x83 refused | reason (str16)
@@ -19,7 +19,7 @@
 //! connected to it, and refuses a hop-1 request (at most one relay hop).
 
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::id::MemberId;
+use crate::id::{MemberId, NodeId};
 
 use super::envelope::MAX_ENVELOPE_BYTES;
 
@@ -42,8 +42,12 @@ const RES_UNREACHABLE: u8 = 0x84;
 pub enum Request {
     /// Store this envelope in the mailbox it names (or pass it on).
     Deliver { hop: u8, envelope: Vec<u8> },
-    /// The member's current reply-key record.
-    ReplyKey { hop: u8, member: MemberId },
+    /// The current reply-key record of a member of `node`.
+    ReplyKey {
+        hop: u8,
+        node: NodeId,
+        member: MemberId,
+    },
 }
 
 /// The answer.
@@ -60,6 +64,24 @@ pub enum Response {
 }
 
 impl Request {
+    /// The same request as passed on by a relay.
+    pub fn relayed(&self) -> Request {
+        match self.clone() {
+            Request::Deliver { envelope, .. } => Request::Deliver { hop: 1, envelope },
+            Request::ReplyKey { node, member, .. } => Request::ReplyKey {
+                hop: 1,
+                node,
+                member,
+            },
+        }
+    }
+
+    pub fn hop(&self) -> u8 {
+        match self {
+            Request::Deliver { hop, .. } | Request::ReplyKey { hop, .. } => *hop,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         match self {
@@ -69,9 +91,10 @@ impl Request {
                 w.bytes(&(envelope.len() as u32).to_be_bytes());
                 w.bytes(envelope);
             }
-            Request::ReplyKey { hop, member } => {
+            Request::ReplyKey { hop, node, member } => {
                 w.u8(REQ_KEY);
                 w.u8(*hop);
+                w.bytes(node.as_bytes());
                 w.bytes(member.as_bytes());
             }
         }
@@ -93,6 +116,7 @@ impl Request {
             }
             REQ_KEY => Request::ReplyKey {
                 hop: hop(&mut r)?,
+                node: NodeId(r.array("node")?),
                 member: MemberId(r.array("member")?),
             },
             value => {
