@@ -146,7 +146,7 @@ async fn start_node(
         peer_per_second: config.rate_limits.peer_per_second,
     };
     let (client, event_loop) =
-        net::start(cfg, sync, from_tee, Some(&mut registry)).expect("network");
+        net::start(cfg, sync, from_tee, None, Some(&mut registry)).expect("network");
     tokio::spawn(event_loop);
     let member = keys::from_seed(seed(i, 2));
     let t = now();

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod dto;
 pub mod error;
 pub mod listings;
+pub mod mail;
 pub mod search;
 pub mod serve;
 pub mod status;
@@ -69,6 +70,8 @@ pub struct ApiState {
     pub dir: crate::datadir::DataDir,
     /// How a pending repair stands, as the node last looked.
     pub repair: Arc<std::sync::Mutex<Option<crate::recover::repair::Progress>>>,
+    /// Mailboxes, outbox and reply keys (`None`: this node keeps no mail).
+    pub mail: Option<Arc<crate::mail::Mail>>,
 }
 
 impl ApiState {
@@ -93,6 +96,7 @@ impl ApiState {
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .merge(listings::routes())
+        .merge(mail::routes())
         .merge(search::routes())
         .merge(status::routes())
         .merge(admin::routes(state.clone()))

@@ -99,6 +99,37 @@ pub struct FileConfig {
     /// Whose certificates to accept: `open` (any node's) or `allowlist`
     /// (this node's and trusted nodes', see `buurt trust`).
     pub policy: Policy,
+    /// Mailboxes of this node's members: quotas, rates, expiry.
+    pub mail: MailLimits,
+}
+
+/// What the mailboxes of a node's members hold at most, and how much mail
+/// one sending node may deliver. The defaults keep a year of a busy
+/// resident's replies and refuse a flood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailLimits {
+    /// Most letters in one member's mailbox; more are refused ("mailbox
+    /// full") until the member deletes some.
+    pub max_messages: u64,
+    /// Most bytes of sealed letters in one member's mailbox.
+    pub max_bytes: u64,
+    /// Letters one sending node may deliver per minute, to all mailboxes.
+    pub node_per_minute: u32,
+    /// Days a letter is kept after the listing it answers expires (or after
+    /// it arrived, for a listing this node does not hold).
+    pub keep_days: u32,
+}
+
+impl Default for MailLimits {
+    fn default() -> Self {
+        MailLimits {
+            max_messages: 10_000,
+            max_bytes: 64 * 1024 * 1024,
+            node_per_minute: 600,
+            keep_days: 30,
+        }
+    }
 }
 
 /// How much one author and one peer may send. The defaults are far above
@@ -145,6 +176,7 @@ impl Default for FileConfig {
             rate_limits: RateLimits::default(),
             policy: Policy::Open,
             limits: Limits::default(),
+            mail: MailLimits::default(),
         }
     }
 }
@@ -200,6 +232,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub policy: Policy,
     pub limits: Limits,
+    pub mail: MailLimits,
 }
 
 impl Config {
@@ -258,6 +291,13 @@ impl Config {
                 message: "must be between 10 and 10000".into(),
             });
         }
+        let m = file.mail;
+        if m.max_messages == 0 || m.max_bytes == 0 || m.node_per_minute == 0 || m.keep_days == 0 {
+            return Err(ConfigError::Invalid {
+                field: "mail",
+                message: "every mail limit must be at least 1".into(),
+            });
+        }
         if !(1..=1_000_000).contains(&file.api_max_connections) {
             return Err(ConfigError::Invalid {
                 field: "api_max_connections",
@@ -287,6 +327,7 @@ impl Config {
             rate_limits: file.rate_limits,
             policy: file.policy,
             limits,
+            mail: file.mail,
         })
     }
 

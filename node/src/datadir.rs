@@ -95,6 +95,11 @@ impl DataDir {
         self.root.join("db")
     }
 
+    /// The mail database: members' mailboxes, the outbox, reply keys.
+    pub fn mail_path(&self) -> PathBuf {
+        self.root.join("mail")
+    }
+
     /// The database's watermark (see `store::sled::watermark`).
     pub fn watermark_path(&self) -> PathBuf {
         self.root.join("db.watermark")

@@ -13,6 +13,7 @@ pub mod config;
 pub mod datadir;
 pub mod ids;
 pub mod ingest;
+pub mod mail;
 pub mod moderation;
 pub mod net;
 pub mod outcome;

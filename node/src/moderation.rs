@@ -194,6 +194,23 @@ impl Moderation {
         &self.rates
     }
 
+    /// Whether mail signed by `node` may be delivered here: the node is
+    /// not blocked and is accepted under the federation policy.
+    pub fn accepts_mail_from(&self, node: &NodeId) -> Result<(), Reason> {
+        if read(&self.blocks).blocks_node(node) {
+            return Err(Reason::Blocked);
+        }
+        if !read(&self.trust).accepts(node) {
+            return Err(Reason::Untrusted(node.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Whether a member is admitted here and not revoked.
+    pub fn is_member(&self, member: &MemberId) -> bool {
+        self.members_lock().certificate(member).is_some()
+    }
+
     // --- blocks ---
 
     /// The current blocks.

@@ -21,6 +21,8 @@
 //!   the two that do the work:
 //! - [`gossip`]: validating gossip messages through ingest, and publishing;
 //! - [`requests`]: sync requests in and out, and the sessions it starts;
+//! - [`mail`]: `/buurt/mail/1` requests in and out (store at home, or pass
+//!   on one hop);
 //! - [`peers`]: per-peer bookkeeping (connections, strikes, bans, rates,
 //!   redial), a plain struct that is given the time.
 
@@ -28,6 +30,7 @@ pub mod behaviour;
 pub mod client;
 pub mod event_loop;
 pub mod gossip;
+pub mod mail;
 pub mod peers;
 pub mod requests;
 pub mod swarm_core;
@@ -132,6 +135,7 @@ pub fn start(
     cfg: NetConfig,
     sync: Arc<sync::Context>,
     announcements: mpsc::Receiver<Announcement>,
+    mail: Option<Arc<crate::mail::Mail>>,
     metrics: Option<&mut libp2p::metrics::Registry>,
 ) -> Result<(NetClient, impl std::future::Future<Output = ()>), NetError> {
     let (swarm, local) = behaviour::build(&cfg, metrics)?;
@@ -152,6 +156,7 @@ pub fn start(
         sync_interval: cfg.sync_interval,
         max_listing: cfg.max_listing,
         peers: peers::Peers::new(explicit, cfg.peer_per_second, std::time::Instant::now()),
+        mail,
     });
     Ok((client, event_loop.run()))
 }

@@ -19,6 +19,7 @@ use crate::clock::{self, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::datadir::{DataDir, DataDirError};
 use crate::ingest::{Announcement, Ingest, IngestError};
+use crate::mail::Mail;
 use crate::moderation::{Moderation, ModerationError};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{SledStore, StoreError};
@@ -179,12 +180,24 @@ impl Node {
         self.dir.write_api_addr(&addr)?;
         let Node { dir, parts } = self;
         let repair = Arc::new(std::sync::Mutex::new(None));
+        let mail = Arc::new(
+            Mail::open(
+                &dir.mail_path(),
+                dir.node_key()?,
+                parts.moderation.clone(),
+                parts.store.clone(),
+                parts.config.mail,
+            )
+            .map_err(|e| RunError::Other(e.to_string()))?,
+        );
         let net = start_network(
             &dir,
             &parts.config,
             parts.sync_context(),
             parts.announcements,
+            mail.clone(),
         )?;
+        let outbox = tokio::spawn(crate::mail::outbox::run(mail.clone(), net.clone()));
         let state = Arc::new(ApiState {
             ingest: parts.ingest.clone(),
             store: parts.store.clone(),
@@ -202,8 +215,13 @@ impl Node {
             space: parts.space.clone(),
             dir: dir.clone(),
             repair: repair.clone(),
+            mail: Some(mail.clone()),
         });
-        let tasks = spawn_background(parts.ingest.clone(), parts.config.sweep_interval_secs);
+        let tasks = spawn_background(
+            parts.ingest.clone(),
+            mail.clone(),
+            parts.config.sweep_interval_secs,
+        );
         let follow = spawn_repair_follower(
             dir.clone(),
             parts.store.clone(),
@@ -220,6 +238,8 @@ impl Node {
         .await;
         tasks.abort();
         follow.abort();
+        outbox.abort();
+        let _ = mail.flush();
         let ingest = parts.ingest.clone();
         tokio::task::spawn_blocking(move || ingest.close())
             .await
@@ -238,6 +258,7 @@ fn start_network(
     config: &Config,
     sync: Arc<sync::Context>,
     announcements: mpsc::Receiver<Announcement>,
+    mail: Arc<Mail>,
 ) -> Result<Option<crate::net::NetClient>, RunError> {
     if config.listen.is_empty() && config.peers.is_empty() {
         return Ok(None);
@@ -252,14 +273,18 @@ fn start_network(
         sync_interval: config.sync_interval,
         peer_per_second: config.rate_limits.peer_per_second,
     };
-    let (client, event_loop) = crate::net::start(cfg, sync, announcements, None)
+    let (client, event_loop) = crate::net::start(cfg, sync, announcements, Some(mail), None)
         .map_err(|e| RunError::Other(e.to_string()))?;
     tokio::spawn(event_loop);
     Ok(Some(client))
 }
 
-/// The periodic expiry sweep.
-fn spawn_background(ingest: Arc<Ingest>, sweep_secs: u64) -> tokio::task::JoinHandle<()> {
+/// The periodic expiry sweep, of listings and of mail.
+fn spawn_background(
+    ingest: Arc<Ingest>,
+    mail: Arc<Mail>,
+    sweep_secs: u64,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(Duration::from_secs(sweep_secs));
         sweep.tick().await;
@@ -274,6 +299,12 @@ fn spawn_background(ingest: Arc<Ingest>, sweep_secs: u64) -> tokio::task::JoinHa
             match swept.await {
                 Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired listings"),
                 Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}"),
+                _ => {}
+            }
+            let m = mail.clone();
+            match tokio::task::spawn_blocking(move || m.sweep(clock::now())).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired letters"),
+                Ok(Err(e)) => tracing::warn!("mail sweep failed: {e}"),
                 _ => {}
             }
         }

@@ -37,7 +37,7 @@ use crate::ingest::Ingest;
 use crate::moderation::Moderation;
 use crate::store::Store;
 
-pub use self::codec::{Malformed, SyncCodec, Wire, PROTOCOL};
+pub use self::codec::{Codec, Malformed, Message, SyncCodec, Wire, PROTOCOL};
 pub use self::items::ItemsCache;
 pub use self::session::{RequestError, Requester, SessionError};
 pub use self::state::{ScopeSync, SyncState};

@@ -39,6 +39,7 @@ pub fn routes(state: Arc<ApiState>) -> Router<Arc<ApiState>> {
         .route("/v1/admin/members/{member}/revoke", post(revoke))
         .route("/v1/admin/trusted", get(list_trusted).post(add_trusted))
         .route("/v1/admin/trusted/{node}", delete(remove_trusted))
+        .route("/v1/admin/mailboxes", get(list_mailboxes))
         .route_layer(axum::middleware::from_fn_with_state(state, operator_only))
 }
 
@@ -236,6 +237,21 @@ async fn revoke(
 
 async fn list_members(State(st): State<Arc<ApiState>>) -> Json<Vec<Member>> {
     Json(st.moderation.members())
+}
+
+/// Every member's mailbox as the operator may see it: how many letters and
+/// how many bytes, never what they hold.
+async fn list_mailboxes(
+    State(st): State<Arc<ApiState>>,
+) -> ApiResult<Json<Vec<crate::mail::Letterbox>>> {
+    let Some(mail) = st.mail.clone() else {
+        return Ok(Json(vec![]));
+    };
+    let boxes = st
+        .blocking(move || mail.letterboxes())
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(Json(boxes))
 }
 
 async fn list_trusted(State(st): State<Arc<ApiState>>) -> Json<TrustedList> {

@@ -130,6 +130,11 @@ impl Blocks {
         self.members.contains(&l.author) || self.nodes.contains(&l.certificate.node)
     }
 
+    /// Whether a node is blocked (its members' listings, and its mail).
+    pub fn blocks_node(&self, n: &NodeId) -> bool {
+        self.nodes.contains(n)
+    }
+
     pub fn list(&self) -> &[Block] {
         &self.list
     }

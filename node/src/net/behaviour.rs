@@ -1,6 +1,6 @@
 //! The protocols a node speaks, and how its swarm is built: TCP + Noise +
 //! Yamux, gossipsub (anonymous, content-addressed ids, manual validation),
-//! identify, ping, optional mDNS, and `/buurt/sync/1`.
+//! identify, ping, optional mDNS, `/buurt/sync/1` and `/buurt/mail/1`.
 
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: request_response::Behaviour<SyncCodec>,
+    pub mail: request_response::Behaviour<super::mail::MailCodec>,
 }
 
 /// Refuses a TCP port another process listens on. libp2p's TCP transport
@@ -127,7 +128,14 @@ pub fn build(
                     .with_request_timeout(SYNC_TIMEOUT)
                     .with_max_concurrent_streams(16),
             );
+            let mail = request_response::Behaviour::new(
+                [(super::mail::PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(super::mail::MAIL_TIMEOUT)
+                    .with_max_concurrent_streams(64),
+            );
             Ok(Behaviour {
+                mail,
                 gossipsub,
                 identify,
                 ping: ping::Behaviour::default(),

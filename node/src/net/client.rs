@@ -9,6 +9,10 @@ use buurt_protocol::Scope;
 use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot};
 
+use buurt_protocol::mail::wire::{Request as MailRequest, Response as MailResponse};
+use buurt_protocol::NodeId;
+
+use super::mail::SendError;
 use crate::sync::{self, RequestError, ScopeSync};
 
 /// What the network is told to do.
@@ -41,6 +45,16 @@ pub enum Command {
     Misbehaved {
         peer: PeerId,
         why: String,
+    },
+    /// Send one mail request to a connected peer.
+    MailRequest {
+        peer: PeerId,
+        request: MailRequest,
+        reply: super::mail::Reply,
+    },
+    /// The peers connected now.
+    Connected {
+        reply: oneshot::Sender<Vec<PeerId>>,
     },
 }
 
@@ -99,6 +113,52 @@ impl NetClient {
         self.ask(|reply| Command::SyncNow { peer, reply })
             .await
             .unwrap_or(0)
+    }
+
+    /// Sends one mail request to `peer` if connected to it.
+    pub async fn mail_request(
+        &self,
+        peer: PeerId,
+        request: MailRequest,
+    ) -> Result<MailResponse, SendError> {
+        self.ask(|reply| Command::MailRequest {
+            peer,
+            request,
+            reply,
+        })
+        .await
+        .unwrap_or_else(|| Err(SendError::Transport("the network has stopped".into())))
+    }
+
+    /// Sends a mail request to the home node `to`: directly when connected
+    /// to it, else through each connected peer in turn until one reaches it
+    /// (one relay hop). `Err` or `Unreachable` mean: try again later.
+    pub async fn mail(&self, to: NodeId, request: MailRequest) -> Result<MailResponse, String> {
+        let Some(home) = crate::ids::peer_id_of(&to) else {
+            return Ok(MailResponse::Refused(
+                "the home node id is not a key".into(),
+            ));
+        };
+        let mut last =
+            "the home node is not connected, and no connected peer reaches it".to_string();
+        match self.mail_request(home, request.clone()).await {
+            Ok(r) => return Ok(r),
+            Err(SendError::NotConnected) => {}
+            Err(SendError::Transport(e)) => last = e,
+        }
+        let peers = self
+            .ask(|reply| Command::Connected { reply })
+            .await
+            .unwrap_or_default();
+        for p in peers.into_iter().filter(|p| *p != home) {
+            match self.mail_request(p, request.clone()).await {
+                Ok(MailResponse::Unreachable(why)) => last = why,
+                Ok(r) => return Ok(r),
+                Err(SendError::NotConnected) => {}
+                Err(SendError::Transport(e)) => last = e,
+            }
+        }
+        Err(last)
     }
 
     pub async fn listen_addrs(&self) -> Vec<String> {

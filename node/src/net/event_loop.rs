@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, PeerInfo};
 use super::gossip::{self, Gossip, Validated};
+use super::mail::{self, MailAnswer, Mailroom};
 use super::peers::{Connection, Peers};
 use super::requests::{self, Answer, Requests};
 use super::swarm_core::Core;
@@ -40,6 +41,7 @@ pub struct Parts {
     pub sync_interval: Duration,
     pub max_listing: usize,
     pub peers: Peers,
+    pub mail: Option<Arc<crate::mail::Mail>>,
 }
 
 pub struct EventLoop {
@@ -50,12 +52,15 @@ pub struct EventLoop {
     announcements: mpsc::Receiver<Announcement>,
     verdicts: mpsc::Receiver<Validated>,
     answers: mpsc::Receiver<Answer>,
+    mailroom: Mailroom,
+    mail_answers: mpsc::Receiver<MailAnswer>,
     sync_interval: Duration,
 }
 
 impl EventLoop {
     pub fn new(p: Parts) -> EventLoop {
         let (gossip, verdicts) = Gossip::new(p.sync.ingest.clone(), p.max_listing);
+        let (mailroom, mail_answers) = Mailroom::new(p.mail, p.weak.clone(), p.sync.clone());
         let (requests, answers) = Requests::new(p.sync, p.scopes, p.weak);
         EventLoop {
             core: Core {
@@ -69,6 +74,8 @@ impl EventLoop {
             announcements: p.announcements,
             verdicts,
             answers,
+            mailroom,
+            mail_answers,
             sync_interval: p.sync_interval,
         }
     }
@@ -88,6 +95,7 @@ impl EventLoop {
                 Some(a) = self.announcements.recv() => gossip::publish(&mut self.core, a),
                 Some(v) = self.verdicts.recv() => gossip::report(&mut self.core, v),
                 Some(a) = self.answers.recv() => requests::answered(&mut self.core, a),
+                Some(a) = self.mail_answers.recv() => mail::answered(&mut self.core, a),
                 _ = redial.tick() => self.redial(),
                 _ = periodic.tick() => {
                     for (p, _) in self.core.peers.connected_peers() {
@@ -127,6 +135,15 @@ impl EventLoop {
                 let _ = reply.send(started);
             }
             Command::Misbehaved { peer, why } => self.core.strike_out(peer, &why),
+            Command::MailRequest {
+                peer,
+                request,
+                reply,
+            } => self.mailroom.send(&mut self.core, peer, request, reply),
+            Command::Connected { reply } => {
+                let peers = self.core.peers.connected_peers().map(|(p, _)| *p).collect();
+                let _ = reply.send(peers);
+            }
             Command::ListenAddrs { reply } => {
                 let local = self.core.local;
                 let addrs = self
@@ -195,6 +212,7 @@ impl EventLoop {
                     }
                     Connection::New => {
                         self.requests.start_session(peer_id, SYNC_DELAY);
+                        self.mailroom.connected();
                         tracing::info!("connected to {}", display_peer(&peer_id));
                     }
                     Connection::Again => {}
@@ -224,6 +242,7 @@ impl EventLoop {
                 .gossip
                 .on_message(core, propagation_source, message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.requests.on_event(core, e),
+            SwarmEvent::Behaviour(BehaviourEvent::Mail(e)) => self.mailroom.on_event(core, e),
             _ => {}
         }
     }

@@ -1,7 +1,10 @@
-//! `/buurt/sync/1` on the wire: the whole stream is one message (the sender
-//! closes its side), read with a size bound, decoded by `buurt-protocol`.
+//! The request-response protocols on the wire (`/buurt/sync/1`, and
+//! `/buurt/mail/1` with the same codec): the whole stream is one message
+//! (the sender closes its side), read with a size bound, decoded by
+//! `buurt-protocol`.
 
 use std::io;
+use std::marker::PhantomData;
 
 use buurt_protocol::sync::{Request, Response, MAX_REQUEST, MAX_RESPONSE};
 use buurt_protocol::DecodeError;
@@ -11,7 +14,7 @@ use libp2p::{request_response, StreamProtocol};
 /// The protocol name as libp2p wants it.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new(buurt_protocol::sync::PROTOCOL);
 
-/// Why a sync message from a peer was not understood.
+/// Why a message from a peer was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Malformed {
     #[error("over {0} bytes")]
@@ -20,15 +23,57 @@ pub enum Malformed {
     Decode(#[from] DecodeError),
 }
 
-/// A sync message as read from a stream: decoded, or why it did not decode.
+/// A message as read from a stream: decoded, or why it did not decode.
 /// Decoding happens in the codec, but a message that does not decode must
 /// reach the event loop (to count against the peer) rather than vanish as a
 /// stream error, so it travels as `Err`.
 pub type Wire<T> = Result<T, Malformed>;
 
+/// A message of one of the protocols: its size bound and its encoding.
+pub trait Message: Sized + Send + 'static {
+    /// Largest encoded message read.
+    const MAX: usize;
+    fn to_bytes(&self) -> Vec<u8>;
+    fn from_bytes(b: &[u8]) -> Result<Self, DecodeError>;
+}
+
+impl Message for Request {
+    const MAX: usize = MAX_REQUEST;
+    fn to_bytes(&self) -> Vec<u8> {
+        self.encode()
+    }
+    fn from_bytes(b: &[u8]) -> Result<Self, DecodeError> {
+        Request::decode(b)
+    }
+}
+
+impl Message for Response {
+    const MAX: usize = MAX_RESPONSE;
+    fn to_bytes(&self) -> Vec<u8> {
+        self.encode()
+    }
+    fn from_bytes(b: &[u8]) -> Result<Self, DecodeError> {
+        Response::decode(b)
+    }
+}
+
+/// Reads and writes the messages of one protocol.
+pub struct Codec<Req, Res>(PhantomData<fn() -> (Req, Res)>);
+
+impl<Req, Res> Clone for Codec<Req, Res> {
+    fn clone(&self) -> Self {
+        Codec(PhantomData)
+    }
+}
+
+impl<Req, Res> Default for Codec<Req, Res> {
+    fn default() -> Self {
+        Codec(PhantomData)
+    }
+}
+
 /// Reads and writes sync messages.
-#[derive(Debug, Clone, Default)]
-pub struct SyncCodec;
+pub type SyncCodec = Codec<Request, Response>;
 
 async fn read_bounded<T: AsyncRead + Unpin + Send>(
     io: &mut T,
@@ -43,60 +88,59 @@ async fn read_bounded<T: AsyncRead + Unpin + Send>(
     })
 }
 
-impl request_response::Codec for SyncCodec {
-    type Protocol = StreamProtocol;
-    type Request = Wire<Request>;
-    type Response = Wire<Response>;
+async fn read<M: Message, T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Wire<M>> {
+    Ok(read_bounded(io, M::MAX)
+        .await?
+        .and_then(|b| Ok(M::from_bytes(&b)?)))
+}
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Wire<Request>>
+async fn write<M: Message, T: AsyncWrite + Unpin + Send>(io: &mut T, m: Wire<M>) -> io::Result<()> {
+    match m {
+        Ok(m) => io.write_all(&m.to_bytes()).await,
+        Err(_) => Ok(()),
+    }
+}
+
+impl<Req: Message, Res: Message> request_response::Codec for Codec<Req, Res> {
+    type Protocol = StreamProtocol;
+    type Request = Wire<Req>;
+    type Response = Wire<Res>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Wire<Req>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Ok(read_bounded(io, MAX_REQUEST)
-            .await?
-            .and_then(|b| Ok(Request::decode(&b)?)))
+        read(io).await
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<Wire<Response>>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Wire<Res>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Ok(read_bounded(io, MAX_RESPONSE)
-            .await?
-            .and_then(|b| Ok(Response::decode(&b)?)))
+        read(io).await
     }
 
     async fn write_request<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        req: Wire<Request>,
+        req: Wire<Req>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        match req {
-            Ok(r) => io.write_all(&r.encode()).await,
-            Err(_) => Ok(()),
-        }
+        write(io, req).await
     }
 
     async fn write_response<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        res: Wire<Response>,
+        res: Wire<Res>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        match res {
-            Ok(r) => io.write_all(&r.encode()).await,
-            Err(_) => Ok(()),
-        }
+        write(io, res).await
     }
 }

@@ -1,0 +1,398 @@
+//! Replies through the API: a member publishes their reply key, looks up
+//! another member's, sends sealed letters (the node signs them as the
+//! sending node and delivers them), follows their delivery, and fetches and
+//! deletes their own mail — every call that touches a mailbox signed by the
+//! member. Nothing here opens a letter: the node holds no key that could.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use buurt_protocol::mail::mailbox::Op;
+use buurt_protocol::mail::wire::{Request, Response};
+use buurt_protocol::mail::{Envelope, ReplyKey};
+use buurt_protocol::{ListingId, MemberId, NodeId};
+use serde::{Deserialize, Serialize};
+
+use super::{parse, ApiError, ApiResult, ApiState, PathText};
+use crate::mail::{Mail, MailboxEntry, OutboxEntry, Refusal};
+
+/// Longest a send waits for the home node's acknowledgement before it
+/// answers with the state so far.
+pub const MAX_WAIT_MS: u64 = 10_000;
+
+pub fn routes() -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/v1/reply-keys", put(put_reply_key))
+        .route("/v1/members/{member}/reply-key", get(get_reply_key))
+        .route("/v1/mail", post(send))
+        .route("/v1/mail/{id}", get(outbox_entry))
+        .route("/v1/mailbox", post(mailbox))
+}
+
+/// A signed record or request, hex-encoded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Signed {
+    pub signed: String,
+}
+
+/// A member's reply key as the API answers it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplyKeyAnswer {
+    pub member_id: String,
+    /// The member-signed record, hex.
+    pub record: String,
+    pub not_after: i64,
+}
+
+/// An envelope sealed by the resident, for the node to sign and send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sealed {
+    pub to_node: String,
+    pub to_member: String,
+    pub listing: String,
+    pub hour: i64,
+    /// Hex.
+    pub encapped: String,
+    /// Hex.
+    pub ciphertext: String,
+}
+
+impl Sealed {
+    pub fn from_envelope(e: &Envelope) -> Sealed {
+        Sealed {
+            to_node: e.to_node.to_string(),
+            to_member: e.to_member.to_string(),
+            listing: e.listing.to_string(),
+            hour: e.hour,
+            encapped: hex::encode(e.encapped),
+            ciphertext: hex::encode(&e.ciphertext),
+        }
+    }
+
+    fn to_envelope(&self) -> ApiResult<Envelope> {
+        let encapped = hex::decode(&self.encapped)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| ApiError::bad("bad_envelope", "`encapped` must be 32 bytes in hex"))?;
+        Ok(Envelope {
+            to_node: parse("bad_envelope", &self.to_node)?,
+            to_member: parse("bad_envelope", &self.to_member)?,
+            listing: parse::<ListingId>("bad_envelope", &self.listing)?,
+            hour: self.hour,
+            encapped,
+            ciphertext: hex::decode(&self.ciphertext)
+                .map_err(|_| ApiError::bad("bad_envelope", "`ciphertext` must be hex"))?,
+            from_node: NodeId([0; 32]),
+        })
+    }
+}
+
+/// What a member sends: their signed send request and the sealed envelopes
+/// it names (the letter, and the member's own copy).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendBody {
+    /// A signed mailbox request with op `send`, hex.
+    pub request: String,
+    pub envelopes: Vec<Sealed>,
+    /// How long to wait for the first envelope's acknowledgement, in ms
+    /// (default 3000, at most [`MAX_WAIT_MS`]).
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+}
+
+/// One letter in the outbox, as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentView {
+    pub id: String,
+    pub to_node: String,
+    pub to_member: String,
+    pub listing: String,
+    /// `queued`, `delivered` or `failed`.
+    pub state: String,
+    /// The state in words: `queued`, `delivered to home node bn…`,
+    /// `failed: <why>`.
+    pub detail: String,
+    pub attempts: u32,
+}
+
+impl From<&OutboxEntry> for SentView {
+    fn from(e: &OutboxEntry) -> SentView {
+        use crate::mail::Delivery;
+        let (state, attempts) = match &e.delivery {
+            Delivery::Queued { attempts, .. } => ("queued", *attempts),
+            Delivery::Delivered { .. } => ("delivered", 0),
+            Delivery::Failed { .. } => ("failed", 0),
+        };
+        SentView {
+            id: e.id.clone(),
+            to_node: e.to_node.clone(),
+            to_member: e.to_member.clone(),
+            listing: e.listing.clone(),
+            state: state.into(),
+            detail: e.state_text(),
+            attempts,
+        }
+    }
+}
+
+/// The answer to a send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendAnswer {
+    pub sent: Vec<SentView>,
+}
+
+/// The answer to a fetch: letters after the cursor, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FetchAnswer {
+    pub letters: Vec<MailboxEntry>,
+    /// The sequence number to fetch after next time.
+    pub last: u64,
+    /// Whether more letters wait after `last`.
+    pub more: bool,
+}
+
+/// The answer to a delete.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteAnswer {
+    pub deleted: usize,
+}
+
+fn mail_of(st: &ApiState) -> ApiResult<Arc<Mail>> {
+    st.mail.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_mail",
+            "this node keeps no mail",
+        )
+    })
+}
+
+fn refused(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Db(e) => ApiError::internal(e),
+        Refusal::NoSuchMailbox => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_a_member",
+            "that member is not a member of this node (ask its operator to admit them)",
+        ),
+        Refusal::Request(why) => ApiError::new(StatusCode::FORBIDDEN, "bad_request_signature", why),
+        other => ApiError::bad("refused", other.to_string()),
+    }
+}
+
+fn hex_body(text: &str, what: &str) -> ApiResult<Vec<u8>> {
+    hex::decode(text.trim()).map_err(|_| ApiError::bad("bad_hex", format!("`{what}` must be hex")))
+}
+
+async fn put_reply_key(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<Signed>, JsonRejection>,
+) -> ApiResult<Json<ReplyKeyAnswer>> {
+    let Json(body) = body.map_err(ApiError::bad_json)?;
+    let bytes = hex_body(&body.signed, "signed")?;
+    let mail = mail_of(&st)?;
+    let now = st.now();
+    let b = bytes.clone();
+    let key = st
+        .blocking(move || mail.put_reply_key(&b, now))
+        .await?
+        .map_err(refused)?;
+    Ok(Json(ReplyKeyAnswer {
+        member_id: key.member.to_string(),
+        record: hex::encode(bytes),
+        not_after: key.not_after,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyQuery {
+    /// The member's home node (`bn…`); this node when left out.
+    node: Option<String>,
+}
+
+/// A member's reply key: from this node's own records, or asked of the
+/// member's home node over the network (checked here before it is passed
+/// on, and again by the resident).
+async fn get_reply_key(
+    State(st): State<Arc<ApiState>>,
+    PathText(member): PathText,
+    Query(q): Query<KeyQuery>,
+) -> ApiResult<Json<ReplyKeyAnswer>> {
+    let member: MemberId = parse("bad_member_id", &member)?;
+    let mail = mail_of(&st)?;
+    let now = st.now();
+    let home = match &q.node {
+        Some(n) => {
+            crate::ids::parse_node_id(n).map_err(|e| ApiError::bad("bad_node_id", e.to_string()))?
+        }
+        None => mail.node_id(),
+    };
+    let none = || {
+        ApiError::not_found(
+            "no_reply_key",
+            format!("{member} has published no reply key at its home node (it must run `buurt inbox` once)"),
+        )
+    };
+    let record = if home == mail.node_id() {
+        mail.reply_key(&member, now)
+            .map(|(b, _)| b)
+            .ok_or_else(none)?
+    } else {
+        let net = st.net.clone().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_network",
+                "this node runs without a network",
+            )
+        })?;
+        let asked = net
+            .mail(
+                home,
+                Request::ReplyKey {
+                    hop: 0,
+                    node: home,
+                    member,
+                },
+            )
+            .await;
+        match asked {
+            Ok(Response::ReplyKey(b)) => b,
+            Ok(Response::Refused(_)) => return Err(none()),
+            Ok(Response::Unreachable(why)) | Err(why) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "home_node_unreachable",
+                    format!("cannot reach the home node {home}: {why}"),
+                ))
+            }
+            Ok(Response::Stored) => return Err(none()),
+        }
+    };
+    let key = ReplyKey::verify(&record, now).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "bad_reply_key",
+            format!("the home node sent a reply key that does not verify: {e}"),
+        )
+    })?;
+    if key.member != member {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "bad_reply_key",
+            "the home node sent another member's reply key",
+        ));
+    }
+    Ok(Json(ReplyKeyAnswer {
+        member_id: member.to_string(),
+        record: hex::encode(record),
+        not_after: key.not_after,
+    }))
+}
+
+/// Signs a member's sealed envelopes as this node and queues them; waits a
+/// little for the first one's delivery, then answers with every state.
+async fn send(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<SendBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<SendAnswer>)> {
+    let Json(body) = body.map_err(ApiError::bad_json)?;
+    let mail = mail_of(&st)?;
+    if body.envelopes.is_empty() || body.envelopes.len() > 4 {
+        return Err(ApiError::bad(
+            "bad_envelope",
+            "send 1 to 4 envelopes at a time",
+        ));
+    }
+    let envelopes = body
+        .envelopes
+        .iter()
+        .map(Sealed::to_envelope)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let digest = Envelope::send_digest(&envelopes)
+        .map_err(|e| ApiError::bad("bad_envelope", e.to_string()))?;
+    let request = hex_body(&body.request, "request")?;
+    let now = st.now();
+    let m = mail.clone();
+    let queued = st
+        .blocking(move || {
+            let req = m.authorise(&request, now)?;
+            match req.op {
+                Op::Send { digest: d } if d == digest => {}
+                _ => {
+                    return Err(Refusal::Request(
+                        "the send request does not name these envelopes".into(),
+                    ))
+                }
+            }
+            Ok(m.send(envelopes, now)?)
+        })
+        .await?
+        .map_err(refused)?;
+    let wait = Duration::from_millis(body.wait_ms.unwrap_or(3_000).min(MAX_WAIT_MS));
+    let mut sent = Vec::with_capacity(queued.len());
+    for (i, e) in queued.iter().enumerate() {
+        let now_state = if i == 0 && !wait.is_zero() {
+            mail.settled(&e.id, wait).await.unwrap_or_else(|| e.clone())
+        } else {
+            mail.outbox_entry(&e.id)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| e.clone())
+        };
+        sent.push(SentView::from(&now_state));
+    }
+    Ok((StatusCode::ACCEPTED, Json(SendAnswer { sent })))
+}
+
+async fn outbox_entry(
+    State(st): State<Arc<ApiState>>,
+    PathText(id): PathText,
+) -> ApiResult<Json<SentView>> {
+    let mail = mail_of(&st)?;
+    match mail.outbox_entry(id.trim()).map_err(ApiError::internal)? {
+        Some(e) => Ok(Json(SentView::from(&e))),
+        None => Err(ApiError::not_found(
+            "no_such_mail",
+            "no letter with that id in this node's outbox",
+        )),
+    }
+}
+
+/// A member's signed fetch or delete.
+async fn mailbox(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<Signed>, JsonRejection>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let Json(body) = body.map_err(ApiError::bad_json)?;
+    let bytes = hex_body(&body.signed, "signed")?;
+    let mail = mail_of(&st)?;
+    let now = st.now();
+    st.blocking(move || {
+        let req = mail.authorise(&bytes, now).map_err(refused)?;
+        match req.op {
+            Op::Fetch { after } => {
+                let letters = mail.fetch(&req.member, after).map_err(ApiError::internal)?;
+                let more = letters.len() >= crate::mail::boxes::FETCH_PAGE;
+                let last = letters.last().map(|l| l.seq).unwrap_or(after);
+                Ok(Json(FetchAnswer {
+                    letters,
+                    last,
+                    more,
+                })
+                .into_response())
+            }
+            Op::Delete(ids) => {
+                let deleted = mail.delete(&req.member, &ids).map_err(ApiError::internal)?;
+                Ok(Json(DeleteAnswer { deleted }).into_response())
+            }
+            Op::Send { .. } => Err(ApiError::bad("bad_op", "a send goes to POST /v1/mail")),
+        }
+    })
+    .await?
+}

@@ -1,0 +1,122 @@
+//! Replies on the node: the mailboxes of this node's members, the outbox of
+//! what its members send, and their reply keys. Everything here is sealed:
+//! the node stores, counts and forwards envelopes and never holds a key
+//! that opens one (docs/protocol.md section 14).
+//!
+//! - [`boxes`]: the mailboxes — accepting an envelope for a member (policy,
+//!   blocks, per-node rate, quotas, expiry), a member's signed fetch and
+//!   delete, and the members' reply-key records;
+//! - [`outbox`]: envelopes this node signed for its members, kept until the
+//!   home node acknowledged them, with their delivery state.
+//!
+//! All of it lives in one sled database, `mail/` in the data directory,
+//! flushed before anything is acknowledged.
+
+pub mod boxes;
+pub mod outbox;
+
+use std::sync::Arc;
+
+use buurt_protocol::keys::SigningKey;
+use buurt_protocol::NodeId;
+
+use crate::config::MailLimits;
+use crate::moderation::Moderation;
+use crate::store::Store;
+
+pub use self::boxes::{Accepted, Letterbox, MailboxEntry, Refusal};
+pub use self::outbox::{Delivery, OutboxEntry};
+
+/// Why the mail database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MailDbError {
+    #[error("mail database: {0}")]
+    Db(#[from] sled::Error),
+    #[error("mail database: a damaged record under {0}")]
+    Corrupt(&'static str),
+}
+
+/// The node's mail: mailboxes, outbox and reply keys.
+pub struct Mail {
+    pub(crate) db: sled::Db,
+    pub(crate) boxes: sled::Tree,
+    pub(crate) ids: sled::Tree,
+    pub(crate) sizes: sled::Tree,
+    pub(crate) keys: sled::Tree,
+    pub(crate) nonces: sled::Tree,
+    pub(crate) outbox: sled::Tree,
+    pub(crate) node_id: NodeId,
+    pub(crate) node_key: SigningKey,
+    pub(crate) moderation: Arc<Moderation>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) limits: MailLimits,
+    /// Serialises the writes that change a mailbox's count and size.
+    pub(crate) write: std::sync::Mutex<()>,
+    pub(crate) rates: std::sync::Mutex<std::collections::HashMap<NodeId, (i64, u32)>>,
+    /// Wakes the outbox: new mail, or a new connection.
+    pub wake: tokio::sync::Notify,
+    /// Told whenever an outbox entry's state changes.
+    pub(crate) settled: tokio::sync::Notify,
+}
+
+impl Mail {
+    fn with_db(
+        db: sled::Db,
+        node_key: SigningKey,
+        moderation: Arc<Moderation>,
+        store: Arc<dyn Store>,
+        limits: MailLimits,
+    ) -> Result<Mail, MailDbError> {
+        Ok(Mail {
+            boxes: db.open_tree("boxes")?,
+            ids: db.open_tree("ids")?,
+            sizes: db.open_tree("sizes")?,
+            keys: db.open_tree("keys")?,
+            nonces: db.open_tree("nonces")?,
+            outbox: db.open_tree("outbox")?,
+            db,
+            node_id: NodeId::from(node_key.verifying_key()),
+            node_key,
+            moderation,
+            store,
+            limits,
+            write: Default::default(),
+            rates: Default::default(),
+            wake: tokio::sync::Notify::new(),
+            settled: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Opens (or creates) the mail database at `path`.
+    pub fn open(
+        path: &std::path::Path,
+        node_key: SigningKey,
+        moderation: Arc<Moderation>,
+        store: Arc<dyn Store>,
+        limits: MailLimits,
+    ) -> Result<Mail, MailDbError> {
+        let db = sled::Config::new().path(path).open()?;
+        Mail::with_db(db, node_key, moderation, store, limits)
+    }
+
+    /// A mail database in memory, for tests and throw-away nodes.
+    pub fn in_memory(
+        node_key: SigningKey,
+        moderation: Arc<Moderation>,
+        store: Arc<dyn Store>,
+        limits: MailLimits,
+    ) -> Result<Mail, MailDbError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Mail::with_db(db, node_key, moderation, store, limits)
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), MailDbError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
