@@ -265,3 +265,397 @@ fn revocation_vector_matches() {
     let doc_bytes = hex::decode(field("signed_bytes")).unwrap();
     assert_eq!(Revocation::verify(&doc_bytes).unwrap(), rev);
 }
+
+/// An RNG that yields one 32-byte block and nothing else: the input key
+/// material of the vector's ephemeral key pair (section 14, *Sealing*).
+struct OneBlock(Option<[u8; 32]>);
+
+impl hpke::rand_core::TryRng for OneBlock {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        panic!("sealing asks only for the ephemeral's 32 bytes")
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        panic!("sealing asks only for the ephemeral's 32 bytes")
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        let block = self.0.take().expect("sealing asks for one block");
+        dst.copy_from_slice(&block);
+        Ok(())
+    }
+}
+
+impl hpke::rand_core::TryCryptoRng for OneBlock {}
+
+fn be_i64(b: &[u8]) -> i64 {
+    i64::from_be_bytes(b.try_into().expect("8 bytes"))
+}
+
+fn be_u16(b: &[u8]) -> usize {
+    u16::from_be_bytes(b.try_into().expect("2 bytes")) as usize
+}
+
+/// The reply vector of section 14: (1) every byte string rebuilt by the
+/// crate from the vector's seeds and the sample identities, and the crate's
+/// checks accept them; (2) the records read at the offsets of section 14,
+/// their signatures verified with `ed25519-dalek`, and the envelope opened
+/// and sealed again with the `hpke` crate, as the text says, without the
+/// crate's mail code.
+#[test]
+fn reply_vector_matches() {
+    use buurt_protocol::mail::key::keypair;
+    use buurt_protocol::mail::mailbox::Op;
+    use buurt_protocol::mail::wire::{Request, Response};
+    use buurt_protocol::mail::{Envelope, Letter, MailboxRequest, ReplyKey};
+    use buurt_protocol::sample::{SCOPE, T0};
+    use buurt_protocol::{ListingId, ListingKey};
+    use hpke::aead::ChaCha20Poly1305;
+    use hpke::kdf::HkdfSha256;
+    use hpke::kem::X25519HkdfSha256;
+    use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
+
+    let doc = doc();
+    let blocks = fenced_blocks(&doc, "mail");
+    assert_eq!(blocks.len(), 1, "expected one mail vector");
+    let v: Value = serde_json::from_str(&blocks[0])
+        .unwrap_or_else(|e| panic!("bad mail vector JSON: {e}\n{}", blocks[0]));
+    let int = |field: &str| {
+        v[field]
+            .as_i64()
+            .unwrap_or_else(|| panic!("mail vector field `{field}` is not an integer"))
+    };
+    let regenerate = "docs/protocol.md section 14 is out of date; regenerate its ```mail block \
+                      with `cargo run -q -p buurt-protocol --example mail_vectors`";
+
+    // The people: the fixed identity of section 11, and a resident of
+    // another node with a certificate for the same scope and period.
+    assert_eq!(text(&v, "author_node_seed"), hex::encode(sample::NODE_SEED));
+    assert_eq!(
+        text(&v, "author_member_seed"),
+        hex::encode(sample::MEMBER_SEED)
+    );
+    let author = Identity::fixed();
+    let resident = Identity::new(
+        array(&v, "resident_node_seed"),
+        array(&v, "resident_member_seed"),
+        SCOPE,
+        T0 - 86_400,
+    );
+    let author_member = keys::member_id(&author.member);
+    let resident_member = keys::member_id(&resident.member);
+    let now = int("now");
+    let n = SCOPE.len();
+
+    // (1) Every byte string, rebuilt by the crate.
+    for (who, name) in [(&author, "author"), (&resident, "resident")] {
+        let (_, public) = keypair(&array(&v, &format!("{name}_reply_seed")));
+        assert_eq!(
+            hex::encode(public),
+            text(&v, &format!("{name}_reply_public"))
+        );
+        let record = ReplyKey {
+            member: keys::member_id(&who.member),
+            key: public,
+            not_before: int("key_not_before"),
+            not_after: int("key_not_after"),
+            certificate: who.certificate.clone(),
+        }
+        .sign(&who.member)
+        .expect("the record encodes");
+        assert_eq!(
+            hex::encode(&record),
+            text(&v, &format!("{name}_reply_key")),
+            "{regenerate}"
+        );
+        ReplyKey::verify(&record, now).expect("the record verifies");
+    }
+    // The conversation is about the `offer` listing of section 11.
+    let listing = ListingId::of(&author_member, &ListingKey([0x11; 16]));
+    assert_eq!(listing.to_string(), text(&v, "listing_id"));
+    let offer = doc_vectors(&doc)
+        .into_iter()
+        .find(|o| text(o, "name") == "offer")
+        .expect("an `offer` vector");
+    assert_eq!(text(&offer, "listing_id"), text(&v, "listing_id"));
+    let letter = Letter {
+        listing,
+        to: author_member,
+        created_at: int("created_at"),
+        text: text(&v, "text").into(),
+        certificate: resident.certificate.clone(),
+        reply_key: bytes(&v, "resident_reply_key"),
+    }
+    .sign(&resident.member)
+    .expect("the letter encodes");
+    assert_eq!(hex::encode(&letter), text(&v, "letter"), "{regenerate}");
+    let to = ReplyKey::verify(&bytes(&v, "author_reply_key"), now).expect("valid");
+    let unsigned = Envelope::seal_unsigned(
+        &letter,
+        &to,
+        author.certificate.node,
+        listing,
+        now,
+        array(&v, "seal_seed"),
+    )
+    .expect("the letter seals");
+    let digest = Envelope::send_digest(std::slice::from_ref(&unsigned)).expect("digest");
+    assert_eq!(hex::encode(digest), text(&v, "send_digest"), "{regenerate}");
+    let envelope = unsigned.sign(&resident.node).expect("the envelope encodes");
+    assert_eq!(hex::encode(&envelope), text(&v, "envelope"), "{regenerate}");
+    assert_eq!(
+        hex::encode(Envelope::id(&envelope)),
+        text(&v, "envelope_id")
+    );
+    let send = MailboxRequest {
+        member: resident_member,
+        at: now,
+        nonce: array(&v, "send_nonce"),
+        op: Op::Send { digest },
+    };
+    assert_eq!(
+        hex::encode(send.sign(&resident.member).expect("encodes")),
+        text(&v, "mailbox_send"),
+        "{regenerate}"
+    );
+    assert_eq!(int("fetch_at"), T0 + 1_300);
+    assert_eq!(array::<16>(&v, "fetch_nonce"), [0x07; 16]);
+    let fetch = MailboxRequest {
+        member: author_member,
+        at: int("fetch_at"),
+        nonce: array(&v, "fetch_nonce"),
+        op: Op::Fetch { after: 0 },
+    };
+    assert_eq!(
+        hex::encode(fetch.sign(&author.member).expect("encodes")),
+        text(&v, "mailbox_fetch"),
+        "{regenerate}"
+    );
+    // The crate's own checks accept the document's bytes.
+    assert_eq!(
+        MailboxRequest::verify(&bytes(&v, "mailbox_fetch")).expect("verifies"),
+        fetch
+    );
+    assert_eq!(
+        MailboxRequest::verify(&bytes(&v, "mailbox_send")).expect("verifies"),
+        send
+    );
+    let (author_secret, _) = keypair(&array(&v, "author_reply_seed"));
+    let opened = Envelope::verify(&bytes(&v, "envelope"))
+        .expect("the envelope verifies")
+        .open(&author_secret, now)
+        .expect("the envelope opens");
+    assert_eq!(opened.text, text(&v, "text"));
+    assert_eq!(opened.from(), resident_member);
+    // Wire messages.
+    for (hop, field) in [(0u8, "deliver_hop0_head"), (1, "deliver_hop1_head")] {
+        let request = Request::Deliver {
+            hop,
+            envelope: envelope.clone(),
+        };
+        let wire = request.encode();
+        assert_eq!(
+            hex::encode(&wire),
+            hex::encode([bytes(&v, field), envelope.clone()].concat()),
+            "{field}"
+        );
+        assert_eq!(wire.len() as i64, int("deliver_len"));
+        assert_eq!(Request::decode(&wire).expect("decodes"), request);
+    }
+    let hop0 = Request::Deliver {
+        hop: 0,
+        envelope: envelope.clone(),
+    };
+    assert_eq!(hop0.relayed().encode()[..6], bytes(&v, "deliver_hop1_head"));
+    let key_request = Request::ReplyKey {
+        hop: 0,
+        node: author.certificate.node,
+        member: author_member,
+    };
+    assert_eq!(
+        hex::encode(key_request.encode()),
+        text(&v, "reply_key_request")
+    );
+    let author_record = bytes(&v, "author_reply_key");
+    assert_eq!(
+        Response::ReplyKey(author_record.clone()).encode(),
+        [bytes(&v, "reply_key_response_head"), author_record.clone()].concat()
+    );
+    assert_eq!(
+        hex::encode(Response::Stored.encode()),
+        text(&v, "stored_response")
+    );
+
+    // (2) From the text of section 14, without the crate's mail code.
+    let (x_secret, x_public) =
+        X25519HkdfSha256::derive_keypair(&array::<32>(&v, "author_reply_seed"));
+    assert_eq!(
+        hex::encode(x_public.to_bytes()),
+        text(&v, "author_reply_public")
+    );
+
+    // The author's reply key record.
+    let record = author_record;
+    assert_eq!(record.len(), 291 + n);
+    assert_eq!(record[0], 1, "record version");
+    assert_eq!(record[1..33], author_member.0, "record member");
+    assert_eq!(record[33..65], x_public.to_bytes()[..], "record key");
+    assert_eq!(be_i64(&record[65..73]), int("key_not_before"));
+    assert_eq!(be_i64(&record[73..81]), int("key_not_after"));
+    assert!(int("key_not_after") - int("key_not_before") <= 120 * 86_400);
+    let certificate = author.certificate.to_bytes().expect("encodes");
+    assert_eq!(record[81..227 + n], certificate[..], "record certificate");
+    verify_strict(
+        &author_member.0,
+        &[b"buurt/replykey/v1", &record[..227 + n]].concat(),
+        &record[227 + n..],
+    );
+
+    // The envelope: routing fields, the sending node's signature, the ids.
+    let env = bytes(&v, "envelope");
+    let c = be_u16(&env[121..123]);
+    assert_eq!(env.len(), 219 + c);
+    assert_eq!(env[0], 1, "envelope version");
+    assert_eq!(env[1..33], author.certificate.node.0, "to_node");
+    assert_eq!(env[33..65], author_member.0, "to_member");
+    assert_eq!(hex::encode(&env[65..81]), text(&v, "listing_id"));
+    assert_eq!(be_i64(&env[81..89]), now - now.rem_euclid(3_600), "hour");
+    assert_eq!(be_i64(&env[81..89]), T0, "2026-01-01T00:00:00Z");
+    let from_node: [u8; 32] = env[123 + c..155 + c].try_into().expect("32 bytes");
+    assert_eq!(from_node, resident.node.verifying_key().to_bytes());
+    verify_strict(
+        &from_node,
+        &[b"buurt/envelope/v1", &env[..155 + c]].concat(),
+        &env[155 + c..],
+    );
+    assert_eq!(hex::encode(sha256(&[&env])), text(&v, "envelope_id"));
+    assert_eq!(
+        hex::encode(sha256(&[&env[..123 + c]])),
+        text(&v, "send_digest")
+    );
+
+    // Open it with HPKE: base mode, single shot, info and aad as specified.
+    let info = [b"buurt/mail/v1", &env[33..65]].concat();
+    let aad = &env[65..81];
+    let enc = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(&env[89..121]).expect("32 bytes");
+    let ciphertext = &env[123..123 + c];
+    let padded = hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+        &OpModeR::Base,
+        &x_secret,
+        &enc,
+        &info,
+        ciphertext,
+        aad,
+    )
+    .expect("the envelope opens with the author's reply secret");
+    assert_eq!(padded.len() + 16, c, "the AEAD tag is 16 bytes");
+    assert_eq!(padded.len() as i64, int("padded_len"));
+    // Strip the padding: the last non-zero byte is 0x80.
+    let end = padded.iter().rposition(|b| *b != 0).expect("not all zeros");
+    assert_eq!(padded[end], 0x80, "the end mark");
+    let plain = &padded[..end];
+    assert_eq!(hex::encode(plain), text(&v, "letter"));
+    // The smallest of 256, 512, … 16,384 that holds the letter and the mark.
+    let bucket = [256usize, 512, 1_024, 2_048, 4_096, 8_192, 16_384]
+        .into_iter()
+        .find(|b| *b > plain.len())
+        .expect("a bucket");
+    assert_eq!(padded.len(), bucket);
+
+    // The letter inside: its fields, its text, the sender's signature.
+    let t = be_u16(&plain[57..59]);
+    assert_eq!(plain[0], 1, "letter version");
+    assert_eq!(plain[1..17], env[65..81], "letter listing");
+    assert_eq!(plain[17..49], author_member.0, "letter to");
+    assert_eq!(be_i64(&plain[49..57]), int("created_at"));
+    let letter_text = std::str::from_utf8(&plain[59..59 + t]).expect("UTF-8");
+    assert_eq!(letter_text, "Mag ik hem zaterdag lenen?");
+    assert_eq!(letter_text, text(&v, "text"));
+    let sender_certificate = resident.certificate.to_bytes().expect("encodes");
+    assert_eq!(plain[59 + t..205 + t + n], sender_certificate[..]);
+    let sender: [u8; 32] = plain[59 + t + 33..59 + t + 65].try_into().expect("32");
+    assert_eq!(
+        sender, resident_member.0,
+        "the sender is the certificate's member"
+    );
+    let k = be_u16(&plain[205 + t + n..207 + t + n]);
+    assert_eq!(
+        hex::encode(&plain[207 + t + n..207 + t + n + k]),
+        text(&v, "resident_reply_key")
+    );
+    assert_eq!(plain.len(), 271 + t + n + k);
+    verify_strict(
+        &sender,
+        &[b"buurt/letter/v1", &plain[..207 + t + n + k]].concat(),
+        &plain[207 + t + n + k..],
+    );
+
+    // Sealed again with the ephemeral of `seal_seed`, it is the same.
+    let ikm = sha256(&[&array::<32>(&v, "seal_seed"), &0u64.to_be_bytes()]);
+    let (_, ephemeral) = X25519HkdfSha256::derive_keypair(&ikm);
+    assert_eq!(ephemeral.to_bytes()[..], env[89..121], "enc");
+    let (enc_again, sealed_again) =
+        hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+            &OpModeS::Base,
+            &x_public,
+            &info,
+            &padded,
+            aad,
+            &mut OneBlock(Some(ikm)),
+        )
+        .expect("seals");
+    assert_eq!(enc_again.to_bytes()[..], env[89..121]);
+    assert_eq!(hex::encode(sealed_again), hex::encode(ciphertext));
+
+    // The mailbox requests: fields and the member's signature.
+    let fetch = bytes(&v, "mailbox_fetch");
+    assert_eq!(fetch.len(), 130);
+    assert_eq!(fetch[0], 1, "mailbox version");
+    assert_eq!(fetch[1..33], author_member.0, "member");
+    assert_eq!(be_i64(&fetch[33..41]), T0 + 1_300, "at");
+    assert_eq!(fetch[41..57], [0x07; 16], "nonce");
+    assert_eq!(fetch[57], 0, "op fetch");
+    assert_eq!(fetch[58..66], 0u64.to_be_bytes(), "after");
+    verify_strict(
+        &author_member.0,
+        &[b"buurt/mailbox/v1", &fetch[..66]].concat(),
+        &fetch[66..],
+    );
+    let send = bytes(&v, "mailbox_send");
+    assert_eq!(send.len(), 154);
+    assert_eq!(send[1..33], resident_member.0, "member");
+    assert_eq!(be_i64(&send[33..41]), now, "at");
+    assert_eq!(send[57], 2, "op send");
+    assert_eq!(hex::encode(&send[58..90]), text(&v, "send_digest"));
+    verify_strict(
+        &resident_member.0,
+        &[b"buurt/mailbox/v1", &send[..90]].concat(),
+        &send[90..],
+    );
+
+    // The wire heads: tag, hop, u32 length; tag, u16 length.
+    let length = (env.len() as u32).to_be_bytes();
+    assert_eq!(
+        bytes(&v, "deliver_hop0_head"),
+        [&[0x01, 0x00][..], &length].concat()
+    );
+    assert_eq!(
+        bytes(&v, "deliver_hop1_head"),
+        [&[0x01, 0x01][..], &length].concat()
+    );
+    assert_eq!(
+        bytes(&v, "reply_key_request"),
+        [
+            &[0x02, 0x00][..],
+            &author.certificate.node.0,
+            &author_member.0
+        ]
+        .concat()
+    );
+    assert_eq!(
+        bytes(&v, "reply_key_response_head"),
+        [&[0x82][..], &(record.len() as u16).to_be_bytes()].concat()
+    );
+}

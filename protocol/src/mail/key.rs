@@ -91,10 +91,14 @@ impl ReplyKey {
         k.certificate
             .verify_signature()
             .map_err(|_| MailError::BadCertificate)?;
-        if k.not_after <= k.not_before || k.not_after - k.not_before > MAX_KEY_SECS {
+        if k.not_after <= k.not_before
+            || k.not_after
+                .checked_sub(k.not_before)
+                .is_none_or(|d| d > MAX_KEY_SECS)
+        {
             return Err(MailError::KeyTooLong);
         }
-        if now + MAX_SKEW_SECS < k.not_before || now >= k.not_after {
+        if now.saturating_add(MAX_SKEW_SECS) < k.not_before || now >= k.not_after {
             return Err(MailError::KeyExpired);
         }
         public_of(&k.key)?;

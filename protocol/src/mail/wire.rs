@@ -16,7 +16,8 @@
 //! `hop` is 0 when the sender is the envelope's own node (or the asker
 //! itself), and 1 when a node passes on what a peer gave it: a node that is
 //! not the home node passes a hop-0 request on to the home node if it is
-//! connected to it, and refuses a hop-1 request (at most one relay hop).
+//! connected to it, and answers a hop-1 request with `unreachable` (at most
+//! one relay hop).
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::id::{MemberId, NodeId};
