@@ -54,6 +54,14 @@ impl Client {
         self.answer(req.send_json(body))
     }
 
+    pub fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let mut req = self.agent.put(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        self.answer(req.send_json(body))
+    }
+
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let mut req = self.agent.delete(format!("{}{path}", self.base));
         if let Some(t) = &self.token {

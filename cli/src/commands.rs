@@ -1,11 +1,13 @@
 //! What each subcommand does, by audience: [`node`] (setting up and
-//! running a node), [`post`] (a resident's own listings), [`query`]
+//! running a node), [`post`] (a resident's own listings), [`mail`]
+//! (replies: `reply`, `inbox`, `thread`), [`query`]
 //! (finding listings and seeing the node's state) and [`admin`] (the
 //! operator's moderation). This file holds what they share: the data
 //! directory, the client for the running node, and the member's key and
 //! certificate.
 
 mod admin;
+mod mail;
 mod node;
 mod post;
 mod query;
@@ -82,6 +84,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Members => admin::members(&cli, &dir),
         Command::Revoke { member_id } => admin::revoke(&cli, &dir, member_id),
         Command::Topics => query::topics(&cli),
+        Command::Reply { id, text } => mail::reply(&cli, &dir, id, text),
+        Command::Inbox => mail::inbox(&cli, &dir),
+        Command::Thread { id } => mail::thread(&cli, &dir, id),
+        Command::Mail { id } => mail::mail_state(&cli, &dir, id),
         Command::Follow { scope } => node::follow(&cli, &dir, scope, true),
         Command::Unfollow { scope } => node::follow(&cli, &dir, scope, false),
     }

@@ -4,6 +4,7 @@
 mod client;
 mod commands;
 mod compose;
+mod letters;
 mod output;
 
 use std::path::PathBuf;
@@ -85,6 +86,28 @@ pub enum Command {
         /// Listing id, or any unique prefix of it
         id: String,
     },
+    /// Answer a listing, or a conversation: an end-to-end encrypted letter
+    /// to the other member, delivered to their home node
+    Reply {
+        /// Listing id or conversation id (from `buurt inbox`), or any unique
+        /// prefix of either
+        id: String,
+        /// What to write (at most 4,000 bytes)
+        text: String,
+    },
+    /// Your conversations, newest first; * marks unread letters
+    Inbox,
+    /// One whole conversation, both sides, opened on this device
+    Thread {
+        /// Conversation id (from `buurt inbox`) or a listing id, or a unique
+        /// prefix
+        id: String,
+    },
+    /// Where a letter you sent stands: queued, delivered, or failed and why
+    Mail {
+        /// The letter's id, as `buurt reply --json` shows it
+        id: String,
+    },
     /// List your own listings
     Mine,
     /// Change one of your listings (a new signed revision)
@@ -126,8 +149,9 @@ pub enum Command {
         /// A folder made by `buurt backup`
         dir: PathBuf,
     },
-    /// Keep a member's listings, or those of every member of a node, off this
-    /// node (operator only)
+    /// Keep a member's listings, or those of every member of a node (and the
+    /// mail that node sends), off this node (operator); a member blocked is
+    /// also kept out of your own mail (anyone)
     Block {
         /// A member id (bm…) or a node id (bn…)
         target: String,

@@ -43,6 +43,8 @@ pub struct Mail {
     pub(crate) ids: sled::Tree,
     pub(crate) sizes: sled::Tree,
     pub(crate) keys: sled::Tree,
+    /// Reply keys of other nodes' members, heard by gossip or fetched.
+    pub(crate) foreign: sled::Tree,
     pub(crate) nonces: sled::Tree,
     pub(crate) outbox: sled::Tree,
     pub(crate) node_id: NodeId,
@@ -72,6 +74,7 @@ impl Mail {
             ids: db.open_tree("ids")?,
             sizes: db.open_tree("sizes")?,
             keys: db.open_tree("keys")?,
+            foreign: db.open_tree("foreign_keys")?,
             nonces: db.open_tree("nonces")?,
             outbox: db.open_tree("outbox")?,
             db,

@@ -79,6 +79,12 @@ pub fn revocation_topic() -> IdentTopic {
     IdentTopic::new("buurt/v1/revocations")
 }
 
+/// The gossipsub topic every node follows for members' reply keys, so that
+/// a node can seal a reply while the author's home node is offline.
+pub fn reply_key_topic() -> IdentTopic {
+    IdentTopic::new("buurt/v1/replykeys")
+}
+
 /// The gossipsub topic of one scope.
 pub fn topic(scope: &Scope) -> IdentTopic {
     IdentTopic::new(format!("{TOPIC_PREFIX}{scope}"))

@@ -16,7 +16,21 @@ use crate::output;
 use crate::Cli;
 
 pub fn block(cli: &Cli, dir: &DataDir, target: &str, reason: &str) -> Result<()> {
-    Target::parse(target)?;
+    let t = Target::parse(target)?;
+    // A member blocked is also kept out of this resident's mail, on this
+    // device; a resident who is not the operator blocks mail only.
+    if let Target::Member(m) = t {
+        let new = super::mail::block_member(dir, &m)?;
+        if dir.token().is_none() {
+            if cli.json {
+                return print_json(
+                    &json!({"target": m.to_string(), "kind": "member", "mail": true, "new": new}),
+                );
+            }
+            println!("Blocked {m} from writing to you: letters from them are dropped unread on this device.");
+            return Ok(());
+        }
+    }
     let c = client(cli, dir)?;
     let ask = BlockAsk {
         target: target.trim().to_owned(),
@@ -28,8 +42,15 @@ pub fn block(cli: &Cli, dir: &DataDir, target: &str, reason: &str) -> Result<()>
     }
     if r.new {
         println!(
-            "Blocked {} {}: {} listing(s) removed; new ones are refused.",
-            r.kind, r.target, r.removed
+            "Blocked {} {}: {} listing(s) removed; new ones are refused{}.",
+            r.kind,
+            r.target,
+            r.removed,
+            if r.kind == "node" {
+                ", and so is mail it sends"
+            } else {
+                "; letters from them are dropped unread on this device"
+            }
         );
     } else {
         println!(

@@ -99,9 +99,17 @@ pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()
         tags: a.tag.iter().map(|t| t.trim().to_owned()).collect(),
         geohash,
         terms,
-        certificate: cert,
+        certificate: cert.clone(),
     };
     let answer = sign_and_post(cli, dir, &key, listing)?;
+    // Neighbours answer a listing by sealing to the author's reply key: make
+    // and publish one now, so that replies can come before the author's
+    // first `buurt inbox`.
+    if let Err(e) = super::mail::publish_reply_key(cli, dir, &key, &cert) {
+        eprintln!(
+            "Note: your reply key could not be published yet ({e}); `buurt inbox` tries again."
+        );
+    }
     if cli.json {
         return print_json(&answer);
     }

@@ -202,6 +202,9 @@ async fn put_reply_key(
         .blocking(move || mail.put_reply_key(&b, now))
         .await?
         .map_err(refused)?;
+    if let Some(net) = &st.net {
+        net.publish_reply_key(bytes.clone()).await;
+    }
     Ok(Json(ReplyKeyAnswer {
         member_id: key.member.to_string(),
         record: hex::encode(bytes),
@@ -242,6 +245,8 @@ async fn get_reply_key(
         mail.reply_key(&member, now)
             .map(|(b, _)| b)
             .ok_or_else(none)?
+    } else if let Some((b, _)) = mail.foreign_key(&member, now) {
+        b
     } else {
         let net = st.net.clone().ok_or_else(|| {
             ApiError::new(
@@ -261,7 +266,12 @@ async fn get_reply_key(
             )
             .await;
         match asked {
-            Ok(Response::ReplyKey(b)) => b,
+            Ok(Response::ReplyKey(b)) => {
+                let m = mail.clone();
+                let kept = b.clone();
+                let _ = st.blocking(move || m.take_reply_key(&kept, now)).await;
+                b
+            }
             Ok(Response::Refused(_)) => return Err(none()),
             Ok(Response::Unreachable(why)) | Err(why) => {
                 return Err(ApiError::new(

@@ -67,6 +67,20 @@ impl Refusal {
     }
 }
 
+/// Most reply keys of other nodes' members kept.
+pub const MAX_FOREIGN_KEYS: usize = 200_000;
+
+/// What became of a reply key heard from a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyNews {
+    New,
+    Known,
+    /// Valid, but not kept (this node's own member, a node it takes no
+    /// mail from, or the cache is full).
+    NotTaken,
+    Invalid,
+}
+
 /// One letter in a mailbox, as a fetch returns it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MailboxEntry {
@@ -401,10 +415,43 @@ impl Mail {
         Ok(key)
     }
 
-    /// A member's reply-key record, if it is still valid at `now`.
+    /// A reply-key record of one of this node's members, if it is still
+    /// valid at `now`.
     pub fn reply_key(&self, member: &MemberId, now: i64) -> Option<(Vec<u8>, ReplyKey)> {
         let bytes = self.keys.get(member.as_bytes()).ok()??.to_vec();
         let key = ReplyKey::verify(&bytes, now).ok()?;
         Some((bytes, key))
+    }
+
+    /// A reply-key record of another node's member heard earlier, if still
+    /// valid at `now`.
+    pub fn foreign_key(&self, member: &MemberId, now: i64) -> Option<(Vec<u8>, ReplyKey)> {
+        let bytes = self.foreign.get(member.as_bytes()).ok()??.to_vec();
+        let key = ReplyKey::verify(&bytes, now).ok()?;
+        Some((bytes, key))
+    }
+
+    /// Keeps another node's member's reply key, heard by gossip or fetched
+    /// from its home node: if it verifies at `now`, its node is one this
+    /// node takes mail from, and it is newer than the one kept.
+    pub fn take_reply_key(&self, bytes: &[u8], now: i64) -> KeyNews {
+        let Ok(key) = ReplyKey::verify(bytes, now) else {
+            return KeyNews::Invalid;
+        };
+        let node = key.certificate.node;
+        if node == self.node_id || self.moderation.accepts_mail_from(&node).is_err() {
+            return KeyNews::NotTaken;
+        }
+        if let Some((_, old)) = self.foreign_key(&key.member, now) {
+            if old.not_before >= key.not_before {
+                return KeyNews::Known;
+            }
+        } else if self.foreign.len() >= MAX_FOREIGN_KEYS {
+            return KeyNews::NotTaken;
+        }
+        match self.foreign.insert(key.member.as_bytes(), bytes) {
+            Ok(_) => KeyNews::New,
+            Err(_) => KeyNews::NotTaken,
+        }
     }
 }

@@ -11,7 +11,10 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identify, identity, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
 use sha2::{Digest, Sha256};
 
-use super::{revocation_topic, topic, NetConfig, NetError, MAX_MESSAGE, MESH_N, SYNC_TIMEOUT};
+use super::{
+    reply_key_topic, revocation_topic, topic, NetConfig, NetError, MAX_MESSAGE, MESH_N,
+    SYNC_TIMEOUT,
+};
 use crate::sync::SyncCodec;
 
 /// How long a connection with nothing going on stays open.
@@ -146,7 +149,12 @@ pub fn build(
         .map_err(|e| NetError::Setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
-    for t in cfg.scopes.iter().map(topic).chain([revocation_topic()]) {
+    for t in cfg
+        .scopes
+        .iter()
+        .map(topic)
+        .chain([revocation_topic(), reply_key_topic()])
+    {
         swarm
             .behaviour_mut()
             .gossipsub

@@ -52,6 +52,10 @@ pub enum Command {
         request: MailRequest,
         reply: super::mail::Reply,
     },
+    /// Publish a member's reply-key record.
+    PublishReplyKey {
+        bytes: Vec<u8>,
+    },
     /// The peers connected now.
     Connected {
         reply: oneshot::Sender<Vec<PeerId>>,
@@ -113,6 +117,11 @@ impl NetClient {
         self.ask(|reply| Command::SyncNow { peer, reply })
             .await
             .unwrap_or(0)
+    }
+
+    /// Publishes a member's reply-key record by gossip.
+    pub async fn publish_reply_key(&self, bytes: Vec<u8>) {
+        let _ = self.tx.send(Command::PublishReplyKey { bytes }).await;
     }
 
     /// Sends one mail request to `peer` if connected to it.

@@ -59,7 +59,7 @@ pub struct EventLoop {
 
 impl EventLoop {
     pub fn new(p: Parts) -> EventLoop {
-        let (gossip, verdicts) = Gossip::new(p.sync.ingest.clone(), p.max_listing);
+        let (gossip, verdicts) = Gossip::new(p.sync.ingest.clone(), p.max_listing, p.mail.clone());
         let (mailroom, mail_answers) = Mailroom::new(p.mail, p.weak.clone(), p.sync.clone());
         let (requests, answers) = Requests::new(p.sync, p.scopes, p.weak);
         EventLoop {
@@ -140,6 +140,7 @@ impl EventLoop {
                 request,
                 reply,
             } => self.mailroom.send(&mut self.core, peer, request, reply),
+            Command::PublishReplyKey { bytes } => gossip::publish_reply_key(&mut self.core, bytes),
             Command::Connected { reply } => {
                 let peers = self.core.peers.connected_peers().map(|(p, _)| *p).collect();
                 let _ = reply.send(peers);

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::peers::Rate;
 use super::swarm_core::Core;
-use super::{revocation_topic, topic, VALIDATING};
+use super::{reply_key_topic, revocation_topic, topic, VALIDATING};
 use crate::clock;
 use crate::ingest::{Announcement, Ingest, IngestError, Outcome, Revoked, Source};
 
@@ -33,18 +33,25 @@ pub struct Gossip {
     /// Permits for validating off the loop ([`VALIDATING`]).
     validating: Arc<Semaphore>,
     done: mpsc::Sender<Validated>,
+    /// Where members' reply keys heard by gossip are kept.
+    mail: Option<Arc<crate::mail::Mail>>,
 }
 
 impl Gossip {
     /// The validator, and the receiver of its verdicts (for the loop to
     /// [`Gossip::report`]).
-    pub fn new(ingest: Arc<Ingest>, max_listing: usize) -> (Gossip, mpsc::Receiver<Validated>) {
+    pub fn new(
+        ingest: Arc<Ingest>,
+        max_listing: usize,
+        mail: Option<Arc<crate::mail::Mail>>,
+    ) -> (Gossip, mpsc::Receiver<Validated>) {
         let (done, verdicts) = mpsc::channel(VALIDATING);
         let g = Gossip {
             ingest,
             max_listing,
             validating: Arc::new(Semaphore::new(VALIDATING)),
             done,
+            mail,
         };
         (g, verdicts)
     }
@@ -75,7 +82,11 @@ impl Gossip {
             return report(core, verdict(MessageAcceptance::Ignore));
         }
         let is_revocation = message.topic == revocation_topic().hash();
-        if !is_revocation {
+        let is_key = message.topic == reply_key_topic().hash();
+        if is_key && (self.mail.is_none() || message.data.len() > 4_096) {
+            return report(core, verdict(MessageAcceptance::Ignore));
+        }
+        if !is_revocation && !is_key {
             if let Err(why) = self.check_listing(&message) {
                 tracing::debug!("rejected a message from {source}: {why}");
                 return report(core, verdict(MessageAcceptance::Reject));
@@ -86,10 +97,13 @@ impl Gossip {
             return report(core, verdict(MessageAcceptance::Ignore));
         };
         let ingest = self.ingest.clone();
+        let mail = self.mail.clone();
         let done = self.done.clone();
         let v = verdict(MessageAcceptance::Ignore);
         tokio::task::spawn_blocking(move || {
-            let acceptance = if is_revocation {
+            let acceptance = if let (true, Some(mail)) = (is_key, mail) {
+                key_verdict(mail.take_reply_key(&message.data, clock::now()))
+            } else if is_revocation {
                 revocation_verdict(ingest.take_revocation(&message.data, Source::Gossip))
             } else {
                 listing_verdict(ingest.submit(&message.data, Source::Gossip, clock::now()))
@@ -162,6 +176,31 @@ fn listing_verdict(r: Result<Outcome, IngestError>) -> MessageAcceptance {
             tracing::warn!("ingest failed on a gossip message: {e}");
             MessageAcceptance::Ignore
         }
+    }
+}
+
+fn key_verdict(r: crate::mail::boxes::KeyNews) -> MessageAcceptance {
+    use crate::mail::boxes::KeyNews;
+    match r {
+        KeyNews::New => MessageAcceptance::Accept,
+        KeyNews::Known | KeyNews::NotTaken => MessageAcceptance::Ignore,
+        KeyNews::Invalid => MessageAcceptance::Reject,
+    }
+}
+
+/// Publishes a member's reply-key record on the reply-key topic.
+pub fn publish_reply_key(core: &mut Core, bytes: Vec<u8>) {
+    match core
+        .swarm
+        .behaviour_mut()
+        .gossipsub
+        .publish(reply_key_topic(), bytes)
+    {
+        Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+            tracing::debug!("no peer follows the reply-key topic yet")
+        }
+        Err(e) => tracing::warn!("publish of a reply key failed: {e}"),
     }
 }
 

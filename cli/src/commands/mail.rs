@@ -1,0 +1,526 @@
+//! A resident's replies: `reply`, `inbox` and `thread`. Letters are written,
+//! signed and sealed here, with the resident's own keys; the node signs the
+//! sealed envelopes as the sending node and delivers them. Mail is fetched
+//! with a request the member signs, and opened here.
+
+use anyhow::{anyhow, bail, Result};
+use buurt_node::api::mail::{FetchAnswer, ReplyKeyAnswer, Sealed, SendAnswer, SendBody, Signed};
+use buurt_node::clock::{now, rfc3339};
+use buurt_node::datadir::{random_bytes, DataDir};
+use buurt_protocol::keys::{self, SigningKey};
+use buurt_protocol::mail::mailbox::{MailboxRequest, Op};
+use buurt_protocol::mail::{Envelope, Letter, ReplyKey, MAX_TEXT_BYTES};
+use buurt_protocol::{Certificate, ListingId, MemberId, NodeId};
+use serde::Serialize;
+
+use super::{client, member, post, print_json};
+use crate::client::Client;
+use crate::letters::{conversation_id, open_with, Letters, Opened, State};
+use crate::output;
+use crate::Cli;
+
+/// A conversation as `buurt inbox` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    pub conversation: String,
+    pub listing: String,
+    /// The other member.
+    pub with: String,
+    pub letters: usize,
+    pub unread: usize,
+    /// The newest letter: when (RFC 3339), who wrote it, and its start.
+    pub last_at: String,
+    pub last_from: String,
+    pub last_text: String,
+}
+
+/// A signed mailbox request of this member, fresh.
+fn signed_request(key: &SigningKey, op: Op) -> Result<String> {
+    let req = MailboxRequest {
+        member: keys::member_id(key),
+        at: now(),
+        nonce: random_bytes::<16>()?,
+        op,
+    };
+    Ok(hex::encode(req.sign(key)?))
+}
+
+/// The member's current reply key, made and published to the home node
+/// when new (and published again on every `inbox`, which costs one call).
+fn reply_key(
+    c: &Client,
+    letters: &Letters,
+    key: &SigningKey,
+    cert: &Certificate,
+    publish: bool,
+) -> Result<ReplyKey> {
+    let (entry, new) = letters.current_key(key, cert, now())?;
+    if new || publish {
+        let _: ReplyKeyAnswer = c.put(
+            "/v1/reply-keys",
+            &Signed {
+                signed: entry.record.clone(),
+            },
+        )?;
+    }
+    ReplyKey::verify(&entry.record_bytes(), now())
+        .map_err(|e| anyhow!("your reply key in reply-keys.json does not verify: {e}"))
+}
+
+/// Makes (if needed) and publishes the member's reply key.
+pub fn publish_reply_key(
+    cli: &Cli,
+    dir: &DataDir,
+    key: &SigningKey,
+    cert: &Certificate,
+) -> Result<()> {
+    let c = client(cli, dir)?;
+    reply_key(&c, &Letters::new(dir), key, cert, true).map(|_| ())
+}
+
+/// Fetches new mail, opens it, keeps it; returns every letter and the state.
+fn sync(
+    cli: &Cli,
+    dir: &DataDir,
+) -> Result<(SigningKey, Certificate, Vec<Opened>, State, Letters)> {
+    let (key, cert) = member(cli, dir)?;
+    let c = client(cli, dir)?;
+    let letters = Letters::new(dir);
+    reply_key(&c, &letters, &key, &cert, true)?;
+    let secrets: Vec<_> = letters
+        .keys()?
+        .iter()
+        .rev()
+        .filter_map(|k| k.secret().map(|s| (s, k.not_after)))
+        .collect();
+    let mut state = letters.state()?;
+    let mut all = letters.letters()?;
+    let me = keys::member_id(&key);
+    loop {
+        let page: FetchAnswer = c.post(
+            "/v1/mailbox",
+            &Signed {
+                signed: signed_request(&key, Op::Fetch { after: state.last })?,
+            },
+        )?;
+        let mut new = Vec::new();
+        let t = now();
+        for l in &page.letters {
+            let Some(env) = hex::decode(&l.envelope)
+                .ok()
+                .and_then(|b| Envelope::verify(&b).ok())
+            else {
+                state.unopened += 1;
+                continue;
+            };
+            let Ok(letter) = open_with(&env, &secrets, t) else {
+                state.unopened += 1;
+                continue;
+            };
+            let from = letter.from();
+            if state.blocked.contains(&from.to_string()) {
+                continue;
+            }
+            let other = if from == me { letter.to } else { from };
+            new.push(Opened {
+                seq: l.seq,
+                id: l.id.clone(),
+                conversation: conversation_id(&letter.listing, &me, &other),
+                listing: letter.listing.to_string(),
+                from: from.to_string(),
+                to: letter.to.to_string(),
+                from_node: letter.certificate.node.to_string(),
+                created_at: letter.created_at,
+                received_at: l.received_at,
+                text: letter.text,
+                reply_key: hex::encode(&letter.reply_key),
+            });
+        }
+        letters.append(&new)?;
+        all.extend(new);
+        state.last = page.last;
+        letters.save_state(&state)?;
+        if !page.more {
+            break;
+        }
+    }
+    all.retain(|o| !state.blocked.contains(&o.from));
+    Ok((key, cert, all, state, letters))
+}
+
+/// The conversations, newest first.
+fn conversations(all: &[Opened], state: &State, me: &MemberId) -> Vec<Conversation> {
+    let mut by: std::collections::HashMap<&str, Vec<&Opened>> = Default::default();
+    for o in all {
+        by.entry(o.conversation.as_str()).or_default().push(o);
+    }
+    let me = me.to_string();
+    let mut out: Vec<Conversation> = by
+        .into_iter()
+        .map(|(id, ls)| {
+            let read = state.read.get(id).copied().unwrap_or(0);
+            let last = ls.iter().max_by_key(|o| (o.created_at, o.seq)).copied();
+            let last = last.expect("a conversation has a letter");
+            let with = if last.from == me {
+                last.to.clone()
+            } else {
+                last.from.clone()
+            };
+            Conversation {
+                conversation: id.to_owned(),
+                listing: last.listing.clone(),
+                with,
+                letters: ls.len(),
+                unread: ls.iter().filter(|o| o.from != me && o.seq > read).count(),
+                last_at: rfc3339(last.created_at),
+                last_from: last.from.clone(),
+                last_text: last.text.clone(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.last_at
+            .cmp(&a.last_at)
+            .then(a.conversation.cmp(&b.conversation))
+    });
+    out
+}
+
+fn short(id: &str) -> String {
+    output::cut(id, 12)
+}
+
+pub fn inbox(cli: &Cli, dir: &DataDir) -> Result<()> {
+    let (key, _, all, state, _) = sync(cli, dir)?;
+    let me = keys::member_id(&key);
+    let list = conversations(&all, &state, &me);
+    if cli.json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("No conversations yet. Answer a listing with `buurt reply ID \"…\"`.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            let who = if c.last_from == me.to_string() {
+                "you: "
+            } else {
+                ""
+            };
+            vec![
+                if c.unread > 0 { "*".into() } else { " ".into() },
+                c.conversation.clone(),
+                short(&c.listing),
+                short(&c.with),
+                output::when(&c.last_at),
+                format!("{}{}", who, output::cut(&c.last_text, 40)),
+            ]
+        })
+        .collect();
+    output::table(
+        &["", "CONVERSATION", "LISTING", "WITH", "LAST", "MESSAGE"],
+        &rows,
+    );
+    let unread: usize = list.iter().map(|c| c.unread).sum();
+    println!(
+        "\n{} conversation(s), {unread} unread letter(s). Read one with `buurt thread CONVERSATION`.",
+        list.len()
+    );
+    if state.unopened > 0 {
+        eprintln!(
+            "{} letter(s) in your mailbox did not open with your reply keys (sealed to a key this device does not hold).",
+            state.unopened
+        );
+    }
+    Ok(())
+}
+
+/// The conversation a prefix names, among the resident's letters.
+fn find<'a>(list: &'a [Conversation], id: &str) -> Result<Option<&'a Conversation>> {
+    let id = id.trim().to_ascii_lowercase();
+    let hits: Vec<_> = list
+        .iter()
+        .filter(|c| c.conversation.starts_with(&id))
+        .collect();
+    match hits.len() {
+        0 => Ok(None),
+        1 => Ok(Some(hits[0])),
+        n => bail!("`{id}` names {n} conversations: give more of the id"),
+    }
+}
+
+#[derive(Serialize)]
+struct ThreadView<'a> {
+    conversation: &'a str,
+    listing: &'a str,
+    with: &'a str,
+    letters: Vec<&'a Opened>,
+}
+
+pub fn thread(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
+    let (key, _, all, mut state, letters) = sync(cli, dir)?;
+    let me = keys::member_id(&key);
+    let list = conversations(&all, &state, &me);
+    let conv = match find(&list, id)? {
+        Some(c) => c.clone(),
+        None => {
+            // A listing id (prefix): its one conversation.
+            let hits: Vec<_> = list
+                .iter()
+                .filter(|c| c.listing.starts_with(id.trim()))
+                .collect();
+            match hits.len() {
+                1 => hits[0].clone(),
+                0 => bail!("no conversation `{id}`: `buurt inbox` lists them"),
+                n => bail!("listing `{id}` has {n} conversations: give the conversation id (`buurt inbox`)"),
+            }
+        }
+    };
+    let mut ls: Vec<&Opened> = all
+        .iter()
+        .filter(|o| o.conversation == conv.conversation)
+        .collect();
+    ls.sort_by_key(|o| (o.created_at, o.seq));
+    if let Some(max) = ls.iter().map(|o| o.seq).max() {
+        state.read.insert(conv.conversation.clone(), max);
+        letters.save_state(&state)?;
+    }
+    if cli.json {
+        return print_json(&ThreadView {
+            conversation: &conv.conversation,
+            listing: &conv.listing,
+            with: &conv.with,
+            letters: ls,
+        });
+    }
+    println!(
+        "Conversation {} about listing {} with {}",
+        conv.conversation, conv.listing, conv.with
+    );
+    for o in ls {
+        let who = if o.from == me.to_string() {
+            "you".to_string()
+        } else {
+            short(&o.from)
+        };
+        println!("\n{} — {}", output::when(&rfc3339(o.created_at)), who);
+        for line in o.text.lines() {
+            println!("  {line}");
+        }
+    }
+    println!("\nAnswer with `buurt reply {} \"…\"`.", conv.conversation);
+    Ok(())
+}
+
+/// Whom a reply goes to: the listing, the other member, their home node and
+/// their reply key.
+struct Recipient {
+    listing: ListingId,
+    to: MemberId,
+    home: NodeId,
+    key: ReplyKey,
+}
+
+fn their_key(c: &Client, member: &MemberId, home: &NodeId) -> Result<ReplyKey> {
+    let a: ReplyKeyAnswer = c.get(
+        &format!("/v1/members/{member}/reply-key"),
+        &[("node", home.to_string())],
+    )?;
+    let bytes =
+        hex::decode(&a.record).map_err(|_| anyhow!("the node sent a reply key that is not hex"))?;
+    let k = ReplyKey::verify(&bytes, now())
+        .map_err(|e| anyhow!("the reply key of {member} does not verify: {e}"))?;
+    if k.member != *member {
+        bail!("the node sent another member's reply key for {member}");
+    }
+    Ok(k)
+}
+
+/// A conversation (by id prefix) or a listing (by id prefix).
+fn recipient(
+    c: &Client,
+    id: &str,
+    me: &MemberId,
+    list: &[Conversation],
+    all: &[Opened],
+) -> Result<Recipient> {
+    if let Some(conv) = find(list, id)? {
+        let listing: ListingId = conv
+            .listing
+            .parse()
+            .map_err(|_| anyhow!("bad listing id in your letters"))?;
+        let to: MemberId = conv
+            .with
+            .parse()
+            .map_err(|_| anyhow!("bad member id in your letters"))?;
+        // Their newest letter carries their reply key and home node.
+        let theirs = all
+            .iter()
+            .filter(|o| o.conversation == conv.conversation && o.from == conv.with)
+            .max_by_key(|o| o.created_at);
+        let home: NodeId = match theirs {
+            Some(o) => o
+                .from_node
+                .parse()
+                .map_err(|_| anyhow!("bad node id in your letters"))?,
+            None => {
+                let (v, _) = post::fetch(c, &conv.listing)?;
+                v.home_node
+                    .parse()
+                    .map_err(|_| anyhow!("bad home node of the listing"))?
+            }
+        };
+        let carried = theirs
+            .and_then(|o| hex::decode(&o.reply_key).ok())
+            .and_then(|b| ReplyKey::verify(&b, now()).ok())
+            .filter(|k| k.member == to);
+        let key = match carried {
+            Some(k) => k,
+            None => their_key(c, &to, &home)?,
+        };
+        return Ok(Recipient {
+            listing,
+            to,
+            home,
+            key,
+        });
+    }
+    let (v, signed) = post::fetch(c, id)?;
+    let l = signed.listing;
+    if l.author == *me {
+        bail!(
+            "listing {} is your own: answer a conversation about it instead (`buurt inbox` lists them)",
+            v.id
+        );
+    }
+    let key = their_key(c, &l.author, &l.certificate.node)?;
+    Ok(Recipient {
+        listing: v
+            .id
+            .parse()
+            .map_err(|_| anyhow!("bad listing id from the node"))?,
+        to: l.author,
+        home: l.certificate.node,
+        key,
+    })
+}
+
+#[derive(Serialize)]
+struct ReplyView<'a> {
+    conversation: String,
+    listing: String,
+    to: String,
+    /// `queued`, `delivered` or `failed`.
+    state: &'a str,
+    detail: &'a str,
+    id: &'a str,
+}
+
+pub fn reply(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
+    let text = text.trim();
+    if text.is_empty() {
+        bail!("the reply is empty: write something to send");
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        bail!(
+            "the reply is {} bytes; at most {MAX_TEXT_BYTES} fit in one letter",
+            text.len()
+        );
+    }
+    let (key, cert, all, state, letters) = sync(cli, dir)?;
+    let me = keys::member_id(&key);
+    let c = client(cli, dir)?;
+    let mine = reply_key(&c, &letters, &key, &cert, false)?;
+    let list = conversations(&all, &state, &me);
+    let to = recipient(&c, id, &me, &list, &all)?;
+    let t = now();
+    let letter = Letter {
+        listing: to.listing,
+        to: to.to,
+        created_at: t,
+        text: text.to_owned(),
+        certificate: cert.clone(),
+        reply_key: hex::decode(letters.current_key(&key, &cert, t)?.0.record)?,
+    }
+    .sign(&key)?;
+    let envelopes = vec![
+        Envelope::seal_unsigned(
+            &letter,
+            &to.key,
+            to.home,
+            to.listing,
+            t,
+            random_bytes::<32>()?,
+        )?,
+        // The sender's own copy, in the sender's own mailbox.
+        Envelope::seal_unsigned(
+            &letter,
+            &mine,
+            cert.node,
+            to.listing,
+            t,
+            random_bytes::<32>()?,
+        )?,
+    ];
+    let digest = Envelope::send_digest(&envelopes)?;
+    let body = SendBody {
+        request: signed_request(&key, Op::Send { digest })?,
+        envelopes: envelopes.iter().map(Sealed::from_envelope).collect(),
+        wait_ms: None,
+    };
+    let answer: SendAnswer = c.post("/v1/mail", &body)?;
+    let first = answer
+        .sent
+        .first()
+        .ok_or_else(|| anyhow!("the node sent no delivery state"))?;
+    let conversation = conversation_id(&to.listing, &me, &to.to);
+    if cli.json {
+        return print_json(&ReplyView {
+            conversation,
+            listing: to.listing.to_string(),
+            to: to.to.to_string(),
+            state: &first.state,
+            detail: &first.detail,
+            id: &first.id,
+        });
+    }
+    println!(
+        "Reply to {} about listing {}: {}.",
+        short(&to.to.to_string()),
+        to.listing,
+        first.detail
+    );
+    if first.state == "queued" {
+        println!(
+            "Your node keeps trying; `buurt mail {}` shows where it stands.",
+            first.id
+        );
+    }
+    println!("Conversation {conversation}: `buurt thread {conversation}` shows it.");
+    if first.state == "failed" {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `buurt mail ID`: where a sent letter stands.
+pub fn mail_state(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
+    let c = client(cli, dir)?;
+    let v: buurt_node::api::mail::SentView = c.get(&format!("/v1/mail/{}", id.trim()), &[])?;
+    if cli.json {
+        return print_json(&v);
+    }
+    println!("{}: {}", short(&v.id), v.detail);
+    Ok(())
+}
+
+/// Drops mail from `member` on this device from now on (`buurt block`).
+pub fn block_member(dir: &DataDir, member: &MemberId) -> Result<bool> {
+    let letters = Letters::new(dir);
+    let mut state = letters.state()?;
+    let new = state.blocked.insert(member.to_string());
+    letters.save_state(&state)?;
+    Ok(new)
+}
