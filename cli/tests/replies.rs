@@ -47,7 +47,9 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
     let mut hits = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -219,14 +221,23 @@ fn a_full_mailbox_and_a_blocked_node_reach_the_senders_state() {
     );
     let human = b.cli(&["reply", &id, "Vierde vraag"]);
     assert_eq!(human.code, 1);
-    assert!(human.stdout.contains("failed: the recipient's mailbox is full"), "{}", human.stdout);
+    assert!(
+        human
+            .stdout
+            .contains("failed: the recipient's mailbox is full"),
+        "{}",
+        human.stdout
+    );
 
     // The author reads and deletes nothing; the operator blocks B's node.
     let blocked = a.ok(&["block", &node_of(&b), "--reason", "spam"]);
     assert!(blocked.stdout.contains("mail"), "{}", blocked.stdout);
     let sent = b.ok(&["--json", "reply", &id, "Na het blok"]).json();
     assert_eq!(sent["state"], "failed", "{sent}");
-    assert!(sent["detail"].as_str().unwrap().contains("blocked"), "{sent}");
+    assert!(
+        sent["detail"].as_str().unwrap().contains("blocked"),
+        "{sent}"
+    );
     let inbox = a.ok(&["--json", "inbox"]).json();
     assert_eq!(inbox[0]["letters"], 2, "nothing more was stored: {inbox}");
 }
@@ -245,4 +256,42 @@ fn a_blocked_member_is_dropped_by_the_reader() {
     assert_eq!(sent["state"], "delivered", "{sent}");
     let inbox = a.ok(&["--json", "inbox"]).json();
     assert_eq!(inbox, serde_json::json!([]), "dropped unread: {inbox}");
+}
+
+#[test]
+fn the_mailbox_api_refuses_a_replayed_or_forged_fetch() {
+    use buurt_protocol::mail::mailbox::{MailboxRequest, Op};
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let dir = buurt_node::datadir::DataDir::new(a.path());
+    let key = dir.member_key().unwrap();
+    let me = buurt_protocol::keys::member_id(&key);
+    let signed = |k: &buurt_protocol::keys::SigningKey, nonce: u8| {
+        let r = MailboxRequest {
+            member: me,
+            at: buurt_node::clock::now(),
+            nonce: [nonce; 16],
+            op: Op::Fetch { after: 0 },
+        };
+        serde_json::json!({ "signed": hex::encode(r.sign(k).unwrap()) })
+    };
+    let post = |body: &Value| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent.post(&a.url("/v1/mailbox")).send_json(body).unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json::<Value>().unwrap())
+    };
+    let body = signed(&key, 1);
+    let (status, v) = post(&body);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["letters"], serde_json::json!([]));
+    let (status, v) = post(&body);
+    assert_eq!(status, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("replayed"), "{v}");
+    let other = buurt_protocol::keys::from_seed([0x77; 32]);
+    let (status, v) = post(&signed(&other, 2));
+    assert_eq!(status, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("signature"), "{v}");
 }

@@ -6,6 +6,7 @@
 //! - [`boxes`]: the mailboxes — accepting an envelope for a member (policy,
 //!   blocks, per-node rate, quotas, expiry), a member's signed fetch and
 //!   delete, and the members' reply-key records;
+//! - [`codec`]: `/buurt/mail/1` messages as libp2p reads and writes them;
 //! - [`outbox`]: envelopes this node signed for its members, kept until the
 //!   home node acknowledged them, with their delivery state.
 //!
@@ -13,6 +14,7 @@
 //! flushed before anything is acknowledged.
 
 pub mod boxes;
+pub mod codec;
 pub mod outbox;
 
 use std::sync::Arc;

@@ -66,6 +66,9 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 pub const MESH_N: usize = 4;
 /// Longest wait for the answer to one sync request.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the answer to one mail request (a relayed one waits
+/// for the home node's answer within it).
+pub const MAIL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between a new connection and the first sync session, so that both
 /// sides have exchanged their subscriptions.
 pub const SYNC_DELAY: Duration = Duration::from_secs(1);

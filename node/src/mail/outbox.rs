@@ -13,7 +13,18 @@ use serde::{Deserialize, Serialize};
 
 use super::{Accepted, Mail, MailDbError};
 use crate::clock;
-use crate::net::NetClient;
+
+/// What carries a request to another node's mail protocol (the network's
+/// client; a test may give another).
+pub trait Courier: Send + Sync + 'static {
+    /// Sends `request` to the home node `to`, directly or through one relay.
+    /// `Err` and `Unreachable` mean: try again later.
+    fn carry(
+        &self,
+        to: buurt_protocol::NodeId,
+        request: Request,
+    ) -> impl std::future::Future<Output = Result<Response, String>> + Send;
+}
 
 /// Longest wait between two tries.
 pub const MAX_BACKOFF_SECS: i64 = 300;
@@ -214,7 +225,7 @@ impl Mail {
 /// Delivers the outbox for as long as the node runs: every due entry is
 /// tried, to this node's own mailboxes directly, else over the network;
 /// a wake (new mail, a new connection) tries every queued entry at once.
-pub async fn run(mail: Arc<Mail>, net: Option<NetClient>) {
+pub async fn run<C: Courier>(mail: Arc<Mail>, net: Option<C>) {
     let mut all = true;
     loop {
         let now = clock::now();
@@ -232,9 +243,9 @@ pub async fn run(mail: Arc<Mail>, net: Option<NetClient>) {
     }
 }
 
-async fn attempt(
+async fn attempt<C: Courier>(
     mail: &Arc<Mail>,
-    net: Option<&NetClient>,
+    net: Option<&C>,
     e: &OutboxEntry,
 ) -> Result<Response, String> {
     let bytes = hex::decode(&e.envelope).map_err(|e| e.to_string())?;
@@ -255,7 +266,7 @@ async fn attempt(
         .to_node
         .parse()
         .map_err(|_| "bad home node id".to_string())?;
-    net.mail(
+    net.carry(
         to,
         Request::Deliver {
             hop: 0,

@@ -27,7 +27,7 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: request_response::Behaviour<SyncCodec>,
-    pub mail: request_response::Behaviour<super::mail::MailCodec>,
+    pub mail: request_response::Behaviour<crate::mail::codec::MailCodec>,
 }
 
 /// Refuses a TCP port another process listens on. libp2p's TCP transport
@@ -132,9 +132,9 @@ pub fn build(
                     .with_max_concurrent_streams(16),
             );
             let mail = request_response::Behaviour::new(
-                [(super::mail::PROTOCOL, ProtocolSupport::Full)],
+                [(crate::mail::codec::PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
-                    .with_request_timeout(super::mail::MAIL_TIMEOUT)
+                    .with_request_timeout(super::MAIL_TIMEOUT)
                     .with_max_concurrent_streams(64),
             );
             Ok(Behaviour {

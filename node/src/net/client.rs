@@ -12,7 +12,6 @@ use tokio::sync::{mpsc, oneshot};
 use buurt_protocol::mail::wire::{Request as MailRequest, Response as MailResponse};
 use buurt_protocol::NodeId;
 
-use super::mail::SendError;
 use crate::sync::{self, RequestError, ScopeSync};
 
 /// What the network is told to do.
@@ -50,7 +49,7 @@ pub enum Command {
     MailRequest {
         peer: PeerId,
         request: MailRequest,
-        reply: super::mail::Reply,
+        reply: MailReply,
     },
     /// Publish a member's reply-key record.
     PublishReplyKey {
@@ -61,6 +60,17 @@ pub enum Command {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
 }
+
+/// Why one of this node's mail requests got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Not connected to that peer (nothing was sent).
+    NotConnected,
+    Transport(String),
+}
+
+/// Where the answer to one of this node's mail requests goes.
+pub type MailReply = oneshot::Sender<Result<MailResponse, SendError>>;
 
 /// A connected peer, as `buurt peers` shows it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -174,6 +184,12 @@ impl NetClient {
         self.ask(|reply| Command::ListenAddrs { reply })
             .await
             .unwrap_or_default()
+    }
+}
+
+impl crate::mail::outbox::Courier for NetClient {
+    async fn carry(&self, to: NodeId, request: MailRequest) -> Result<MailResponse, String> {
+        self.mail(to, request).await
     }
 }
 

@@ -5,61 +5,21 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use buurt_protocol::mail::wire::{self, Request, Response};
+use buurt_protocol::mail::wire::{Request, Response};
 use buurt_protocol::mail::Envelope;
-use buurt_protocol::DecodeError;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::{PeerId, StreamProtocol};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use libp2p::PeerId;
+use tokio::sync::{mpsc, Semaphore};
 
-use super::client::{Command, NetClient};
+use super::client::{Command, MailReply as Reply, NetClient, SendError};
 use super::swarm_core::Core;
 use crate::clock;
 use crate::mail::{Accepted, Mail};
-use crate::sync::{self, Codec, Message, Wire};
+use crate::sync::{self, Wire};
 
-/// The protocol name as libp2p wants it.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new(wire::PROTOCOL);
-/// Longest wait for the answer to one mail request (a relayed one waits
-/// for the home node's answer within it).
-pub const MAIL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Mail requests answered at once; more are told to try again later.
 pub const SERVING: usize = 64;
-
-/// Reads and writes mail messages.
-pub type MailCodec = Codec<Request, Response>;
-
-impl Message for Request {
-    const MAX: usize = wire::MAX_REQUEST;
-    fn to_bytes(&self) -> Vec<u8> {
-        self.encode()
-    }
-    fn from_bytes(b: &[u8]) -> Result<Self, DecodeError> {
-        Request::decode(b)
-    }
-}
-
-impl Message for Response {
-    const MAX: usize = wire::MAX_RESPONSE;
-    fn to_bytes(&self) -> Vec<u8> {
-        self.encode()
-    }
-    fn from_bytes(b: &[u8]) -> Result<Self, DecodeError> {
-        Response::decode(b)
-    }
-}
-
-/// Why one of this node's mail requests got no answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
-    /// Not connected to that peer (nothing was sent).
-    NotConnected,
-    Transport(String),
-}
-
-pub type Reply = oneshot::Sender<Result<Response, SendError>>;
 
 /// An answer to a peer's mail request, computed in a task.
 pub struct MailAnswer {
