@@ -82,6 +82,7 @@ pub fn run(cli: Cli) -> Result<()> {
             valid,
         } => admin::admit(&cli, &dir, member_id, name, scope.as_deref(), valid),
         Command::Members => admin::members(&cli, &dir),
+        Command::Mailboxes => admin::mailboxes(&cli, &dir),
         Command::Revoke { member_id } => admin::revoke(&cli, &dir, member_id),
         Command::Topics => query::topics(&cli),
         Command::Reply { id, text } => mail::reply(&cli, &dir, id, text),

@@ -197,6 +197,9 @@ pub enum Command {
     },
     /// The residents this node admitted (operator only)
     Members,
+    /// How many letters and bytes wait in each member's mailbox (operator
+    /// only; what they say is sealed to the member)
+    Mailboxes,
     /// End a resident's membership: every node that hears of it drops their
     /// listings (operator only)
     Revoke {

@@ -1,8 +1,10 @@
 //! README.md as a newcomer follows it: the quick start's `buurt node` on a
 //! fresh data directory, stopped with Ctrl-C, then the walk-through's block
 //! run as written, in order, by bash. Only `buurt node &` gets the test
-//! node's free loopback ports (and a wait until its API answers), and the
-//! `cargo install` line is left out: the test's own binary is on `PATH`.
+//! node's free loopback ports (and a wait until its API answers; the
+//! neighbour's `--api 127.0.0.1:4747` becomes that address), `HOME` is a
+//! temporary folder, and the `cargo install` line is left out: the test's
+//! own binary is on `PATH`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -85,7 +87,8 @@ fn the_readme_walk_through_runs_as_written() {
         if t.starts_with("buurt node &") {
             script.push_str(&format!("buurt node {TEST_PORTS} & NODE=$!\nwait_api\n"));
         } else {
-            script.push_str(line);
+            // The node listens on a free port, not the default one.
+            script.push_str(&line.replace("127.0.0.1:4747", "$(cat \"$BUURT_DIR/api.addr\")"));
             script.push('\n');
         }
         commands.push(t.to_owned());
@@ -109,6 +112,7 @@ fn the_readme_walk_through_runs_as_written() {
         .arg(&script)
         .env("PATH", path)
         .env("BUURT_DIR", &data)
+        .env("HOME", dir.path())
         .env_remove("BUURT_API")
         .current_dir(dir.path())
         .output()
@@ -185,4 +189,20 @@ fn the_readme_walk_through_runs_as_written() {
     assert!(json.is_array(), "{json}");
     // The update and the withdrawal took.
     assert!(after.contains("withdrawn"), "{after}");
+    // The neighbour's reply was delivered, read, and answered.
+    let sent = of("buurt --data-dir ~/buurt-buur --api 127.0.0.1:4747 reply");
+    assert!(sent.contains("delivered to home node bn"), "{sent}");
+    let inbox = of("buurt inbox");
+    assert!(
+        inbox.contains("* ") && inbox.contains("Mag ik hem zaterdag"),
+        "{inbox}"
+    );
+    let answered = of("buurt reply $DRILL");
+    assert!(answered.contains("delivered to home node bn"), "{answered}");
+    let thread = of("buurt --data-dir ~/buurt-buur --api 127.0.0.1:4747 thread");
+    assert!(
+        thread.contains("Mag ik hem zaterdag lenen?")
+            && thread.contains("Ja hoor, zaterdag om tien uur."),
+        "the neighbour sees both sides: {thread}"
+    );
 }

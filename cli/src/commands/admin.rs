@@ -229,3 +229,29 @@ pub fn trusted(cli: &Cli, dir: &DataDir) -> Result<()> {
     }
     Ok(())
 }
+
+/// `buurt mailboxes`: every member's mailbox, as counts and sizes.
+pub fn mailboxes(cli: &Cli, dir: &DataDir) -> Result<()> {
+    let c = client(cli, dir)?;
+    let list: Vec<buurt_node::mail::Letterbox> = c.get("/v1/admin/mailboxes", &[])?;
+    if cli.json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("No mail waiting in any mailbox.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|b| {
+            vec![
+                b.member_id.clone(),
+                b.letters.to_string(),
+                b.bytes.to_string(),
+            ]
+        })
+        .collect();
+    output::table(&["MEMBER", "LETTERS", "BYTES"], &rows);
+    println!("\nLetters are sealed to their members' reply keys: this node cannot read them.");
+    Ok(())
+}

@@ -346,7 +346,22 @@ fn recipient(
     list: &[Conversation],
     all: &[Opened],
 ) -> Result<Recipient> {
-    if let Some(conv) = find(list, id)? {
+    // A conversation id, or a listing with one conversation so far (the
+    // author answering the one neighbour who wrote, or a neighbour going on).
+    let about: Vec<&Conversation> = list
+        .iter()
+        .filter(|c| c.listing.starts_with(&id.trim().to_ascii_lowercase()))
+        .collect();
+    let conv = match find(list, id)? {
+        Some(c) => Some(c),
+        None if about.len() == 1 => Some(about[0]),
+        None if about.len() > 1 => bail!(
+            "listing `{id}` has {} conversations: give the conversation id (`buurt inbox` lists them)",
+            about.len()
+        ),
+        None => None,
+    };
+    if let Some(conv) = conv {
         let listing: ListingId = conv
             .listing
             .parse()
