@@ -106,8 +106,13 @@ fn a_reply_and_its_answer_between_two_nodes() {
     assert_eq!(texts(&at_a), want, "A sees both sides");
     assert_eq!(b.ok(&["--json", "inbox"]).json()[0]["letters"], 2);
 
-    // Replying to one's own listing is not a conversation.
-    let own = a.cli(&["reply", &id, "hallo"]);
+    // The listing id works for its one conversation, on both sides.
+    let by_listing = a.ok(&["--json", "reply", &id, "Tot zaterdag!"]).json();
+    assert_eq!(by_listing["conversation"], conv.as_str(), "{by_listing}");
+    assert_eq!(texts(&b.ok(&["--json", "thread", &id]).json()).len(), 3);
+    // An own listing that nobody answered has no conversation to answer.
+    let other = offer(&a, "Ladder te leen");
+    let own = a.cli(&["reply", &other, "hallo"]);
     assert_eq!(own.code, 1);
     assert!(own.stderr.contains("your own"), "{}", own.stderr);
 }

@@ -7,7 +7,9 @@ use anyhow::{anyhow, bail, Result};
 use buurt_node::api::mail::{FetchAnswer, ReplyKeyAnswer, Sealed, SendAnswer, SendBody, Signed};
 use buurt_node::clock::{now, rfc3339};
 use buurt_node::datadir::{random_bytes, DataDir};
+use buurt_node::mail::MailboxEntry;
 use buurt_protocol::keys::{self, SigningKey};
+use buurt_protocol::mail::key::ReplySecret;
 use buurt_protocol::mail::mailbox::{MailboxRequest, Op};
 use buurt_protocol::mail::{Envelope, Letter, ReplyKey, MAX_TEXT_BYTES};
 use buurt_protocol::{Certificate, ListingId, MemberId, NodeId};
@@ -103,17 +105,14 @@ fn sync(
                 signed: signed_request(&key, Op::Fetch { after: state.last })?,
             },
         )?;
-        let mut new = Vec::new();
         let t = now();
-        for l in &page.letters {
-            let Some(env) = hex::decode(&l.envelope)
-                .ok()
-                .and_then(|b| Envelope::verify(&b).ok())
-            else {
-                state.unopened += 1;
-                continue;
-            };
-            let Ok(letter) = open_with(&env, &secrets, t) else {
+        if page.letters.len() >= 1_000 && !cli.json {
+            eprintln!("Opening {} letters…", page.letters.len());
+        }
+        let opened = open_page(&page.letters, &secrets, t);
+        let mut new = Vec::new();
+        for (l, letter) in page.letters.iter().zip(opened) {
+            let Some(letter) = letter else {
                 state.unopened += 1;
                 continue;
             };
@@ -146,6 +145,40 @@ fn sync(
     }
     all.retain(|o| !state.blocked.contains(&o.from));
     Ok((key, cert, all, state, letters))
+}
+
+/// Opens a page of letters on every core; `None` for one that does not
+/// decode or open with any of `secrets`.
+fn open_page(
+    page: &[MailboxEntry],
+    secrets: &[(ReplySecret, i64)],
+    now: i64,
+) -> Vec<Option<Letter>> {
+    let one = |l: &MailboxEntry| {
+        let env = Envelope::verify(&hex::decode(&l.envelope).ok()?).ok()?;
+        open_with(&env, secrets, now).ok()
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let chunk = page.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = page
+            .chunks(chunk)
+            .map(|c| {
+                (
+                    c.len(),
+                    s.spawn(move || c.iter().map(one).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        // A chunk whose thread failed counts as not opened, in place.
+        handles
+            .into_iter()
+            .flat_map(|(n, h)| h.join().unwrap_or_else(|_| (0..n).map(|_| None).collect()))
+            .collect()
+    })
 }
 
 /// The conversations, newest first.
