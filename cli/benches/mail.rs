@@ -179,6 +179,7 @@ fn inbox() {
     });
     // The author publishes a reply key.
     a.ok(&["inbox"]);
+    let empty_rss = a.pid().map(rss_kb).unwrap_or(0);
     let dir = buurt_node::datadir::DataDir::new(a.path());
     let author = keys::member_id(&dir.member_key().unwrap());
     let node = dir.node_id().unwrap();
@@ -311,7 +312,11 @@ fn inbox() {
         ms(pct(&times, 0.99))
     );
     if let Some(pid) = a.pid() {
-        println!("  node resident memory: {} MB", rss_kb(pid) / 1024);
+        println!(
+            "  node resident memory: {} MB with the mailbox, {} MB before it was filled",
+            rss_kb(pid) / 1024,
+            empty_rss / 1024
+        );
     }
 }
 
