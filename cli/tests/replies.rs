@@ -110,6 +110,17 @@ fn a_reply_and_its_answer_between_two_nodes() {
     let by_listing = a.ok(&["--json", "reply", &id, "Tot zaterdag!"]).json();
     assert_eq!(by_listing["conversation"], conv.as_str(), "{by_listing}");
     assert_eq!(texts(&b.ok(&["--json", "thread", &id]).json()).len(), 3);
+    // On a new device with the same keys (member key and reply keys), the
+    // whole conversation comes back from the mailbox: the other side's
+    // letters and the sender's own copies.
+    std::fs::remove_dir_all(b.path().join("letters")).unwrap();
+    let again = b.ok(&["--json", "thread", &conv]).json();
+    assert_eq!(
+        texts(&again),
+        [want[0], want[1], "Tot zaterdag!"],
+        "B's thread rebuilt from its mailbox"
+    );
+
     // An own listing that nobody answered has no conversation to answer.
     let other = offer(&a, "Ladder te leen");
     let own = a.cli(&["reply", &other, "hallo"]);
