@@ -21,6 +21,7 @@
 //!   the two that do the work:
 //! - [`gossip`]: validating gossip messages through ingest, and publishing;
 //! - [`requests`]: sync requests in and out, and the sessions it starts;
+//! - [`exchange`]: a request-response event sorted, for both of those;
 //! - [`mail`]: `/buurt/mail/1` requests in and out (store at home, or pass
 //!   on one hop);
 //! - [`peers`]: per-peer bookkeeping (connections, strikes, bans, rates,
@@ -29,6 +30,7 @@
 pub mod behaviour;
 pub mod client;
 pub mod event_loop;
+pub mod exchange;
 pub mod gossip;
 pub mod mail;
 pub mod peers;

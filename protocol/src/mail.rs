@@ -89,6 +89,15 @@ pub(crate) fn verify_member(
         .map_err(|_| MailError::BadSignature)
 }
 
+/// `body` followed by `key`'s signature of the domain prefix and `body`.
+pub(crate) fn signed(domain: &[u8], body: Vec<u8>, key: &ed25519_dalek::SigningKey) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    let sig = key.sign(&signing_input(domain, &body));
+    let mut out = body;
+    out.extend_from_slice(&sig.to_bytes());
+    out
+}
+
 /// The domain prefix and then `body`: what is signed.
 pub(crate) fn signing_input(domain: &[u8], body: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(domain.len() + body.len());

@@ -13,6 +13,7 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, Semaphore};
 
 use super::client::{Command, MailReply as Reply, NetClient, SendError};
+use super::exchange::{self, Exchange, Failure};
 use super::swarm_core::Core;
 use crate::clock;
 use crate::mail::{Accepted, Mail};
@@ -83,41 +84,23 @@ impl Mailroom {
         core: &mut Core,
         event: request_response::Event<Wire<Request>, Wire<Response>>,
     ) {
-        use request_response::{Event, Message};
-        match event {
-            Event::Message {
+        match exchange::sort(event, "mail") {
+            Exchange::Request {
                 peer,
-                message:
-                    Message::Request {
-                        request, channel, ..
-                    },
-                ..
+                request,
+                channel,
             } => self.on_request(core, peer, request, channel),
-            Event::Message {
-                message:
-                    Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                if let Some(reply) = self.pending.remove(&request_id) {
-                    let r = response
-                        .map_err(|e| SendError::Transport(format!("malformed answer: {e}")));
-                    let _ = reply.send(r);
+            Exchange::Outcome { id, outcome } => {
+                if let Some(reply) = self.pending.remove(&id) {
+                    let _ = reply.send(outcome.map_err(|f| match f {
+                        Failure::Malformed(e) => {
+                            SendError::Transport(format!("malformed answer: {e}"))
+                        }
+                        Failure::Transport(e) => SendError::Transport(e),
+                    }));
                 }
             }
-            Event::OutboundFailure {
-                request_id, error, ..
-            } => {
-                if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(SendError::Transport(error.to_string())));
-                }
-            }
-            Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!("mail request from {peer} failed: {error}");
-            }
-            Event::ResponseSent { .. } => {}
+            Exchange::Nothing => {}
         }
     }
 

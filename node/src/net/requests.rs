@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::client::{Command, NetClient};
 use super::display_peer;
+use super::exchange::{self, Exchange, Failure};
 use super::swarm_core::Core;
 use crate::clock;
 use crate::sync::{self, RequestError, Wire};
@@ -79,39 +80,21 @@ impl Requests {
         core: &mut Core,
         event: request_response::Event<Wire<SyncRequest>, Wire<SyncResponse>>,
     ) {
-        use request_response::{Event, Message};
-        match event {
-            Event::Message {
+        match exchange::sort(event, "sync") {
+            Exchange::Request {
                 peer,
-                message:
-                    Message::Request {
-                        request, channel, ..
-                    },
-                ..
+                request,
+                channel,
             } => self.on_request(core, peer, request, channel),
-            Event::Message {
-                message:
-                    Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(response.map_err(RequestError::Malformed));
+            Exchange::Outcome { id, outcome } => {
+                if let Some(reply) = self.pending.remove(&id) {
+                    let _ = reply.send(outcome.map_err(|f| match f {
+                        Failure::Malformed(e) => RequestError::Malformed(e),
+                        Failure::Transport(e) => RequestError::Transport(e),
+                    }));
                 }
             }
-            Event::OutboundFailure {
-                request_id, error, ..
-            } => {
-                if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(RequestError::Transport(error.to_string())));
-                }
-            }
-            Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!("sync request from {peer} failed: {error}");
-            }
-            Event::ResponseSent { .. } => {}
+            Exchange::Nothing => {}
         }
     }
 

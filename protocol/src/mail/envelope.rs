@@ -14,7 +14,7 @@
 //! rounded down to the hour. A node sees where it goes, about which listing,
 //! from which node, and how big — never who wrote it or what.
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
@@ -113,11 +113,7 @@ impl Envelope {
     /// travels.
     pub fn sign(mut self, from_node_key: &SigningKey) -> Result<Vec<u8>, MailError> {
         self.from_node = NodeId::from(from_node_key.verifying_key());
-        let body = self.body()?;
-        let sig = from_node_key.sign(&signing_input(ENVELOPE_DOMAIN, &body));
-        let mut out = body;
-        out.extend_from_slice(&sig.to_bytes());
-        Ok(out)
+        Ok(super::signed(ENVELOPE_DOMAIN, self.body()?, from_node_key))
     }
 
     /// What a member asks their node to sign and send, as a member's

@@ -9,7 +9,7 @@
 //! The secret half is derived from a 32-byte seed that only the member's
 //! device holds (HPKE's DeriveKeyPair, RFC 9180 section 7.1.3).
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem, Serializable};
 
@@ -65,11 +65,7 @@ impl ReplyKey {
 
     /// Signs the record with the member's key: body || signature.
     pub fn sign(&self, member_key: &SigningKey) -> Result<Vec<u8>, MailError> {
-        let body = self.body()?;
-        let sig = member_key.sign(&signing_input(REPLY_KEY_DOMAIN, &body));
-        let mut out = body;
-        out.extend_from_slice(&sig.to_bytes());
-        Ok(out)
+        Ok(super::signed(REPLY_KEY_DOMAIN, self.body()?, member_key))
     }
 
     /// Decodes and checks a signed record: the member's signature, the

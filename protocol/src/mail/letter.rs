@@ -10,7 +10,7 @@
 //! The sender is the member of the certificate; the reply key inside is
 //! where the answer goes. Nothing of this is visible outside the envelope.
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 
 use super::{signing_input, verify_member, MailError, ReplyKey, MAX_SKEW_SECS, MAX_TEXT_BYTES};
 use crate::certificate::Certificate;
@@ -63,11 +63,7 @@ impl Letter {
 
     /// Signs the letter with the sender's member key: body || signature.
     pub fn sign(&self, sender_key: &SigningKey) -> Result<Vec<u8>, MailError> {
-        let body = self.body()?;
-        let sig = sender_key.sign(&signing_input(LETTER_DOMAIN, &body));
-        let mut out = body;
-        out.extend_from_slice(&sig.to_bytes());
-        Ok(out)
+        Ok(super::signed(LETTER_DOMAIN, self.body()?, sender_key))
     }
 
     /// Decodes and checks a signed letter at `now`: the sender's signature,

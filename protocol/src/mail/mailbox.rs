@@ -13,7 +13,7 @@
 //! at most 10 minutes from its own clock, with a nonce it has not seen in
 //! that window (no replay).
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 
 use super::{signing_input, verify_member, MailError};
 use crate::codec::{DecodeError, Reader, Writer};
@@ -80,11 +80,7 @@ impl MailboxRequest {
 
     /// Signs with the member's key: body || signature.
     pub fn sign(&self, member_key: &SigningKey) -> Result<Vec<u8>, MailError> {
-        let body = self.body()?;
-        let sig = member_key.sign(&signing_input(MAILBOX_DOMAIN, &body));
-        let mut out = body;
-        out.extend_from_slice(&sig.to_bytes());
-        Ok(out)
+        Ok(super::signed(MAILBOX_DOMAIN, self.body()?, member_key))
     }
 
     /// Decodes and checks the member's signature. Freshness and replay are
