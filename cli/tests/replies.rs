@@ -200,6 +200,7 @@ fn a_reply_waits_for_a_home_node_that_is_down_across_a_kill_9() {
     b.spawn();
     let state = b.ok(&["--json", "mail", &mail_id]).json();
     assert_eq!(state["state"], "queued", "{state}");
+    assert_eq!(b.ok(&["--json", "status"]).json()["mail"]["queued"], 1);
 
     a.set_peers(&[b.address()]);
     a.spawn();
@@ -211,6 +212,11 @@ fn a_reply_waits_for_a_home_node_that_is_down_across_a_kill_9() {
     );
     let inbox = a.ok(&["--json", "inbox"]).json();
     assert_eq!(inbox[0]["last_text"], "Is hij er zondag nog?", "{inbox}");
+    assert_eq!(b.ok(&["--json", "status"]).json()["mail"]["queued"], 0);
+    // A holds the letter, and B its member's own copy: counts, not text.
+    assert_eq!(a.ok(&["--json", "status"]).json()["mail"]["letters"], 1);
+    let boxes = a.ok(&["--json", "mailboxes"]).json();
+    assert_eq!(boxes[0]["letters"], 1, "{boxes}");
 }
 
 #[test]

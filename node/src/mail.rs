@@ -29,6 +29,10 @@ use crate::store::Store;
 pub use self::boxes::{Accepted, Letterbox, MailboxEntry, Refusal};
 pub use self::outbox::{Delivery, OutboxEntry};
 
+/// The mail database's page cache: letters are read once by their member
+/// and rarely again, so a small cache serves (sled's default is 1 GB).
+pub const MAIL_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Why the mail database failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MailDbError {
@@ -49,6 +53,7 @@ pub struct Mail {
     pub(crate) foreign: sled::Tree,
     pub(crate) nonces: sled::Tree,
     pub(crate) outbox: sled::Tree,
+    pub(crate) sent: sled::Tree,
     pub(crate) node_id: NodeId,
     pub(crate) node_key: SigningKey,
     pub(crate) moderation: Arc<Moderation>,
@@ -79,6 +84,7 @@ impl Mail {
             foreign: db.open_tree("foreign_keys")?,
             nonces: db.open_tree("nonces")?,
             outbox: db.open_tree("outbox")?,
+            sent: db.open_tree("sent")?,
             db,
             node_id: NodeId::from(node_key.verifying_key()),
             node_key,
@@ -100,7 +106,18 @@ impl Mail {
         store: Arc<dyn Store>,
         limits: MailLimits,
     ) -> Result<Mail, MailDbError> {
-        let db = sled::Config::new().path(path).open()?;
+        // sled may panic on data it cannot make sense of: a damaged mail
+        // database must give a message, not a crash.
+        let opened = std::panic::catch_unwind(|| {
+            sled::Config::new()
+                .path(path)
+                .cache_capacity(MAIL_CACHE_BYTES)
+                .open()
+        });
+        let db = match opened {
+            Ok(db) => db?,
+            Err(_) => return Err(MailDbError::Corrupt("the database, while opening")),
+        };
         Mail::with_db(db, node_key, moderation, store, limits)
     }
 

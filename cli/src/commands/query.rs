@@ -97,6 +97,10 @@ pub fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
         s.members, s.revocations
     );
     println!("blocks    {}", s.blocks);
+    println!(
+        "mail      {} letters ({} bytes) in members' mailboxes, {} queued to send",
+        s.mail.letters, s.mail.bytes, s.mail.queued
+    );
     if let Some(free) = s.disk_free_bytes {
         let warn = match s.disk {
             buurt_node::space::Level::Ok => "",

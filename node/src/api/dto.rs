@@ -162,6 +162,18 @@ pub struct StatusView {
     /// While listings a repair found lost are still coming back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repair: Option<crate::recover::repair::Progress>,
+    /// Mail kept here: letters in members' mailboxes, and letters this
+    /// node's members sent that are still queued.
+    #[serde(default)]
+    pub mail: MailStatus,
+}
+
+/// The mail part of [`StatusView`]: counts and sizes only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MailStatus {
+    pub letters: u64,
+    pub bytes: u64,
+    pub queued: usize,
 }
 
 fn disk_ok() -> crate::space::Level {

@@ -47,6 +47,20 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         Some(n) => (n.listen_addrs().await, n.peers().await.len()),
         None => (vec![], 0),
     };
+    let mail = match st.mail.clone() {
+        Some(m) => {
+            st.blocking(move || {
+                let boxes = m.letterboxes().unwrap_or_default();
+                super::dto::MailStatus {
+                    letters: boxes.iter().map(|b| b.letters).sum(),
+                    bytes: boxes.iter().map(|b| b.bytes).sum(),
+                    queued: m.queued(),
+                }
+            })
+            .await?
+        }
+        None => Default::default(),
+    };
     let m = &st.moderation;
     Ok(Json(StatusView {
         node_id: st.node_id.clone(),
@@ -74,6 +88,7 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
             .as_ref()
             .map_or(crate::space::Level::Ok, |s| s.level()),
         repair: st.repair.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        mail,
     }))
 }
 

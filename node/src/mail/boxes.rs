@@ -371,6 +371,7 @@ impl Mail {
                 self.nonces.remove(k)?;
             }
         }
+        self.sweep_sent(now - i64::from(self.limits.keep_days) * 86_400)?;
         self.flush()?;
         Ok(n)
     }

@@ -2,7 +2,10 @@
 //! until the recipient's home node acknowledged storing them, retried with
 //! backoff, each with an honest delivery state.
 //!
-//! Record: `outbox` tree, envelope id (32) → [`OutboxEntry`] as JSON.
+//! Records: `outbox` tree, envelope id (32) → [`OutboxEntry`] as JSON, for
+//! letters still queued; once delivered or failed, the entry moves to the
+//! `sent` tree (where `buurt mail ID` still finds it) and is swept with the
+//! mail after `keep_days`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,10 +116,48 @@ impl Mail {
         Ok(out)
     }
 
+    /// Keeps an entry: in `outbox` while queued, else in `sent` (in one
+    /// transaction, so that a crash leaves it in exactly one).
     fn save_entry(&self, id: &[u8; 32], e: &OutboxEntry) -> Result<(), MailDbError> {
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        use sled::Transactional;
         let json = serde_json::to_vec(e).map_err(|_| MailDbError::Corrupt("outbox"))?;
-        self.outbox.insert(id, json)?;
-        Ok(())
+        let queued = matches!(e.delivery, Delivery::Queued { .. });
+        (&self.outbox, &self.sent)
+            .transaction(|(o, s)| {
+                if queued {
+                    o.insert(&id[..], json.as_slice())?;
+                } else {
+                    s.insert(&id[..], json.as_slice())?;
+                    o.remove(&id[..])?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => MailDbError::Db(e),
+                TransactionError::Abort(()) => MailDbError::Corrupt("outbox"),
+            })
+    }
+
+    /// Letters still queued.
+    pub fn queued(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Forgets delivered and failed entries settled before `before`.
+    pub(crate) fn sweep_sent(&self, before: i64) -> Result<usize, MailDbError> {
+        let mut n = 0;
+        for item in self.sent.iter() {
+            let (k, v) = item?;
+            let old = serde_json::from_slice::<OutboxEntry>(&v)
+                .map(|e| e.queued_at < before)
+                .unwrap_or(true);
+            if old {
+                self.sent.remove(k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// One outbox entry by envelope id (hex).
@@ -124,7 +165,11 @@ impl Mail {
         let Ok(raw) = hex::decode(id) else {
             return Ok(None);
         };
-        match self.outbox.get(raw)? {
+        let found = match self.outbox.get(&raw)? {
+            Some(v) => Some(v),
+            None => self.sent.get(&raw)?,
+        };
+        match found {
             Some(v) => Ok(Some(
                 serde_json::from_slice(&v).map_err(|_| MailDbError::Corrupt("outbox"))?,
             )),
@@ -132,7 +177,7 @@ impl Mail {
         }
     }
 
-    /// Every outbox entry.
+    /// Every letter still queued.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, MailDbError> {
         let mut out = Vec::new();
         for item in self.outbox.iter() {
