@@ -24,7 +24,7 @@ use crate::outcome::Reason;
 /// How far a mailbox request's time may be from the node's clock.
 pub const REQUEST_WINDOW_SECS: i64 = 600;
 /// Most letters one fetch returns; the member asks again after the last.
-pub const FETCH_PAGE: usize = 2_000;
+pub const FETCH_PAGE: usize = 500;
 
 /// An envelope taken into a mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -60,7 +60,8 @@ pub struct OutboxEntry {
     pub to_member: String,
     pub listing: String,
     pub queued_at: i64,
-    /// The signed envelope, hex.
+    /// The signed envelope, hex; kept only while queued.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub envelope: String,
     #[serde(flatten)]
     pub delivery: Delivery,
@@ -121,8 +122,18 @@ impl Mail {
     fn save_entry(&self, id: &[u8; 32], e: &OutboxEntry) -> Result<(), MailDbError> {
         use sled::transaction::{ConflictableTransactionError, TransactionError};
         use sled::Transactional;
-        let json = serde_json::to_vec(e).map_err(|_| MailDbError::Corrupt("outbox"))?;
         let queued = matches!(e.delivery, Delivery::Queued { .. });
+        let json = if queued {
+            serde_json::to_vec(e)
+        } else {
+            // Once settled, the state is what is asked for; the envelope
+            // is the home node's to keep.
+            serde_json::to_vec(&OutboxEntry {
+                envelope: String::new(),
+                ..e.clone()
+            })
+        }
+        .map_err(|_| MailDbError::Corrupt("outbox"))?;
         (&self.outbox, &self.sent)
             .transaction(|(o, s)| {
                 if queued {
