@@ -88,10 +88,24 @@ fn blocking_needs_the_operator_token_and_a_real_id() {
         .to_owned();
     // A resident with their own data directory, talking to A's API.
     let resident = tempfile::tempdir().unwrap();
+    // A resident may block a member from their own mail (on their device)…
     let r = buurt(
         BIN.as_ref(),
         resident.path(),
         &["--api", &a.api, "block", &member],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("from writing to you"), "{}", r.stdout);
+    assert_eq!(a.ok(&["--json", "blocks"]).json(), serde_json::json!([]));
+    // …but blocking on the node (here: a node) needs the operator token.
+    let node = a.ok(&["--json", "status"]).json()["node_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = buurt(
+        BIN.as_ref(),
+        resident.path(),
+        &["--api", &a.api, "block", &node],
     );
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains("operator"), "{}", r.stderr);
