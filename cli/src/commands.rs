@@ -72,8 +72,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Block { target, reason } => admin::block(&cli, &dir, target, reason),
         Command::Unblock { target } => admin::unblock(&cli, &dir, target),
         Command::Blocks => admin::blocks(&cli, &dir),
-        Command::Trust { node_id } => admin::trust(&cli, &dir, node_id, true),
-        Command::Untrust { node_id } => admin::trust(&cli, &dir, node_id, false),
+        Command::Trust { node_id, note } => {
+            admin::trust(&cli, &dir, node_id, note.as_deref(), true)
+        }
+        Command::Untrust { node_id } => admin::trust(&cli, &dir, node_id, None, false),
         Command::Trusted => admin::trusted(&cli, &dir),
         Command::Admit {
             member_id,

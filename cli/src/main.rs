@@ -172,6 +172,9 @@ pub enum Command {
         /// The node's id (bn…, or its libp2p form 12D3Koo…), as `buurt peers` or
         /// its `buurt status` shows it
         node_id: String,
+        /// Said with the public vouch, e.g. who runs that node (at most 140 bytes)
+        #[arg(long)]
+        note: Option<String>,
     },
     /// Stop accepting a node's members under the allowlist policy (operator
     /// only)

@@ -101,6 +101,8 @@ async fn start_node(
         scope: format!("{DISTRICT}/{}", BUURTEN[i % BUURTEN.len()]),
         listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
         peers: peers.clone(),
+        // Listings of other nodes' members: accepted whatever node admitted them.
+        policy: buurt_node::config::Policy::Open,
         mdns: false,
         // Each node's one member posts up to 90 × 20 / N listings a run.
         rate_limits: buurt_node::config::RateLimits {

@@ -128,6 +128,8 @@ fn node(listings: &[SignedListing]) -> Arc<sync::Context> {
     let file = FileConfig {
         scope: SCOPE.into(),
         listen: vec![],
+        // Listings of other nodes' members: accepted whatever node admitted them.
+        policy: buurt_node::config::Policy::Open,
         mdns: false,
         ..Default::default()
     };

@@ -20,15 +20,24 @@ pub const DEFAULT_API_MAX_CONNECTIONS: usize = 4_096;
 /// otherwise (`index_commit_ms`).
 pub const DEFAULT_INDEX_COMMIT_MS: u64 = 250;
 
+/// How many vouches away a node's members are accepted under `web`, unless
+/// configured otherwise: the nodes this node vouches for, and theirs.
+pub const DEFAULT_TRUST_DEPTH: u8 = 2;
+/// The largest `trust_depth`.
+pub const MAX_TRUST_DEPTH: u8 = 6;
+
 /// The federation policy in `config.toml`: whose certificates to accept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Accept certificates from any node.
-    #[default]
     Open,
     /// Accept only certificates from this node and trusted nodes.
     Allowlist,
+    /// Accept certificates from this node and from the nodes it reaches
+    /// through vouches within `trust_depth` (the web of vouching nodes).
+    #[default]
+    Web,
 }
 
 impl Policy {
@@ -36,6 +45,7 @@ impl Policy {
         match self {
             Policy::Open => "open",
             Policy::Allowlist => "allowlist",
+            Policy::Web => "web",
         }
     }
 }
@@ -96,9 +106,14 @@ pub struct FileConfig {
     pub limits: Limits,
     /// Rate limits per author and per peer.
     pub rate_limits: RateLimits,
-    /// Whose certificates to accept: `open` (any node's) or `allowlist`
-    /// (this node's and trusted nodes', see `buurt trust`).
+    /// Whose certificates to accept: `web` (this node's, and those of the
+    /// nodes it reaches through vouches within `trust_depth`; see `buurt
+    /// trust`), `allowlist` (this node's and the nodes it trusts itself) or
+    /// `open` (any node's).
     pub policy: Policy,
+    /// Under `web`: how many vouches away a node may be (1: the nodes this
+    /// node vouches for; 2: also the nodes they vouch for).
+    pub trust_depth: u8,
     /// Mailboxes of this node's members: quotas, rates, expiry.
     pub mail: MailLimits,
 }
@@ -174,7 +189,8 @@ impl Default for FileConfig {
             sync_interval_secs: 300,
             index_commit_ms: DEFAULT_INDEX_COMMIT_MS,
             rate_limits: RateLimits::default(),
-            policy: Policy::Open,
+            policy: Policy::Web,
+            trust_depth: DEFAULT_TRUST_DEPTH,
             limits: Limits::default(),
             mail: MailLimits::default(),
         }
@@ -231,6 +247,7 @@ pub struct Config {
     pub sync_interval: std::time::Duration,
     pub rate_limits: RateLimits,
     pub policy: Policy,
+    pub trust_depth: u8,
     pub limits: Limits,
     pub mail: MailLimits,
 }
@@ -291,6 +308,12 @@ impl Config {
                 message: "must be between 10 and 10000".into(),
             });
         }
+        if !(1..=MAX_TRUST_DEPTH).contains(&file.trust_depth) {
+            return Err(ConfigError::Invalid {
+                field: "trust_depth",
+                message: format!("must be between 1 and {MAX_TRUST_DEPTH}"),
+            });
+        }
         let m = file.mail;
         if m.max_messages == 0 || m.max_bytes == 0 || m.node_per_minute == 0 || m.keep_days == 0 {
             return Err(ConfigError::Invalid {
@@ -326,6 +349,7 @@ impl Config {
             sync_interval: std::time::Duration::from_secs(file.sync_interval_secs),
             rate_limits: file.rate_limits,
             policy: file.policy,
+            trust_depth: file.trust_depth,
             limits,
             mail: file.mail,
         })

@@ -87,6 +87,11 @@ impl DataDir {
     }
 
     /// Revocations made or received.
+    /// The vouch statements this node holds (its own and others').
+    pub fn vouches_path(&self) -> PathBuf {
+        self.root.join("vouches.json")
+    }
+
     pub fn revocations_path(&self) -> PathBuf {
         self.root.join("revocations.json")
     }

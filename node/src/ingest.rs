@@ -15,8 +15,10 @@ mod batch;
 mod certs;
 mod maintenance;
 mod revocation;
+mod vouch;
 
 pub use self::revocation::Revoked;
+pub use self::vouch::Vouched;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +70,10 @@ pub struct Stats {
     pub superseded: u64,
     /// Rejections by reason code.
     pub rejected: BTreeMap<String, u64>,
+    /// What was ignored rather than refused, by reason code: listings of
+    /// members of nodes outside the web (`unvouched_node`).
+    #[serde(default)]
+    pub ignored: BTreeMap<String, u64>,
 }
 
 /// A listing that passed the checks, or the outcome that stopped it.
@@ -169,6 +175,16 @@ impl Ingest {
             || SignedListing::address_of(bytes).map_or(Ok(false), stored)?
         {
             return Ok(Err(Outcome::Duplicate(content_id)));
+        }
+        // A member of a node outside the policy is ignored before any
+        // signature is checked: a flood from self-made nodes costs a decode.
+        if let Ok(claimed) = SignedListing::decode(bytes) {
+            if let Some(r) = self
+                .moderation
+                .node_refusal(&claimed.listing.certificate.node)
+            {
+                return Ok(Err(Outcome::Rejected(r)));
+            }
         }
         let signed = match validate_cached(bytes, now, &self.limits, &mut self.certs.cache()) {
             Ok(s) => s,
@@ -285,6 +301,9 @@ impl Ingest {
             Outcome::Stored(_) => s.stored += 1,
             Outcome::Duplicate(_) => s.duplicate += 1,
             Outcome::Superseded(_) => s.superseded += 1,
+            Outcome::Rejected(r @ Reason::Unvouched(_)) => {
+                *s.ignored.entry(r.code().to_owned()).or_default() += 1
+            }
             Outcome::Rejected(r) => *s.rejected.entry(r.code().to_owned()).or_default() += 1,
         }
     }

@@ -18,13 +18,14 @@ pub mod members;
 pub mod rates;
 pub mod revocations;
 pub mod trust;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use buurt_protocol::keys::SigningKey;
 use buurt_protocol::revocation::Revocation;
-use buurt_protocol::{keys, Certificate, EncodeError, Listing, MemberId, NodeId, Scope};
+use buurt_protocol::{Certificate, EncodeError, Listing, MemberId, NodeId, Scope};
 
 use crate::config::{Config, Policy};
 use crate::datadir::{DataDir, DataDirError};
@@ -36,6 +37,7 @@ pub use self::members::{Member, Members};
 pub use self::rates::Rates;
 pub use self::revocations::Revocations;
 pub use self::trust::{Trust, Trusted};
+pub use self::web::{Web, WebNews};
 
 /// Why moderation state could not be read or saved.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,9 @@ pub enum ModerationError {
     /// An entry of a list on disk is not what this version of buurt wrote.
     #[error("{}: {detail}", path.display())]
     BadEntry { path: PathBuf, detail: String },
+    /// A vouch statement could not be made.
+    #[error("vouch: {0}")]
+    Vouch(String),
     /// A certificate could not be encoded (a bug: certificates are small).
     #[error("encoding a certificate: {0}")]
     Encode(#[from] EncodeError),
@@ -110,8 +115,10 @@ impl Moderation {
             blocks: RwLock::new(Blocks::load(dir.blocks_path())?),
             trust: RwLock::new(Trust::load(
                 dir.trusted_path(),
+                dir.vouches_path(),
                 config.policy,
-                keys::node_id(&node_key),
+                node_key.clone(),
+                config.trust_depth,
             )?),
             revocations: RwLock::new(Revocations::load(dir.revocations_path())?),
             rates: Rates::new(config.rate_limits),
@@ -128,7 +135,11 @@ impl Moderation {
     pub fn in_memory(config: Arc<Config>, node_key: SigningKey) -> Moderation {
         Moderation {
             blocks: RwLock::new(Blocks::default()),
-            trust: RwLock::new(Trust::in_memory(config.policy, keys::node_id(&node_key))),
+            trust: RwLock::new(Trust::in_memory(
+                config.policy,
+                node_key.clone(),
+                config.trust_depth,
+            )),
             revocations: RwLock::new(Revocations::default()),
             rates: Rates::new(config.rate_limits),
             members: Mutex::new(Members::in_memory(node_key)),
@@ -146,10 +157,24 @@ impl Moderation {
             return Err(Reason::NotFollowed(l.scope.to_string()));
         }
         self.not_blocked(l)?;
-        if !read(&self.trust).accepts(&l.certificate.node) {
-            return Err(Reason::Untrusted(l.certificate.node.to_string()));
+        if let Some(r) = self.node_refusal(&l.certificate.node) {
+            return Err(r);
         }
         self.within_rates(l, now, source)
+    }
+
+    /// Why the members of `node` are not accepted under the policy, if
+    /// they are not: outside the web (`web`), or not trusted (`allowlist`).
+    /// Cheap (one set lookup): ingest asks it before any signature check.
+    pub fn node_refusal(&self, node: &NodeId) -> Option<Reason> {
+        let t = read(&self.trust);
+        if t.accepts(node) {
+            return None;
+        }
+        Some(match t.policy() {
+            Policy::Web => Reason::Unvouched(node.to_string()),
+            _ => Reason::Untrusted(node.to_string()),
+        })
     }
 
     /// The checks that can change while a listing is on its way to the
@@ -240,17 +265,52 @@ impl Moderation {
         read(&self.trust).list().to_vec()
     }
 
-    /// Trusts a node's certificates (under `allowlist`); false if it already
-    /// was. Its members' listings are accepted from now on; those refused
+    /// Trusts a node's certificates and vouches for it publicly: whether
+    /// it is new, the signed vouch (to publish) and what it changed in the
+    /// web. Its members' listings are accepted from now on; those refused
     /// before come with the next sync.
-    pub fn trust(&self, node: NodeId, now: i64) -> Result<bool, ModerationError> {
-        write(&self.trust).add(node, now)
+    pub fn trust(
+        &self,
+        node: NodeId,
+        note: &str,
+        now: i64,
+    ) -> Result<(bool, Vec<u8>, WebNews), ModerationError> {
+        write(&self.trust).add(node, note, now)
     }
 
-    /// Stops trusting a node; false if it was not trusted. Listings already
-    /// stored stay until they expire or are blocked.
-    pub fn untrust(&self, node: NodeId) -> Result<bool, ModerationError> {
-        write(&self.trust).remove(node)
+    /// Stops trusting a node and withdraws this node's vouch: whether it
+    /// was trusted, the signed withdrawal (to publish) and what it changed.
+    pub fn untrust(
+        &self,
+        node: NodeId,
+        now: i64,
+    ) -> Result<(bool, Vec<u8>, WebNews), ModerationError> {
+        write(&self.trust).remove(node, now)
+    }
+
+    /// Takes a vouch statement from a peer (gossip or sync).
+    pub fn take_vouch(&self, bytes: &[u8]) -> Result<WebNews, buurt_protocol::vouch::VouchError> {
+        write(&self.trust).take_vouch(bytes)
+    }
+
+    /// The vouch statements held, signed, newest first, at most `max`.
+    pub fn vouches(&self, max: usize) -> Vec<Vec<u8>> {
+        read(&self.trust).web().signed(max)
+    }
+
+    /// The nodes that vouch for `node`, as far as this node knows.
+    pub fn vouchers_of(&self, node: &NodeId) -> Vec<NodeId> {
+        read(&self.trust).web().vouchers_of(node)
+    }
+
+    /// How many nodes are in this node's web (itself included).
+    pub fn web_size(&self) -> usize {
+        read(&self.trust).web().reach_len()
+    }
+
+    /// Whether a node's members are accepted under the policy.
+    pub fn accepts_node(&self, node: &NodeId) -> bool {
+        read(&self.trust).accepts(node)
     }
 
     // --- revocations ---

@@ -84,6 +84,11 @@ pub fn revocation_topic() -> IdentTopic {
     IdentTopic::new("buurt/v1/revocations")
 }
 
+/// The gossipsub topic every node follows for vouch statements.
+pub fn vouch_topic() -> IdentTopic {
+    IdentTopic::new("buurt/v1/vouches")
+}
+
 /// The gossipsub topic every node follows for members' reply keys, so that
 /// a node can seal a reply while the author's home node is offline.
 pub fn reply_key_topic() -> IdentTopic {

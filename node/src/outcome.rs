@@ -52,6 +52,10 @@ pub enum Reason {
     /// node this node does not trust.
     #[error("this node accepts members of trusted nodes only, and {0} is not one")]
     Untrusted(String),
+    /// Under the `web` policy, its author's certificate comes from a node
+    /// outside this node's web of vouches (ignored, not held against anyone).
+    #[error("{0} is not in this node's web of vouching nodes")]
+    Unvouched(String),
     /// Its author already has as many listings as allowed in that hour or day.
     #[error(
         "its author already posted {limit} listings or revisions in that {per}; try again later"
@@ -67,6 +71,7 @@ impl Reason {
             Reason::NotFollowed(_) => "not_followed",
             Reason::Blocked => "blocked",
             Reason::Untrusted(_) => "untrusted_node",
+            Reason::Unvouched(_) => "unvouched_node",
             Reason::Revoked => "revoked",
             Reason::RateLimited { .. } => "rate_limited",
         }
@@ -80,6 +85,7 @@ impl Reason {
             Reason::NotFollowed(_)
             | Reason::Blocked
             | Reason::Untrusted(_)
+            | Reason::Unvouched(_)
             | Reason::Revoked
             | Reason::RateLimited { .. } => false,
         }
@@ -122,14 +128,16 @@ pub enum Announcement {
     },
     /// A new revocation was taken in; its signed bytes.
     Revocation { bytes: Arc<[u8]>, source: Source },
+    /// A new vouch statement was taken in; its signed bytes.
+    Vouch { bytes: Arc<[u8]>, source: Source },
 }
 
 impl Announcement {
     pub fn source(&self) -> Source {
         match self {
-            Announcement::Listing { source, .. } | Announcement::Revocation { source, .. } => {
-                *source
-            }
+            Announcement::Listing { source, .. }
+            | Announcement::Revocation { source, .. }
+            | Announcement::Vouch { source, .. } => *source,
         }
     }
 }

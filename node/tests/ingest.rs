@@ -12,6 +12,8 @@ use buurt_protocol::{keys, Rejection, SignedListing};
 /// receiver is dropped).
 fn ingest() -> Parts {
     let file = FileConfig {
+        // Listings of other nodes' members: accepted whatever node admitted them.
+        policy: buurt_node::config::Policy::Open,
         scope: "nl/amsterdam/oost".into(),
         // One test author posts more than an hour's default allowance.
         rate_limits: buurt_node::config::RateLimits {

@@ -30,6 +30,8 @@ struct Home {
 fn home(limits: MailLimits) -> Home {
     let file = FileConfig {
         scope: SCOPE.into(),
+        // Listings of other nodes' members: accepted whatever node admitted them.
+        policy: buurt_node::config::Policy::Open,
         mail: limits,
         ..FileConfig::default()
     };

@@ -120,10 +120,10 @@ fn allowlist_accepts_own_and_trusted_nodes_only() {
         submit(&p, &theirs),
         Outcome::Rejected(Reason::Untrusted(node.to_string()))
     );
-    assert!(p.moderation.trust(node, T0).expect("saved"));
+    assert!(p.moderation.trust(node, "", T0).expect("saved").0);
     assert_eq!(p.moderation.trusted().len(), 1);
     assert!(matches!(submit(&p, &theirs), Outcome::Stored(_)));
-    assert!(p.moderation.untrust(node).expect("saved"));
+    assert!(p.moderation.untrust(node, T0 + 1).expect("saved").0);
     let later = signed(&other, listing(&other, 3, "Bakfiets", T0));
     assert!(matches!(
         submit(&p, &later),
@@ -328,4 +328,85 @@ fn back_dating_does_not_escape_the_limit_but_a_synced_backlog_comes_in_whole() {
         })
         .count();
     assert_eq!(stored, 3);
+}
+
+#[test]
+fn the_web_accepts_nodes_within_the_trust_depth_and_drops_them_when_withdrawn() {
+    use buurt_node::ingest::Vouched;
+    use buurt_protocol::vouch::Vouch;
+    let statement = |by: &Identity, subject: &Identity, at: i64, vouches: bool| {
+        Vouch {
+            voucher: buurt_protocol::NodeId([0; 32]),
+            subject: subject.certificate.node,
+            at,
+            vouches,
+            note: String::new(),
+        }
+        .sign(&by.node)
+        .unwrap()
+    };
+    for depth in [1u8, 2] {
+        let file = FileConfig {
+            scope: SCOPE.into(),
+            policy: Policy::Web,
+            trust_depth: depth,
+            ..FileConfig::default()
+        };
+        let config = Config::build(file, Overrides::default()).expect("valid config");
+        let mut p = Parts::in_memory(config, keys::from_seed(NODE_SEED)).expect("parts");
+        p.announcements.close();
+        let b = stranger();
+        let c = Identity::new([0x61; 32], [0x62; 32], SCOPE, T0 - 10 * 86_400);
+        let from_c = signed(&c, listing(&c, 1, "Fiets", T0));
+        let c_node = c.certificate.node;
+        assert_eq!(
+            submit(&p, &from_c),
+            Outcome::Rejected(Reason::Unvouched(c_node.to_string()))
+        );
+        assert_eq!(p.ingest.stats().ignored["unvouched_node"], 1);
+        // This node vouches for B; B vouches for C (heard from a peer).
+        let (new, bytes, news) = p.moderation.trust(b.certificate.node, "", T0).unwrap();
+        assert!(new);
+        p.ingest.vouch_taken(&bytes, news, Source::Local).unwrap();
+        let taken = p
+            .ingest
+            .take_vouch(&statement(&b, &c, T0, true), Source::Gossip)
+            .unwrap();
+        if depth == 1 {
+            assert_eq!(taken, Vouched::Known, "B's vouches do not reach this far");
+            assert!(matches!(
+                submit(&p, &from_c),
+                Outcome::Rejected(Reason::Unvouched(_))
+            ));
+            continue;
+        }
+        assert_eq!(
+            taken,
+            Vouched::New {
+                grew: true,
+                removed: 0
+            }
+        );
+        assert!(matches!(submit(&p, &from_c), Outcome::Stored(_)));
+        // B withdraws: C leaves the web and its member's listing goes.
+        let gone = p
+            .ingest
+            .take_vouch(&statement(&b, &c, T0 + 1, false), Source::Gossip)
+            .unwrap();
+        assert_eq!(
+            gone,
+            Vouched::New {
+                grew: false,
+                removed: 1
+            }
+        );
+        assert!(p.store.get(&from_c.listing_id()).unwrap().is_none());
+        // A statement that does not verify is invalid.
+        let mut bad = statement(&b, &c, T0 + 2, true);
+        bad[10] ^= 1;
+        assert_eq!(
+            p.ingest.take_vouch(&bad, Source::Gossip).unwrap(),
+            Vouched::Invalid
+        );
+    }
 }

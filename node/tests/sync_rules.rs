@@ -92,6 +92,8 @@ fn parts(node_seed: u8) -> Parts {
     let file = FileConfig {
         scope: SCOPE.into(),
         listen: vec![],
+        // Listings of other nodes' members: accepted whatever node admitted them.
+        policy: buurt_node::config::Policy::Open,
         mdns: false,
         ..FileConfig::default()
     };

@@ -23,6 +23,7 @@ pub mod scope;
 pub mod sync;
 pub mod taxonomy;
 pub mod validate;
+pub mod vouch;
 
 pub use certificate::Certificate;
 pub use codec::{DecodeError, EncodeError};

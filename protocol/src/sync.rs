@@ -34,10 +34,14 @@ pub const MAX_RESPONSE: usize = 1024 * 1024;
 const REQ_RECONCILE: u8 = 0x01;
 const REQ_FETCH: u8 = 0x02;
 const REQ_REVOCATIONS: u8 = 0x03;
+const REQ_VOUCHES: u8 = 0x04;
 const RES_RECONCILE: u8 = 0x81;
 const RES_LISTINGS: u8 = 0x82;
 const RES_REFUSED: u8 = 0x83;
 const RES_REVOCATIONS: u8 = 0x84;
+const RES_VOUCHES: u8 = 0x85;
+/// Most vouch statements in one answer.
+pub const MAX_VOUCHES: usize = 4_096;
 /// Most revocations in one answer.
 pub const MAX_REVOCATIONS: usize = 4_096;
 
@@ -75,6 +79,9 @@ pub enum Request {
     Fetch { ids: Vec<[u8; 32]> },
     /// Every revocation the peer knows (section 13); they are few.
     Revocations,
+    /// The vouch statements the peer holds (section 15), at most
+    /// [`MAX_VOUCHES`].
+    Vouches,
 }
 
 /// What a peer answers.
@@ -87,6 +94,8 @@ pub enum Response {
     Listings { listings: Vec<Vec<u8>> },
     /// Signed revocations, at most [`MAX_REVOCATIONS`], the newest first.
     Revocations { revocations: Vec<Vec<u8>> },
+    /// Signed vouch statements, at most [`MAX_VOUCHES`].
+    Vouches { vouches: Vec<Vec<u8>> },
     /// The peer will not answer this request (a scope it does not follow, a
     /// malformed message, too busy), with a reason for the log.
     Refused { reason: String },
@@ -137,6 +146,7 @@ impl Request {
                 }
             }
             Request::Revocations => out.push(REQ_REVOCATIONS),
+            Request::Vouches => out.push(REQ_VOUCHES),
         }
         out
     }
@@ -165,6 +175,7 @@ impl Request {
                 Request::Fetch { ids }
             }
             REQ_REVOCATIONS => Request::Revocations,
+            REQ_VOUCHES => Request::Vouches,
             value => {
                 return Err(DecodeError::BadEnum {
                     field: "request tag",
@@ -201,6 +212,13 @@ impl Response {
                 out.extend_from_slice(&(revocations.len() as u16).to_be_bytes());
                 for r in revocations {
                     put_bytes32(&mut out, r);
+                }
+            }
+            Response::Vouches { vouches } => {
+                out.push(RES_VOUCHES);
+                out.extend_from_slice(&(vouches.len() as u16).to_be_bytes());
+                for v in vouches {
+                    put_bytes32(&mut out, v);
                 }
             }
         }
@@ -244,6 +262,19 @@ impl Response {
                     .collect::<Result<_, _>>()?;
                 Response::Revocations { revocations }
             }
+            RES_VOUCHES => {
+                let n = r.u16("vouch count")? as usize;
+                if n > MAX_VOUCHES {
+                    return Err(DecodeError::NonCanonical);
+                }
+                let vouches = (0..n)
+                    .map(|_| {
+                        get_bytes32(&mut r, "vouch", crate::vouch::MAX_VOUCH_LEN)
+                            .map(<[u8]>::to_vec)
+                    })
+                    .collect::<Result<_, _>>()?;
+                Response::Vouches { vouches }
+            }
             value => {
                 return Err(DecodeError::BadEnum {
                     field: "response tag",
@@ -271,6 +302,7 @@ mod tests {
                 ids: vec![[7u8; 32], [9u8; 32]],
             },
             Request::Revocations,
+            Request::Vouches,
         ];
         for q in &reqs {
             let b = q.encode();
@@ -294,6 +326,9 @@ mod tests {
             },
             Response::Revocations {
                 revocations: vec![vec![1u8; 169]],
+            },
+            Response::Vouches {
+                vouches: vec![vec![5; 180], vec![6; 10]],
             },
         ];
         for s in &ress {

@@ -113,6 +113,9 @@ impl TestNode {
         assert_eq!(r.code, 0, "init failed: {}", r.stderr);
         let path = dir.path().join("config.toml");
         let mut file = buurt_node::config::FileConfig::load(&path).expect("config");
+        // Tests of other features federate under `open`; the web of
+        // vouches has tests of its own, which set `web` in `edit`.
+        file.policy = buurt_node::config::Policy::Open;
         edit(&mut file);
         buurt_node::datadir::write_secret(&path, file.to_toml().as_bytes()).expect("config");
         let stderr_path = dir.path().join("node.log");

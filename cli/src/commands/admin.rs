@@ -181,7 +181,7 @@ pub fn members(cli: &Cli, dir: &DataDir) -> Result<()> {
     Ok(())
 }
 
-pub fn trust(cli: &Cli, dir: &DataDir, node_id: &str, add: bool) -> Result<()> {
+pub fn trust(cli: &Cli, dir: &DataDir, node_id: &str, note: Option<&str>, add: bool) -> Result<()> {
     let node = buurt_node::ids::parse_node_id(node_id)?;
     let c = client(cli, dir)?;
     if !add {
@@ -189,11 +189,15 @@ pub fn trust(cli: &Cli, dir: &DataDir, node_id: &str, add: bool) -> Result<()> {
         if cli.json {
             return print_json(&r);
         }
-        println!("No longer trusting {node}: its members' new listings are refused under the allowlist policy.");
+        println!(
+            "No longer trusting {node}: this node's vouch for it is withdrawn (and sent to every node); {} listing(s) of nodes now outside the web removed here.",
+            r.removed
+        );
         return Ok(());
     }
     let ask = TrustAsk {
         node_id: node.to_string(),
+        note: note.map(str::to_owned),
     };
     let r: TrustAnswer = c.post("/v1/admin/trusted", &ask)?;
     if cli.json {
@@ -202,7 +206,7 @@ pub fn trust(cli: &Cli, dir: &DataDir, node_id: &str, add: bool) -> Result<()> {
     if !r.new {
         println!("{node} was already trusted.");
     } else {
-        println!("Trusting {node}: its members' listings are accepted.");
+        println!("Trusting {node}: this node vouches for it publicly, and its members' listings are accepted (under the web policy, also by nodes that trust this one).");
         if r.policy == "open" {
             println!("(The policy is open, so every node's members are accepted anyway; set policy = \"allowlist\" in config.toml to accept trusted nodes only.)");
         }

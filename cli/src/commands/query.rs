@@ -92,6 +92,26 @@ pub fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
     }
     println!("peers     {}", s.peers);
     println!("policy    {} ({} trusted nodes)", s.policy, s.trusted);
+    if s.policy == "web" {
+        println!(
+            "web       {} nodes within reach (this one included)",
+            s.web_nodes
+        );
+        if s.vouched_by.is_empty() {
+            println!(
+                "vouches   no node vouches for this node yet: ask a neighbouring node's operator to run `buurt trust {}`",
+                s.node_id
+            );
+        } else {
+            println!("vouches   vouched for by {}", s.vouched_by.join(", "));
+        }
+        let ignored = s.ingest.ignored.get("unvouched_node").copied().unwrap_or(0);
+        if ignored > 0 {
+            println!(
+                "ignored   {ignored} listings of members of nodes outside the web, since start"
+            );
+        }
+    }
     println!(
         "members   {} ({} revocations known)",
         s.members, s.revocations
@@ -200,10 +220,34 @@ pub fn peers(cli: &Cli, dir: &DataDir) -> Result<()> {
                 p.address.clone(),
                 p.scopes.join(" "),
                 p.since.clone(),
+                if p.accepted {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                if p.vouched_by.is_empty() {
+                    "-".into()
+                } else {
+                    p.vouched_by
+                        .iter()
+                        .map(|v| output::cut(v, 12))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                },
             ]
         })
         .collect();
-    output::table(&["NODE", "ADDRESS", "SCOPES", "SINCE"], &rows);
+    output::table(
+        &[
+            "NODE",
+            "ADDRESS",
+            "SCOPES",
+            "SINCE",
+            "ACCEPTED",
+            "VOUCHED BY",
+        ],
+        &rows,
+    );
     Ok(())
 }
 

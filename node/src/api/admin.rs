@@ -17,7 +17,7 @@ use super::dto::{
     RevokeAnswer, TrustAnswer, TrustAsk, TrustedList, UnblockAnswer, UntrustAnswer,
 };
 use super::{parse, ApiError, ApiResult, ApiState, PathText};
-use crate::ingest::{Revoked, Source};
+use crate::ingest::{Revoked, Source, Vouched};
 use crate::moderation::Target;
 
 /// Longest a membership certificate may be issued for.
@@ -267,12 +267,34 @@ async fn add_trusted(
 ) -> ApiResult<Json<TrustAnswer>> {
     let Json(ask) = body.map_err(ApiError::bad_json)?;
     let node = node_id(&ask.node_id)?;
+    let note = ask.note.unwrap_or_default();
+    if note.len() > buurt_protocol::vouch::MAX_NOTE_BYTES {
+        return Err(ApiError::bad(
+            "bad_note",
+            format!(
+                "the note is over {} bytes",
+                buurt_protocol::vouch::MAX_NOTE_BYTES
+            ),
+        ));
+    }
+    if node.to_string() == st.node_id {
+        return Err(ApiError::bad("own_node", "a node cannot vouch for itself"));
+    }
     let s = st.clone();
     let now = st.now();
-    let new = st
-        .blocking(move || s.moderation.trust(node, now))
+    let (new, grew) = st
+        .blocking(move || {
+            let (new, bytes, news) = s.moderation.trust(node, &note, now)?;
+            let taken = s.ingest.vouch_taken(&bytes, news, Source::Local)?;
+            Ok::<_, AnyError>((new, matches!(taken, Vouched::New { grew: true, .. })))
+        })
         .await?
         .map_err(ApiError::internal)?;
+    if grew {
+        if let Some(net) = &st.net {
+            net.sync_now(None).await;
+        }
+    }
     Ok(Json(TrustAnswer {
         node_id: node.to_string(),
         new,
@@ -286,11 +308,20 @@ async fn remove_trusted(
 ) -> ApiResult<Json<UntrustAnswer>> {
     let node = node_id(&node)?;
     let s = st.clone();
-    let removed = st
-        .blocking(move || s.moderation.untrust(node))
+    let now = st.now();
+    let (was, removed) = st
+        .blocking(move || {
+            let (was, bytes, news) = s.moderation.untrust(node, now)?;
+            let taken = s.ingest.vouch_taken(&bytes, news, Source::Local)?;
+            let removed = match taken {
+                Vouched::New { removed, .. } => removed,
+                _ => 0,
+            };
+            Ok::<_, AnyError>((was, removed))
+        })
         .await?
         .map_err(ApiError::internal)?;
-    if !removed {
+    if !was {
         return Err(ApiError::not_found(
             "not_trusted",
             format!("{node} is not trusted (`buurt trusted` lists the trusted nodes)"),
@@ -299,7 +330,17 @@ async fn remove_trusted(
     Ok(Json(UntrustAnswer {
         node_id: node.to_string(),
         untrusted: true,
+        removed,
     }))
+}
+
+/// Either failure of a trust change.
+#[derive(Debug, thiserror::Error)]
+enum AnyError {
+    #[error(transparent)]
+    Moderation(#[from] crate::moderation::ModerationError),
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
 }
 
 /// Writes a backup into a new or empty folder, with writes paused while

@@ -166,6 +166,12 @@ pub struct StatusView {
     /// node's members sent that are still queued.
     #[serde(default)]
     pub mail: MailStatus,
+    /// The nodes known to vouch for this node.
+    #[serde(default)]
+    pub vouched_by: Vec<String>,
+    /// Nodes in this node's web of vouches (itself included).
+    #[serde(default)]
+    pub web_nodes: usize,
 }
 
 /// The mail part of [`StatusView`]: counts and sizes only.
@@ -257,6 +263,9 @@ pub struct RevokeAnswer {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TrustAsk {
     pub node_id: String,
+    /// Said with the public vouch, e.g. who runs the node (at most 140 bytes).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// Answer of `POST /v1/admin/trusted`.
@@ -273,6 +282,9 @@ pub struct TrustAnswer {
 pub struct UntrustAnswer {
     pub node_id: String,
     pub untrusted: bool,
+    /// Listings removed because their node left the web.
+    #[serde(default)]
+    pub removed: usize,
 }
 
 /// Answer of `GET /v1/admin/trusted`.

@@ -62,6 +62,10 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         None => Default::default(),
     };
     let m = &st.moderation;
+    let vouched_by = match st.node_id.parse() {
+        Ok(own) => m.vouchers_of(&own).iter().map(|n| n.to_string()).collect(),
+        Err(_) => vec![],
+    };
     Ok(Json(StatusView {
         node_id: st.node_id.clone(),
         member_id: st.member_id.clone(),
@@ -89,6 +93,8 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
             .map_or(crate::space::Level::Ok, |s| s.level()),
         repair: st.repair.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         mail,
+        vouched_by,
+        web_nodes: m.web_size(),
     }))
 }
 
@@ -128,8 +134,20 @@ async fn sync_now(
 
 /// Connected peers.
 async fn peers(State(st): State<Arc<ApiState>>) -> Json<Vec<PeerInfo>> {
-    match &st.net {
-        Some(n) => Json(n.peers().await),
-        None => Json(vec![]),
+    let mut list = match &st.net {
+        Some(n) => n.peers().await,
+        None => vec![],
+    };
+    for p in &mut list {
+        if let Ok(node) = crate::ids::parse_node_id(&p.node_id) {
+            p.accepted = st.moderation.accepts_node(&node);
+            p.vouched_by = st
+                .moderation
+                .vouchers_of(&node)
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+        }
     }
+    Json(list)
 }

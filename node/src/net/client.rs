@@ -81,6 +81,13 @@ pub struct PeerInfo {
     pub scopes: Vec<String>,
     /// When it connected (RFC 3339).
     pub since: String,
+    /// Whether this node accepts its members under the policy (its own
+    /// members are always accepted by it).
+    #[serde(default)]
+    pub accepted: bool,
+    /// The nodes this node knows to vouch for it.
+    #[serde(default)]
+    pub vouched_by: Vec<String>,
 }
 
 /// Cheap, cloneable handle to the event loop.

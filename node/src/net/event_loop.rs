@@ -29,6 +29,10 @@ use crate::clock;
 use crate::ingest::Announcement;
 use crate::sync;
 
+/// After the web grew, the second catch-up with every peer waits this long
+/// (plus the quiet time of a catch-up).
+const WEB_CATCH_UP: Duration = Duration::from_secs(2);
+
 /// What [`EventLoop::new`] is built from.
 pub struct Parts {
     pub weak: mpsc::WeakSender<Command>,
@@ -93,7 +97,22 @@ impl EventLoop {
                     None => return,
                 },
                 Some(a) = self.announcements.recv() => gossip::publish(&mut self.core, a),
-                Some(v) = self.verdicts.recv() => gossip::report(&mut self.core, v),
+                Some(v) = self.verdicts.recv() => {
+                    let grew = v.grew;
+                    gossip::report(&mut self.core, v);
+                    if grew {
+                        // A node joined the web: fetch what it posted, now
+                        // and once more a few seconds later, when a peer
+                        // that vouched for it has fetched it from it too.
+                        let later = Instant::now() + WEB_CATCH_UP;
+                        let peers: Vec<PeerId> =
+                            self.core.peers.connected_peers().map(|(p, _)| *p).collect();
+                        for p in peers {
+                            self.requests.start_session(p, Duration::ZERO);
+                            self.core.peers.fell_behind(p, later);
+                        }
+                    }
+                }
                 Some(a) = self.answers.recv() => requests::answered(&mut self.core, a),
                 Some(a) = self.mail_answers.recv() => mail::answered(&mut self.core, a),
                 _ = redial.tick() => self.redial(),
@@ -190,6 +209,8 @@ impl EventLoop {
                 address: c.addr.to_string(),
                 scopes: topics.get(p).cloned().unwrap_or_default(),
                 since: clock::rfc3339(c.since),
+                accepted: false,
+                vouched_by: vec![],
             })
             .collect()
     }

@@ -14,15 +14,17 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::peers::Rate;
 use super::swarm_core::Core;
-use super::{reply_key_topic, revocation_topic, topic, VALIDATING};
+use super::{reply_key_topic, revocation_topic, topic, vouch_topic, VALIDATING};
 use crate::clock;
-use crate::ingest::{Announcement, Ingest, IngestError, Outcome, Revoked, Source};
+use crate::ingest::{Announcement, Ingest, IngestError, Outcome, Revoked, Source, Vouched};
 
 /// The verdict on one gossip message, on its way back to the loop.
 pub struct Validated {
     message_id: gossipsub::MessageId,
     source: PeerId,
     acceptance: MessageAcceptance,
+    /// A vouch made a node join the web: what it posted comes by sync.
+    pub grew: bool,
 }
 
 /// Validation of incoming gossip, and publishing.
@@ -68,6 +70,7 @@ impl Gossip {
             message_id: message_id.clone(),
             source,
             acceptance,
+            grew: false,
         };
         // Over its rate, a peer's messages are skipped unread, not held
         // against it: an honest node posting a burst is no attacker. What
@@ -83,10 +86,14 @@ impl Gossip {
         }
         let is_revocation = message.topic == revocation_topic().hash();
         let is_key = message.topic == reply_key_topic().hash();
+        let is_vouch = message.topic == vouch_topic().hash();
+        if is_vouch && message.data.len() > buurt_protocol::vouch::MAX_VOUCH_LEN {
+            return report(core, verdict(MessageAcceptance::Reject));
+        }
         if is_key && (self.mail.is_none() || message.data.len() > 4_096) {
             return report(core, verdict(MessageAcceptance::Ignore));
         }
-        if !is_revocation && !is_key {
+        if !is_revocation && !is_key && !is_vouch {
             if let Err(why) = self.check_listing(&message) {
                 tracing::debug!("rejected a message from {source}: {why}");
                 return report(core, verdict(MessageAcceptance::Reject));
@@ -101,15 +108,24 @@ impl Gossip {
         let done = self.done.clone();
         let v = verdict(MessageAcceptance::Ignore);
         tokio::task::spawn_blocking(move || {
+            let mut grew = false;
             let acceptance = if let (true, Some(mail)) = (is_key, mail) {
                 key_verdict(mail.take_reply_key(&message.data, clock::now()))
+            } else if is_vouch {
+                let r = ingest.take_vouch(&message.data, Source::Gossip);
+                grew = matches!(r, Ok(Vouched::New { grew: true, .. }));
+                vouch_verdict(r)
             } else if is_revocation {
                 revocation_verdict(ingest.take_revocation(&message.data, Source::Gossip))
             } else {
                 listing_verdict(ingest.submit(&message.data, Source::Gossip, clock::now()))
             };
             drop(permit);
-            let _ = done.blocking_send(Validated { acceptance, ..v });
+            let _ = done.blocking_send(Validated {
+                acceptance,
+                grew,
+                ..v
+            });
         });
     }
 
@@ -154,6 +170,7 @@ pub fn publish(core: &mut Core, a: Announcement) {
         Announcement::Revocation { bytes, .. } => {
             (revocation_topic(), bytes.to_vec(), "a revocation".into())
         }
+        Announcement::Vouch { bytes, .. } => (vouch_topic(), bytes.to_vec(), "a vouch".into()),
     };
     match core.swarm.behaviour_mut().gossipsub.publish(t, data) {
         Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
@@ -174,6 +191,25 @@ fn listing_verdict(r: Result<Outcome, IngestError>) -> MessageAcceptance {
         Err(IngestError::StorageFull { .. } | IngestError::Closed) => MessageAcceptance::Ignore,
         Err(e) => {
             tracing::warn!("ingest failed on a gossip message: {e}");
+            MessageAcceptance::Ignore
+        }
+    }
+}
+
+fn vouch_verdict(r: Result<Vouched, IngestError>) -> MessageAcceptance {
+    match r {
+        Ok(Vouched::New { removed, .. }) => {
+            if removed > 0 {
+                tracing::info!(
+                    "a vouch was withdrawn: {removed} listings of nodes outside the web removed"
+                );
+            }
+            MessageAcceptance::Accept
+        }
+        Ok(Vouched::Known) => MessageAcceptance::Ignore,
+        Ok(Vouched::Invalid) => MessageAcceptance::Reject,
+        Err(e) => {
+            tracing::warn!("taking in a vouch failed: {e}");
             MessageAcceptance::Ignore
         }
     }

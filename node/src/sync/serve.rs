@@ -44,6 +44,12 @@ pub fn answer(ctx: &Context, request: Request, now: i64) -> (Response, bool) {
             },
             false,
         ),
+        Request::Vouches => (
+            Response::Vouches {
+                vouches: ctx.moderation.vouches(buurt_protocol::sync::MAX_VOUCHES),
+            },
+            false,
+        ),
         Request::Fetch { ids } => {
             let mut listings = Vec::new();
             let mut size = 16;

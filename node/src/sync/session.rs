@@ -15,7 +15,7 @@ use negentropy::{Negentropy, NegentropyStorageBase};
 
 use super::{Context, Malformed, ScopeSync, MAX_NEED, MAX_ROUNDS};
 use crate::clock;
-use crate::ingest::{Outcome, Revoked, Source};
+use crate::ingest::{Outcome, Revoked, Source, Vouched};
 
 /// Why a sync request got no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +87,12 @@ pub async fn run<R: Requester>(
         Ok(n) => tracing::info!("sync with {name}: {n} revocations received"),
         Err(SessionError::Misbehaved(why)) => return net.misbehaved(peer, why).await,
         Err(e) => return tracing::debug!("sync of revocations with {name}: {e}"),
+    }
+    match sync_vouches(net, ctx, peer).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("sync with {name}: {n} vouches received"),
+        Err(SessionError::Misbehaved(why)) => return net.misbehaved(peer, why).await,
+        Err(e) => return tracing::debug!("sync of vouches with {name}: {e}"),
     }
     for scope in scopes {
         let result = sync_scope(net, ctx, peer, name, scope).await;
@@ -166,7 +172,7 @@ pub async fn sync_scope<R: Requester>(
                 report.in_progress = false;
                 return Ok(report);
             }
-            Response::Listings { .. } | Response::Revocations { .. } => {
+            Response::Listings { .. } | Response::Revocations { .. } | Response::Vouches { .. } => {
                 return Err(SessionError::Misbehaved(
                     "the wrong answer to a reconcile request".into(),
                 ))
@@ -191,7 +197,9 @@ pub async fn sync_scope<R: Requester>(
                 report.result = format!("refused: {reason}");
                 break;
             }
-            Response::Reconcile { .. } | Response::Revocations { .. } => {
+            Response::Reconcile { .. }
+            | Response::Revocations { .. }
+            | Response::Vouches { .. } => {
                 return Err(SessionError::Misbehaved(
                     "the wrong answer to a fetch".into(),
                 ))
@@ -254,6 +262,48 @@ fn check_delivery(got: usize, asked: usize) -> Result<(), SessionError> {
         )));
     }
     Ok(())
+}
+
+/// Fetches the peer's vouch statements and takes in those that matter
+/// here: in passes, since a statement counts only once its voucher is in
+/// the web, which an earlier statement of the same answer may have made
+/// it. Returns how many were new.
+pub async fn sync_vouches<R: Requester>(
+    net: &R,
+    ctx: &Arc<Context>,
+    peer: PeerId,
+) -> Result<usize, SessionError> {
+    let vouches = match net.request(peer, Request::Vouches).await? {
+        Response::Vouches { vouches } => vouches,
+        Response::Refused { .. } => return Ok(0),
+        _ => {
+            return Err(SessionError::Misbehaved(
+                "the wrong answer to a vouches request".into(),
+            ))
+        }
+    };
+    let c = ctx.clone();
+    ctx.blocking(move || {
+        let mut new = 0;
+        for _ in 0..=crate::config::MAX_TRUST_DEPTH {
+            let mut this_pass = 0;
+            for v in &vouches {
+                match c.ingest.take_vouch(v, Source::Sync).map_err(local)? {
+                    Vouched::New { .. } => this_pass += 1,
+                    Vouched::Known => {}
+                    Vouched::Invalid => {
+                        return Err(SessionError::Misbehaved("an invalid vouch".into()))
+                    }
+                }
+            }
+            new += this_pass;
+            if this_pass == 0 {
+                break;
+            }
+        }
+        Ok(new)
+    })
+    .await?
 }
 
 /// Fetches the peer's revocations and takes in those this node lacks.
