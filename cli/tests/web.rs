@@ -140,3 +140,74 @@ fn a_new_node_is_ignored_until_vouched_and_then_its_listing_comes_by_sync() {
         a.log()
     );
 }
+
+#[test]
+fn a_flood_from_self_made_nodes_is_ignored_and_honest_posts_still_flow() {
+    use buurt_protocol::sample::Identity;
+    let a = web_node(&[], 2);
+    let c = web_node(&[a.address()], 2);
+    assert!(TestNode::eventually(20, || a.peer_count() == 1));
+    assert!(a.wait_subscribed(SCOPE) && c.wait_subscribed(SCOPE));
+    c.ok(&["trust", &node_id(&a)]);
+    // 1,000 self-made nodes, each with a member, 10 valid listings each.
+    let now = buurt_node::clock::now();
+    let mut messages = Vec::with_capacity(10_000);
+    for n in 0..1_000u32 {
+        let mut node_seed = [0x70; 32];
+        node_seed[..4].copy_from_slice(&n.to_be_bytes());
+        let mut member_seed = [0x71; 32];
+        member_seed[..4].copy_from_slice(&n.to_be_bytes());
+        let id = Identity::new(node_seed, member_seed, SCOPE, now - 86_400);
+        for k in 0..10u8 {
+            let mut key = [k; 16];
+            key[..4].copy_from_slice(&n.to_be_bytes());
+            let l = id.offer(key, &format!("Gratis spam {n}-{k}"), now);
+            messages.push(l.sign(&id.member).unwrap().bytes().to_vec());
+        }
+    }
+    let target = a.address();
+    let attack = std::thread::spawn(move || {
+        buurt_tests::hostile::flood(
+            &target,
+            SCOPE,
+            messages,
+            190,
+            std::time::Duration::from_secs(2),
+        )
+    });
+    // While the flood runs (once it has started), an honest post still
+    // reaches C.
+    assert!(
+        TestNode::eventually(30, || ignored(&a) >= 100),
+        "{}",
+        status(&a)
+    );
+    let started = std::time::Instant::now();
+    let honest = offer(&a, "Echte ladder te leen");
+    assert!(
+        c.finds(&["ladder"], &honest, true, 20),
+        "C log:\n{}",
+        c.log()
+    );
+    let took = started.elapsed();
+    let during = ignored(&a);
+    let report = attack.join().unwrap();
+    assert_eq!(report.published, 10_000, "{report:?}");
+    assert!(!report.disconnected, "ignored, not held against the peer");
+    eprintln!(
+        "honest post reached C in {} ms with {during} flood listings already ignored by A",
+        took.as_millis()
+    );
+    // Every flood listing that reached A was ignored; none stored or
+    // forwarded: A and C hold the honest listing only.
+    assert!(
+        TestNode::eventually(20, || ignored(&a) >= 9_000),
+        "{}",
+        status(&a)
+    );
+    eprintln!("A ignored {} of the 10,000", ignored(&a));
+    for n in [&a, &c] {
+        assert_eq!(status(n)["listings"], 1, "{}", status(n));
+    }
+    assert_eq!(ignored(&c), 0, "nothing was passed on to C");
+}

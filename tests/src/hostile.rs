@@ -36,7 +36,15 @@ pub fn attack(target: &str, scope: &str, messages: Vec<Vec<u8>>, wait: Duration)
     ))
 }
 
-async fn run(target: Multiaddr, scope: &str, messages: Vec<Vec<u8>>, wait: Duration) -> Report {
+type HostileSwarm = libp2p::Swarm<gossipsub::Behaviour>;
+
+/// A gossipsub-only peer connected to `target`, once the target follows the
+/// topic of `scope` (`None` if it does not by `deadline`).
+async fn connected(
+    target: &Multiaddr,
+    scope: &str,
+    deadline: tokio::time::Instant,
+) -> Option<(HostileSwarm, gossipsub::IdentTopic)> {
     let config = gossipsub::ConfigBuilder::default()
         .validation_mode(ValidationMode::Anonymous)
         .max_transmit_size(1 << 20)
@@ -63,35 +71,86 @@ async fn run(target: Multiaddr, scope: &str, messages: Vec<Vec<u8>>, wait: Durat
     let topic = gossipsub::IdentTopic::new(format!("buurt/v1/scope/{scope}"));
     swarm.behaviour_mut().subscribe(&topic).expect("subscribes");
     swarm.dial(target.clone()).expect("dials");
-    let mut report = Report::default();
-    let deadline = tokio::time::Instant::now() + wait;
-    // Wait for the target to announce the topic.
     loop {
         let ev = tokio::time::timeout_at(deadline, swarm.select_next_some()).await;
         match ev {
             Ok(SwarmEvent::Behaviour(gossipsub::Event::Subscribed { topic: t, .. }))
                 if t == topic.hash() =>
             {
-                break
+                return Some((swarm, topic))
             }
             Ok(_) => {}
-            Err(_) => return report,
+            Err(_) => return None,
         }
     }
+}
+
+/// Connects to `target` like [`attack`] and publishes `messages` at
+/// `per_second` (valid messages that the target should ignore, say),
+/// draining the connection's events between them. Returns once all are
+/// handed to gossipsub and `linger` has passed.
+pub fn flood(
+    target: &str,
+    scope: &str,
+    messages: Vec<Vec<u8>>,
+    per_second: u32,
+    linger: Duration,
+) -> Report {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let target: Multiaddr = target.parse().expect("target address");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut report = Report::default();
+        let Some((mut swarm, topic)) = connected(&target, scope, deadline).await else {
+            return report;
+        };
+        let gap = Duration::from_secs(1) / per_second.max(1);
+        let mut next = tokio::time::Instant::now();
+        for m in messages {
+            if swarm.behaviour_mut().publish(topic.clone(), m).is_ok() {
+                report.published += 1;
+            }
+            next += gap;
+            drain(&mut swarm, next, &mut report).await;
+        }
+        drain(
+            &mut swarm,
+            tokio::time::Instant::now() + linger,
+            &mut report,
+        )
+        .await;
+        report
+    })
+}
+
+/// Runs the swarm until `until`, noting a closed connection.
+async fn drain(swarm: &mut HostileSwarm, until: tokio::time::Instant, report: &mut Report) {
+    while let Ok(ev) = tokio::time::timeout_at(until, swarm.select_next_some()).await {
+        if let SwarmEvent::ConnectionClosed {
+            num_established: 0, ..
+        } = ev
+        {
+            report.disconnected = true;
+        }
+    }
+}
+
+async fn run(target: Multiaddr, scope: &str, messages: Vec<Vec<u8>>, wait: Duration) -> Report {
+    let mut report = Report::default();
+    let deadline = tokio::time::Instant::now() + wait;
+    let Some((mut swarm, topic)) = connected(&target, scope, deadline).await else {
+        return report;
+    };
     for m in messages {
         if swarm.behaviour_mut().publish(topic.clone(), m).is_ok() {
             report.published += 1;
         }
         // Let each message go out on its own.
         let pause = tokio::time::Instant::now() + Duration::from_millis(100);
-        while let Ok(ev) = tokio::time::timeout_at(pause, swarm.select_next_some()).await {
-            if let SwarmEvent::ConnectionClosed {
-                num_established: 0, ..
-            } = ev
-            {
-                report.disconnected = true;
-            }
-        }
+        drain(&mut swarm, pause, &mut report).await;
     }
     while !report.disconnected {
         match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
