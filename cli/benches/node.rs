@@ -1,7 +1,8 @@
 //! The single-node benchmark: prints figures, asserts nothing.
 //!
 //! `cargo bench -p buurt-cli --bench node` (add `-- 10000` for one size only;
-//! set `BENCH_INGEST_ONLY=1` to stop after the ingest figures).
+//! set `BENCH_INGEST_ONLY=1` to stop after the ingest figures, and
+//! `BENCH_POLICY=web` to ingest under the web of vouches instead of `open`).
 //! For each size (10,000 and 100,000 listings) it measures, on this machine:
 //! raw `verify_strict` rate; ingest throughput through the whole pipeline
 //! (validate, store, index); duplicate rejection rate; search latency in the
@@ -349,19 +350,31 @@ fn run(size: usize) {
     let mut file = FileConfig::load(&dir.join("config.toml")).unwrap();
     file.rate_limits.author_per_hour = u32::MAX;
     file.rate_limits.author_per_day = u32::MAX;
+    // The corpus's members are certified by a node of their own: the node
+    // binary below runs under `open`; the in-process pipeline runs under
+    // `BENCH_POLICY` (`open`, the default, or `web`, vouching for that node).
+    file.policy = buurt_node::config::Policy::Open;
     buurt_node::datadir::write_secret(&dir.join("config.toml"), file.to_toml().as_bytes()).unwrap();
-    let config = Arc::new(
-        Config::build(
-            FileConfig::load(&dir.join("config.toml")).unwrap(),
-            Overrides::default(),
-        )
-        .unwrap(),
-    );
+    let web = std::env::var("BENCH_POLICY").as_deref() == Ok("web");
+    let mut built = Config::build(
+        FileConfig::load(&dir.join("config.toml")).unwrap(),
+        Overrides::default(),
+    )
+    .unwrap();
+    if web {
+        built.policy = buurt_node::config::Policy::Web;
+    }
+    println!("  policy of the in-process pipeline: {}", built.policy.as_str());
+    let config = Arc::new(built);
     {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("db")).unwrap());
         let index = Arc::new(SearchIndex::open(&dir.join("index")).unwrap());
         let node_key = buurt_node::datadir::DataDir::new(dir).node_key().unwrap();
         let moderation = Arc::new(Moderation::in_memory(config.clone(), node_key));
+        if web {
+            let corpus_node = keys::node_id(&keys::from_seed([0xAB; 32]));
+            moderation.trust(corpus_node, "", now).unwrap();
+        }
         let ingest = Ingest::new(store, index.clone(), &config, moderation, None, None);
 
         // The validation stage alone, for reference (certificates cached).
