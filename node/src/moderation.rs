@@ -225,10 +225,10 @@ impl Moderation {
         if read(&self.blocks).blocks_node(node) {
             return Err(Reason::Blocked);
         }
-        if !read(&self.trust).accepts(node) {
-            return Err(Reason::Untrusted(node.to_string()));
+        match self.node_refusal(node) {
+            Some(r) => Err(r),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Whether a member is admitted here and not revoked.

@@ -659,3 +659,127 @@ fn reply_vector_matches() {
         [&[0x82][..], &(record.len() as u16).to_be_bytes()].concat()
     );
 }
+
+/// The vouch vector of section 15: (1) both statements rebuilt by the crate
+/// from the vector's seeds, accepted by `Vouch::verify`, and the withdrawal
+/// superseding the vouch; (2) the fields read at the offsets of section 15
+/// and the signatures verified with `ed25519-dalek`, without the crate's
+/// vouch code.
+#[test]
+fn vouch_vector_matches() {
+    use buurt_protocol::sample::{SCOPE, T0};
+    use buurt_protocol::vouch::{Vouch, MAX_VOUCH_LEN, VOUCH_DOMAIN};
+
+    let doc = doc();
+    let blocks = fenced_blocks(&doc, "vouch");
+    assert_eq!(blocks.len(), 1, "expected one vouch vector");
+    let v: Value = serde_json::from_str(&blocks[0])
+        .unwrap_or_else(|e| panic!("bad vouch vector JSON: {e}\n{}", blocks[0]));
+    let int = |field: &str| {
+        v[field]
+            .as_i64()
+            .unwrap_or_else(|| panic!("vouch vector field `{field}` is not an integer"))
+    };
+    let regenerate = "docs/protocol.md section 15 is out of date; regenerate its ```vouch block \
+                      with `cargo run -q -p buurt-protocol --example vouch_vectors`";
+
+    // The nodes: the fixed identity's of section 11, and the resident's of
+    // section 14.
+    assert_eq!(text(&v, "name"), "vouch");
+    assert_eq!(text(&v, "voucher_seed"), hex::encode(sample::NODE_SEED));
+    assert_eq!(array::<32>(&v, "subject_seed"), [0x31; 32]);
+    let voucher = Identity::fixed();
+    let subject = Identity::new(array(&v, "subject_seed"), [0x32; 32], SCOPE, T0 - 86_400);
+    let voucher_id = keys::node_id(&voucher.node);
+    let subject_id = subject.certificate.node;
+    assert_eq!(subject_id, keys::node_id(&subject.node));
+    assert_eq!(int("vouch_at"), T0 + 60);
+    assert_eq!(int("withdraw_at"), T0 + 3_600);
+    assert_eq!(text(&v, "note"), "Buurtcentrum Dapperbuurt");
+
+    // (1) Both statements, rebuilt by the crate.
+    let vouch = Vouch {
+        voucher: voucher_id,
+        subject: subject_id,
+        at: int("vouch_at"),
+        vouches: true,
+        note: text(&v, "note").into(),
+    };
+    let withdraw = Vouch {
+        at: int("withdraw_at"),
+        vouches: false,
+        note: String::new(),
+        ..vouch.clone()
+    };
+    for (statement, field) in [(&vouch, "vouch"), (&withdraw, "withdraw")] {
+        let signed = statement.clone().sign(&voucher.node).expect("encodes");
+        assert_eq!(hex::encode(&signed), text(&v, field), "{regenerate}");
+        assert!(signed.len() <= MAX_VOUCH_LEN);
+        assert_eq!(
+            &Vouch::verify(&bytes(&v, field)).expect("the statement verifies"),
+            statement
+        );
+        assert_eq!(
+            hex::encode([VOUCH_DOMAIN, &signed[..signed.len() - 64]].concat()),
+            text(&v, &format!("{field}_signing_input"))
+        );
+    }
+    let held_vouch = Vouch::verify(&bytes(&v, "vouch")).expect("verifies");
+    let held_withdraw = Vouch::verify(&bytes(&v, "withdraw")).expect("verifies");
+    assert!(held_withdraw.supersedes(&held_vouch));
+    assert!(!held_vouch.supersedes(&held_withdraw));
+    // At the same second, a withdrawal still wins.
+    let same_second = Vouch {
+        at: held_vouch.at,
+        ..held_withdraw.clone()
+    };
+    assert!(same_second.supersedes(&held_vouch) && !held_vouch.supersedes(&same_second));
+
+    // (2) From the text of section 15: ids, fields and signatures.
+    assert_eq!(
+        hex::encode(voucher.node.verifying_key().to_bytes()),
+        text(&v, "voucher")
+    );
+    assert_eq!(
+        hex::encode(subject.node.verifying_key().to_bytes()),
+        text(&v, "subject")
+    );
+    let voucher_key = array::<32>(&v, "voucher");
+    let subject_key = array::<32>(&v, "subject");
+    assert_eq!(id_text("bn", b'n', &voucher_key), text(&v, "voucher_id"));
+    assert_eq!(id_text("bn", b'n', &subject_key), text(&v, "subject_id"));
+    assert_eq!(
+        text(&v, "voucher_id").parse::<NodeId>().expect("a node id"),
+        voucher_id
+    );
+    let prefix = b"buurt/vouch/v1";
+    assert_eq!(prefix.len(), 14);
+    for (field, at, kind, note) in [
+        ("vouch", int("vouch_at"), 1u8, text(&v, "note")),
+        ("withdraw", int("withdraw_at"), 0, ""),
+    ] {
+        let s = bytes(&v, field);
+        let t = s[74] as usize;
+        assert_eq!(s.len(), 139 + t, "{field}: total length");
+        assert_eq!(s[0], 1, "{field}: version");
+        assert_eq!(s[1..33], voucher_key, "{field}: voucher");
+        assert_eq!(s[33..65], subject_key, "{field}: subject");
+        assert_eq!(be_i64(&s[65..73]), at, "{field}: at");
+        assert_eq!(s[73], kind, "{field}: kind");
+        assert_eq!(t, note.len(), "{field}: note length");
+        assert_eq!(
+            std::str::from_utf8(&s[75..75 + t]).expect("UTF-8"),
+            note,
+            "{field}: note"
+        );
+        let signing_input = [&prefix[..], &s[..75 + t]].concat();
+        assert_eq!(
+            hex::encode(&signing_input),
+            text(&v, &format!("{field}_signing_input"))
+        );
+        verify_strict(&voucher_key, &signing_input, &s[75 + t..]);
+    }
+    assert_eq!(bytes(&v, "vouch").len(), 163);
+    assert_eq!(bytes(&v, "withdraw").len(), 139);
+    assert_eq!(bytes(&v, "vouch")[74], 24);
+}

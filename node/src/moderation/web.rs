@@ -28,7 +28,7 @@ use super::ModerationError;
 /// Most statements kept about this node (who vouches for it), from
 /// vouchers outside its own web.
 pub const MAX_ABOUT_US: usize = 1_024;
-/// Most statements kept from one voucher.
+/// Most statements kept from one voucher (other than this node).
 pub const MAX_PER_VOUCHER: usize = 256;
 
 /// What became of a statement.
@@ -165,7 +165,8 @@ impl Web {
                     .keys()
                     .filter(|(voucher, _)| *voucher == v.voucher)
                     .count();
-                if from_voucher >= MAX_PER_VOUCHER {
+                // This node's own statements are the operator's choice: no limit.
+                if from_voucher >= MAX_PER_VOUCHER && v.voucher != self.own {
                     return Ok(WebNews::NotTaken);
                 }
             }
