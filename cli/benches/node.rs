@@ -364,7 +364,10 @@ fn run(size: usize) {
     if web {
         built.policy = buurt_node::config::Policy::Web;
     }
-    println!("  policy of the in-process pipeline: {}", built.policy.as_str());
+    println!(
+        "  policy of the in-process pipeline: {}",
+        built.policy.as_str()
+    );
     let config = Arc::new(built);
     {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("db")).unwrap());
