@@ -349,6 +349,8 @@ fn run(size: usize) {
     // author's default rate limit.
     let mut file = FileConfig::load(&dir.join("config.toml")).unwrap();
     file.rate_limits.author_per_hour = u32::MAX;
+    file.rate_limits.node_per_hour = u32::MAX;
+    file.rate_limits.node_new_members_per_day = u32::MAX;
     file.rate_limits.author_per_day = u32::MAX;
     // The corpus's members are certified by a node of their own: the node
     // binary below runs under `open`; the in-process pipeline runs under

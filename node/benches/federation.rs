@@ -109,6 +109,8 @@ async fn start_node(
             author_per_hour: u32::MAX,
             author_per_day: u32::MAX,
             peer_per_second: u32::MAX,
+            node_per_hour: u32::MAX,
+            node_new_members_per_day: u32::MAX,
         },
         ..Default::default()
     };

@@ -157,6 +157,13 @@ pub struct RateLimits {
     pub author_per_hour: u32,
     /// The same within one day (UTC).
     pub author_per_day: u32,
+    /// Listings and revisions that the members of one issuing node together
+    /// may have stored here per hour (by `created_at`, and by arrival).
+    pub node_per_hour: u32,
+    /// New members of one issuing node this node takes listings from per
+    /// day (UTC): a node that certifies a crowd of new members at once is
+    /// held back.
+    pub node_new_members_per_day: u32,
     /// Gossip messages one peer may send per second; more are skipped unread
     /// (not held against the peer) and fetched by a catch-up sync once the
     /// peer has been quiet for a second.
@@ -168,6 +175,8 @@ impl Default for RateLimits {
         RateLimits {
             author_per_hour: 30,
             author_per_day: 100,
+            node_per_hour: 1_000,
+            node_new_members_per_day: 100,
             peer_per_second: 200,
         }
     }
@@ -290,7 +299,12 @@ impl Config {
             });
         }
         let r = file.rate_limits;
-        if r.author_per_hour == 0 || r.author_per_day == 0 || r.peer_per_second == 0 {
+        if r.author_per_hour == 0
+            || r.author_per_day == 0
+            || r.peer_per_second == 0
+            || r.node_per_hour == 0
+            || r.node_new_members_per_day == 0
+        {
             return Err(ConfigError::Invalid {
                 field: "rate_limits",
                 message: "every limit must be at least 1".into(),

@@ -121,7 +121,7 @@ impl Moderation {
                 config.trust_depth,
             )?),
             revocations: RwLock::new(Revocations::load(dir.revocations_path())?),
-            rates: Rates::new(config.rate_limits),
+            rates: Rates::new(config.rate_limits, NodeId::from(node_key.verifying_key())),
             members: Mutex::new(Members::load(dir.members_path(), node_key)?),
             config,
         };
@@ -141,7 +141,7 @@ impl Moderation {
                 config.trust_depth,
             )),
             revocations: RwLock::new(Revocations::default()),
-            rates: Rates::new(config.rate_limits),
+            rates: Rates::new(config.rate_limits, NodeId::from(node_key.verifying_key())),
             members: Mutex::new(Members::in_memory(node_key)),
             config,
         }

@@ -56,6 +56,10 @@ pub enum Reason {
     /// outside this node's web of vouches (ignored, not held against anyone).
     #[error("{0} is not in this node's web of vouching nodes")]
     Unvouched(String),
+    /// The members of its author's node together, or that node's new
+    /// members, are over the per-node limits.
+    #[error("{0}")]
+    NodeRateLimited(&'static str),
     /// Its author already has as many listings as allowed in that hour or day.
     #[error(
         "its author already posted {limit} listings or revisions in that {per}; try again later"
@@ -74,6 +78,7 @@ impl Reason {
             Reason::Unvouched(_) => "unvouched_node",
             Reason::Revoked => "revoked",
             Reason::RateLimited { .. } => "rate_limited",
+            Reason::NodeRateLimited(_) => "node_rate_limited",
         }
     }
 
@@ -87,7 +92,8 @@ impl Reason {
             | Reason::Untrusted(_)
             | Reason::Unvouched(_)
             | Reason::Revoked
-            | Reason::RateLimited { .. } => false,
+            | Reason::RateLimited { .. }
+            | Reason::NodeRateLimited(_) => false,
         }
     }
 }

@@ -410,3 +410,58 @@ fn the_web_accepts_nodes_within_the_trust_depth_and_drops_them_when_withdrawn() 
         );
     }
 }
+
+#[test]
+fn a_node_whose_members_flood_is_held_back_per_node() {
+    let file = FileConfig {
+        scope: SCOPE.into(),
+        policy: Policy::Open,
+        rate_limits: RateLimits {
+            node_per_hour: 3,
+            node_new_members_per_day: 2,
+            ..Default::default()
+        },
+        ..FileConfig::default()
+    };
+    let config = Config::build(file, Overrides::default()).expect("valid config");
+    let mut p = Parts::in_memory(config, keys::from_seed(NODE_SEED)).expect("parts");
+    p.announcements.close();
+    // Three members of one other node (same node seed).
+    let member = |n: u8| Identity::new([0x51; 32], [0x60 + n; 32], SCOPE, T0 - 10 * 86_400);
+    let (m1, m2, m3) = (member(1), member(2), member(3));
+    assert!(matches!(
+        submit(&p, &signed(&m1, listing(&m1, 1, "Een", T0))),
+        Outcome::Stored(_)
+    ));
+    assert!(matches!(
+        submit(&p, &signed(&m2, listing(&m2, 2, "Twee", T0))),
+        Outcome::Stored(_)
+    ));
+    // A third new member of that node today: held back.
+    assert_eq!(
+        submit(&p, &signed(&m3, listing(&m3, 3, "Drie", T0))).name(),
+        "rejected"
+    );
+    assert!(matches!(
+        submit(&p, &signed(&m3, listing(&m3, 3, "Drie", T0))),
+        Outcome::Rejected(Reason::NodeRateLimited(_))
+    ));
+    // A known member may post; the node's third listing of the hour is
+    // the last.
+    assert!(matches!(
+        submit(&p, &signed(&m1, listing(&m1, 4, "Vier", T0))),
+        Outcome::Stored(_)
+    ));
+    assert!(matches!(
+        submit(&p, &signed(&m2, listing(&m2, 5, "Vijf", T0))),
+        Outcome::Rejected(Reason::NodeRateLimited(_))
+    ));
+    // This node's own members answer to the author limits only.
+    let own = Identity::fixed();
+    for k in 10..16 {
+        assert!(matches!(
+            submit(&p, &signed(&own, listing(&own, k, "Eigen", T0))),
+            Outcome::Stored(_)
+        ));
+    }
+}

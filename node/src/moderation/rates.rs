@@ -1,5 +1,11 @@
 //! Rate limits per author: how many listings and revisions one member may
-//! have stored per hour and per day.
+//! have stored per hour and per day; and per issuing node: how many its
+//! members together may have stored per hour, and how many new members of
+//! it appear per day.
+//!
+//! The per-node counts start empty at open (the store's revision heads do
+//! not name the node); they guard against a vouched node that goes bad,
+//! for which an hour's head start after a restart is little.
 //!
 //! Two counts are kept per clock hour and per day (UTC), for the revisions
 //! this node stored; withdrawals never count. One by each revision's
@@ -14,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use buurt_protocol::{Listing, MemberId, Status};
+use buurt_protocol::{Listing, MemberId, NodeId, Status};
 
 use crate::config::RateLimits;
 use crate::outcome::Reason;
@@ -83,18 +89,86 @@ impl AuthorRate {
     }
 }
 
-/// The counts of every author, shared by the validating threads.
+/// Most issuing nodes whose rates are remembered; cleared when full.
+pub const MAX_NODES: usize = 10_000;
+/// Most members remembered per issuing node (for counting new ones).
+pub const MAX_NODE_MEMBERS: usize = 100_000;
+
+/// What the members of one issuing node stored, and which members it has.
+#[derive(Default)]
+struct NodeRate {
+    /// By `created_at`, and by arrival.
+    created: BTreeMap<i64, u32>,
+    arrived: BTreeMap<i64, u32>,
+    members: std::collections::HashSet<MemberId>,
+    /// New members per day of arrival.
+    new_members: BTreeMap<i64, u32>,
+}
+
+impl NodeRate {
+    fn exceeded(&self, l: &Listing, arrival: Option<i64>, limits: &RateLimits) -> Option<Reason> {
+        let hour =
+            |m: &BTreeMap<i64, u32>, t: i64| m.get(&t.div_euclid(3_600)).copied().unwrap_or(0);
+        let over_hour = hour(&self.created, l.created_at) >= limits.node_per_hour
+            || arrival.is_some_and(|t| hour(&self.arrived, t) >= limits.node_per_hour);
+        if over_hour {
+            return Some(Reason::NodeRateLimited(
+                "the members of its author's node already posted as many listings in that hour as this node takes",
+            ));
+        }
+        if let Some(t) = arrival {
+            let day = self
+                .new_members
+                .get(&t.div_euclid(86_400))
+                .copied()
+                .unwrap_or(0);
+            if !self.members.contains(&l.author) && day >= limits.node_new_members_per_day {
+                return Some(Reason::NodeRateLimited(
+                    "its author's node already has as many new members today as this node takes",
+                ));
+            }
+        }
+        None
+    }
+
+    fn count(&mut self, l: &Listing, arrival: Option<i64>) {
+        let keep = |m: &mut BTreeMap<i64, u32>, hour: i64| {
+            *m.entry(hour).or_default() += 1;
+            if m.len() > 48 {
+                let first = *m.keys().next().unwrap_or(&hour);
+                m.remove(&first);
+            }
+        };
+        keep(&mut self.created, l.created_at.div_euclid(3_600));
+        if let Some(t) = arrival {
+            keep(&mut self.arrived, t.div_euclid(3_600));
+            if self.members.len() < MAX_NODE_MEMBERS && self.members.insert(l.author) {
+                keep(&mut self.new_members, t.div_euclid(86_400));
+            }
+        } else if self.members.len() < MAX_NODE_MEMBERS {
+            self.members.insert(l.author);
+        }
+    }
+}
+
+/// The counts of every author and issuing node, shared by the validating
+/// threads.
 pub struct Rates {
     limits: RateLimits,
     /// By `created_at`, and by arrival time.
     authors: Mutex<HashMap<MemberId, (AuthorRate, AuthorRate)>>,
+    nodes: Mutex<HashMap<NodeId, NodeRate>>,
+    /// This node: its own members answer to the author limits only.
+    own: NodeId,
 }
 
 impl Rates {
-    pub fn new(limits: RateLimits) -> Rates {
+    pub fn new(limits: RateLimits, own: NodeId) -> Rates {
         Rates {
+            own,
             limits,
             authors: Mutex::new(HashMap::new()),
+            nodes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -109,6 +183,17 @@ impl Rates {
         if l.status == Status::Withdrawn {
             return None;
         }
+        let by_node = if l.certificate.node == self.own {
+            None
+        } else {
+            let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+            nodes
+                .get(&l.certificate.node)
+                .and_then(|n| n.exceeded(l, arrival, &self.limits))
+        };
+        if by_node.is_some() {
+            return by_node;
+        }
         let authors = self.lock();
         let (created, arrived) = authors.get(&l.author)?;
         created
@@ -120,6 +205,17 @@ impl Rates {
     pub fn count(&self, l: &Listing, arrival: Option<i64>) {
         if l.status != Status::Withdrawn {
             self.count_head(l.author, l.created_at, arrival);
+            if l.certificate.node == self.own {
+                return;
+            }
+            let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+            if nodes.len() >= MAX_NODES && !nodes.contains_key(&l.certificate.node) {
+                nodes.clear();
+            }
+            nodes
+                .entry(l.certificate.node)
+                .or_default()
+                .count(l, arrival);
         }
     }
 
