@@ -89,6 +89,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Topics => query::topics(&cli),
         Command::Reply { id, text } => mail::reply(&cli, &dir, id, text),
         Command::Inbox => mail::inbox(&cli, &dir),
+        Command::Report { id, reason, note } => mail::report(&cli, &dir, id, reason, note),
+        Command::Reports => mail::reports(&cli, &dir),
         Command::Thread { id } => mail::thread(&cli, &dir, id),
         Command::Mail { id } => mail::mail_state(&cli, &dir, id),
         Command::Follow { scope } => node::follow(&cli, &dir, scope, true),

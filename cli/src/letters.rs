@@ -83,6 +83,9 @@ pub struct State {
     pub blocked: BTreeSet<String>,
     /// Letters that did not open with any of this member's keys.
     pub unopened: u64,
+    /// Listings this member reported (each is reported once).
+    #[serde(default)]
+    pub reported: BTreeSet<String>,
 }
 
 /// The id of the conversation between two members about one listing: the

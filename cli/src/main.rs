@@ -95,6 +95,20 @@ pub enum Command {
         /// What to write (at most 4,000 bytes)
         text: String,
     },
+    /// Report a listing to the operator of its author's home node (once per
+    /// listing), delivered end-to-end encrypted like a reply
+    Report {
+        /// Listing id, or any unique prefix of it
+        id: String,
+        /// spam, unsafe, illegal or other
+        reason: String,
+        /// What the operator should know
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// The reports of this node's listings: per listing, how many members
+    /// reported it, why, from which nodes (operator)
+    Reports,
     /// Your conversations, newest first; * marks unread letters
     Inbox,
     /// One whole conversation, both sides, opened on this device

@@ -317,3 +317,42 @@ fn the_mailbox_api_refuses_a_replayed_or_forged_fetch() {
     assert_eq!(status, 403, "{v}");
     assert!(v["error"].as_str().unwrap().contains("signature"), "{v}");
 }
+
+#[test]
+fn a_report_reaches_the_authors_operator_once_per_member() {
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(TestNode::eventually(20, || a.peer_count() == 1 && b.peer_count() == 1));
+    assert!(a.wait_subscribed(SCOPE) && b.wait_subscribed(SCOPE));
+    let id = offer(&a, "Gratis iPhone, stuur eerst geld");
+    assert!(b.finds(&["iphone"], &id, true, 20));
+    assert_eq!(a.ok(&["--json", "reports"]).json(), serde_json::json!([]));
+
+    let bad = b.cli(&["report", &id, "boos"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("spam, unsafe, illegal, other"), "{}", bad.stderr);
+    let sent = b
+        .ok(&["--json", "report", &id, "spam", "--note", "vraagt om geld vooraf"])
+        .json();
+    assert_eq!(sent["state"], "delivered", "{sent}");
+    assert_eq!(sent["home_node"], node_of(&a).as_str());
+    let again = b.cli(&["report", &id, "unsafe"]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already"), "{}", again.stderr);
+    // A reinstall forgets that; the operator still counts the member once.
+    std::fs::remove_dir_all(b.path().join("letters")).unwrap();
+    b.ok(&["report", &id, "unsafe"]);
+
+    let reports = a.ok(&["--json", "reports"]).json();
+    assert_eq!(reports.as_array().unwrap().len(), 1, "{reports}");
+    let r = &reports[0];
+    assert_eq!(r["listing"], id.as_str());
+    assert_eq!(r["reporters"], 1, "{r}");
+    assert_eq!(r["reasons"], serde_json::json!({"spam": 1}), "the first report counts");
+    assert_eq!(r["from_nodes"], serde_json::json!([node_of(&b)]));
+    assert_eq!(r["notes"], serde_json::json!(["vraagt om geld vooraf"]));
+    // Reports are not conversations.
+    assert_eq!(a.ok(&["--json", "inbox"]).json(), serde_json::json!([]));
+    let human = a.ok(&["reports"]).stdout;
+    assert!(human.contains(&id) && human.contains("spam 1"), "{human}");
+}

@@ -33,6 +33,10 @@ pub use self::outbox::{Delivery, OutboxEntry};
 /// and rarely again, so a small cache serves (sled's default is 1 GB).
 pub const MAIL_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The member id that stands for "this node's operator" in a reply-key
+/// request (all zero bytes: no member has it).
+pub const OPERATOR: buurt_protocol::MemberId = buurt_protocol::MemberId([0; 32]);
+
 /// Why the mail database failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MailDbError {
@@ -66,6 +70,8 @@ pub struct Mail {
     pub wake: tokio::sync::Notify,
     /// Told whenever an outbox entry's state changes.
     pub(crate) settled: tokio::sync::Notify,
+    /// This node's operator (their member id), to whom reports go.
+    pub(crate) operator: std::sync::OnceLock<buurt_protocol::MemberId>,
 }
 
 impl Mail {
@@ -95,6 +101,7 @@ impl Mail {
             rates: Default::default(),
             wake: tokio::sync::Notify::new(),
             settled: tokio::sync::Notify::new(),
+            operator: std::sync::OnceLock::new(),
         })
     }
 
@@ -130,6 +137,12 @@ impl Mail {
     ) -> Result<Mail, MailDbError> {
         let db = sled::Config::new().temporary(true).open()?;
         Mail::with_db(db, node_key, moderation, store, limits)
+    }
+
+    /// Names this node's operator: a reply-key request for the member
+    /// [`OPERATOR`](crate::mail::OPERATOR) answers with the operator's key.
+    pub fn set_operator(&self, member: buurt_protocol::MemberId) {
+        let _ = self.operator.set(member);
     }
 
     pub fn node_id(&self) -> NodeId {

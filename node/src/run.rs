@@ -190,6 +190,7 @@ impl Node {
             )
             .map_err(|e| RunError::Other(e.to_string()))?,
         );
+        mail.set_operator(dir.member_id()?);
         let net = start_network(
             &dir,
             &parts.config,

@@ -106,6 +106,14 @@ pub fn node(
     let json = cli.json;
     rt.block_on(node.serve(run::shutdown_signal(), |addr| {
         tracing::info!("buurt node running: scope {scope}, {listings} listings, API http://{addr} (Ctrl-C stops it)");
+        // The operator's reply key, so that residents' reports (and replies)
+        // can reach the operator from the first minute.
+        let (d, a) = (dir.clone(), addr.to_owned());
+        std::thread::spawn(move || {
+            if let Err(e) = super::mail::publish_operator_key(&d, &a) {
+                tracing::warn!("the operator's reply key could not be published: {e}");
+            }
+        });
         if json {
             // One line for scripts, once the API answers.
             println!(

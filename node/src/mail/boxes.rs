@@ -419,6 +419,11 @@ impl Mail {
     /// A reply-key record of one of this node's members, if it is still
     /// valid at `now`.
     pub fn reply_key(&self, member: &MemberId, now: i64) -> Option<(Vec<u8>, ReplyKey)> {
+        let member = if *member == super::OPERATOR {
+            self.operator.get()?
+        } else {
+            member
+        };
         let bytes = self.keys.get(member.as_bytes()).ok()??.to_vec();
         let key = ReplyKey::verify(&bytes, now).ok()?;
         Some((bytes, key))
