@@ -97,16 +97,20 @@ fn an_expired_listing_is_gone_on_every_route_before_the_sweep() {
 }
 
 /// One author may post this burst: only the per-peer gossip rate is tested.
-fn lift_author_limits(f: &mut buurt_node::config::FileConfig) {
+/// The burst comes from one node's members, so both the author limits and
+/// the per-node limits of the web (1,000 listings an hour) are raised, as an
+/// operator expecting such a burst would.
+fn lift_rate_limits(f: &mut buurt_node::config::FileConfig) {
     f.rate_limits.author_per_hour = 1_000_000;
     f.rate_limits.author_per_day = 1_000_000;
+    f.rate_limits.node_per_hour = 1_000_000;
 }
 
 #[test]
 fn a_burst_from_an_honest_peer_arrives_whole_without_a_ban() {
     const POSTS: usize = 8_000;
-    let a = TestNode::start_configured(BIN.as_ref(), SCOPE, &[], lift_author_limits);
-    let b = TestNode::start_configured(BIN.as_ref(), SCOPE, &[a.address()], lift_author_limits);
+    let a = TestNode::start_configured(BIN.as_ref(), SCOPE, &[], lift_rate_limits);
+    let b = TestNode::start_configured(BIN.as_ref(), SCOPE, &[a.address()], lift_rate_limits);
     assert!(a.wait_subscribed(SCOPE));
     let (key, cert) = operator(&a);
     let now = buurt_node::clock::now();
@@ -342,7 +346,7 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_without_restart() {
     let Some(fs) = Tmpfs::mount(24) else { return };
     let data = tempfile::tempdir_in(fs.0.path()).unwrap();
     let node = TestNode::start_in(BIN.as_ref(), data, SCOPE, &[], |f| {
-        lift_author_limits(f);
+        lift_rate_limits(f);
         f.storage_reserve_mb = 4;
     });
     // Leave about 3 MB above the reserve.

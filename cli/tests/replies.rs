@@ -330,9 +330,20 @@ fn a_report_reaches_the_authors_operator_once_per_member() {
 
     let bad = b.cli(&["report", &id, "boos"]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("spam, unsafe, illegal, other"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("spam, unsafe, illegal, other"),
+        "{}",
+        bad.stderr
+    );
     let sent = b
-        .ok(&["--json", "report", &id, "spam", "--note", "vraagt om geld vooraf"])
+        .ok(&[
+            "--json",
+            "report",
+            &id,
+            "spam",
+            "--note",
+            "vraagt om geld vooraf",
+        ])
         .json();
     assert_eq!(sent["state"], "delivered", "{sent}");
     assert_eq!(sent["home_node"], node_of(&a).as_str());
@@ -348,7 +359,11 @@ fn a_report_reaches_the_authors_operator_once_per_member() {
     let r = &reports[0];
     assert_eq!(r["listing"], id.as_str());
     assert_eq!(r["reporters"], 1, "{r}");
-    assert_eq!(r["reasons"], serde_json::json!({"spam": 1}), "the first report counts");
+    assert_eq!(
+        r["reasons"],
+        serde_json::json!({"spam": 1}),
+        "the first report counts"
+    );
     assert_eq!(r["from_nodes"], serde_json::json!([node_of(&b)]));
     assert_eq!(r["notes"], serde_json::json!(["vraagt om geld vooraf"]));
     // Reports are not conversations.
