@@ -7,11 +7,13 @@
 //! certificate.
 
 mod admin;
+mod inbox;
 mod mail;
 mod node;
 mod post;
 mod query;
 mod recover;
+mod reports;
 
 use std::path::PathBuf;
 
@@ -88,10 +90,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Revoke { member_id } => admin::revoke(&cli, &dir, member_id),
         Command::Topics => query::topics(&cli),
         Command::Reply { id, text } => mail::reply(&cli, &dir, id, text),
-        Command::Inbox => mail::inbox(&cli, &dir),
-        Command::Report { id, reason, note } => mail::report(&cli, &dir, id, reason, note),
-        Command::Reports => mail::reports(&cli, &dir),
-        Command::Thread { id } => mail::thread(&cli, &dir, id),
+        Command::Inbox => inbox::inbox(&cli, &dir),
+        Command::Report { id, reason, note } => reports::report(&cli, &dir, id, reason, note),
+        Command::Reports => reports::reports(&cli, &dir),
+        Command::Thread { id } => inbox::thread(&cli, &dir, id),
         Command::Mail { id } => mail::mail_state(&cli, &dir, id),
         Command::Follow { scope } => node::follow(&cli, &dir, scope, true),
         Command::Unfollow { scope } => node::follow(&cli, &dir, scope, false),

@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use buurt_node::api::mail::{FetchAnswer, ReplyKeyAnswer, Sealed, SendAnswer, SendBody, Signed};
-use buurt_node::clock::{now, rfc3339};
+use buurt_node::clock::now;
 use buurt_node::datadir::{random_bytes, DataDir};
 use buurt_node::mail::MailboxEntry;
 use buurt_protocol::keys::{self, SigningKey};
@@ -15,10 +15,10 @@ use buurt_protocol::mail::{Envelope, Letter, ReplyKey, MAX_TEXT_BYTES};
 use buurt_protocol::{Certificate, ListingId, MemberId, NodeId};
 use serde::Serialize;
 
+use super::inbox::{conversations, find, short, Conversation};
 use super::{client, member, post, print_json};
 use crate::client::Client;
 use crate::letters::{conversation_id, open_with, Letters, Opened, State};
-use crate::output;
 use crate::Cli;
 
 /// How a report's letter begins; the reason follows, then a line break and
@@ -27,23 +27,8 @@ pub const REPORT_PREFIX: &str = "buurt-report/v1 ";
 /// The reasons a report may give.
 pub const REPORT_REASONS: [&str; 4] = ["spam", "unsafe", "illegal", "other"];
 
-/// A conversation as `buurt inbox` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Conversation {
-    pub conversation: String,
-    pub listing: String,
-    /// The other member.
-    pub with: String,
-    pub letters: usize,
-    pub unread: usize,
-    /// The newest letter: when (RFC 3339), who wrote it, and its start.
-    pub last_at: String,
-    pub last_from: String,
-    pub last_text: String,
-}
-
 /// A signed mailbox request of this member, fresh.
-fn signed_request(key: &SigningKey, op: Op) -> Result<String> {
+pub(super) fn signed_request(key: &SigningKey, op: Op) -> Result<String> {
     let req = MailboxRequest {
         member: keys::member_id(key),
         at: now(),
@@ -55,7 +40,7 @@ fn signed_request(key: &SigningKey, op: Op) -> Result<String> {
 
 /// The member's current reply key, made and published to the home node
 /// when new (and published again on every `inbox`, which costs one call).
-fn reply_key(
+pub(super) fn reply_key(
     c: &Client,
     letters: &Letters,
     key: &SigningKey,
@@ -98,7 +83,7 @@ pub fn publish_operator_key(dir: &DataDir, addr: &str) -> Result<()> {
 }
 
 /// Fetches new mail, opens it, keeps it; returns every letter and the state.
-fn sync(
+pub(super) fn sync(
     cli: &Cli,
     dir: &DataDir,
 ) -> Result<(SigningKey, Certificate, Vec<Opened>, State, Letters)> {
@@ -196,172 +181,6 @@ fn open_page(
             .flat_map(|(n, h)| h.join().unwrap_or_else(|_| (0..n).map(|_| None).collect()))
             .collect()
     })
-}
-
-/// The conversations, newest first.
-fn conversations(all: &[Opened], state: &State, me: &MemberId) -> Vec<Conversation> {
-    let mut by: std::collections::HashMap<&str, Vec<&Opened>> = Default::default();
-    for o in all.iter().filter(|o| !o.text.starts_with(REPORT_PREFIX)) {
-        by.entry(o.conversation.as_str()).or_default().push(o);
-    }
-    let me = me.to_string();
-    let mut out: Vec<Conversation> = by
-        .into_iter()
-        .map(|(id, ls)| {
-            let read = state.read.get(id).copied().unwrap_or(0);
-            let last = ls.iter().max_by_key(|o| (o.created_at, o.seq)).copied();
-            let last = last.expect("a conversation has a letter");
-            let with = if last.from == me {
-                last.to.clone()
-            } else {
-                last.from.clone()
-            };
-            Conversation {
-                conversation: id.to_owned(),
-                listing: last.listing.clone(),
-                with,
-                letters: ls.len(),
-                unread: ls.iter().filter(|o| o.from != me && o.seq > read).count(),
-                last_at: rfc3339(last.created_at),
-                last_from: last.from.clone(),
-                last_text: last.text.clone(),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.last_at
-            .cmp(&a.last_at)
-            .then(a.conversation.cmp(&b.conversation))
-    });
-    out
-}
-
-fn short(id: &str) -> String {
-    output::cut(id, 12)
-}
-
-pub fn inbox(cli: &Cli, dir: &DataDir) -> Result<()> {
-    let (key, _, all, state, _) = sync(cli, dir)?;
-    let me = keys::member_id(&key);
-    let list = conversations(&all, &state, &me);
-    if cli.json {
-        return print_json(&list);
-    }
-    if list.is_empty() {
-        println!("No conversations yet. Answer a listing with `buurt reply ID \"…\"`.");
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|c| {
-            let who = if c.last_from == me.to_string() {
-                "you: "
-            } else {
-                ""
-            };
-            vec![
-                if c.unread > 0 { "*".into() } else { " ".into() },
-                c.conversation.clone(),
-                short(&c.listing),
-                short(&c.with),
-                output::when(&c.last_at),
-                format!("{}{}", who, output::cut(&c.last_text, 40)),
-            ]
-        })
-        .collect();
-    output::table(
-        &["", "CONVERSATION", "LISTING", "WITH", "LAST", "MESSAGE"],
-        &rows,
-    );
-    let unread: usize = list.iter().map(|c| c.unread).sum();
-    println!(
-        "\n{} conversation(s), {unread} unread letter(s). Read one with `buurt thread CONVERSATION`.",
-        list.len()
-    );
-    if state.unopened > 0 {
-        eprintln!(
-            "{} letter(s) in your mailbox did not open with your reply keys (sealed to a key this device does not hold).",
-            state.unopened
-        );
-    }
-    Ok(())
-}
-
-/// The conversation a prefix names, among the resident's letters.
-fn find<'a>(list: &'a [Conversation], id: &str) -> Result<Option<&'a Conversation>> {
-    let id = id.trim().to_ascii_lowercase();
-    let hits: Vec<_> = list
-        .iter()
-        .filter(|c| c.conversation.starts_with(&id))
-        .collect();
-    match hits.len() {
-        0 => Ok(None),
-        1 => Ok(Some(hits[0])),
-        n => bail!("`{id}` names {n} conversations: give more of the id"),
-    }
-}
-
-#[derive(Serialize)]
-struct ThreadView<'a> {
-    conversation: &'a str,
-    listing: &'a str,
-    with: &'a str,
-    letters: Vec<&'a Opened>,
-}
-
-pub fn thread(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
-    let (key, _, all, mut state, letters) = sync(cli, dir)?;
-    let me = keys::member_id(&key);
-    let list = conversations(&all, &state, &me);
-    let conv = match find(&list, id)? {
-        Some(c) => c.clone(),
-        None => {
-            // A listing id (prefix): its one conversation.
-            let hits: Vec<_> = list
-                .iter()
-                .filter(|c| c.listing.starts_with(id.trim()))
-                .collect();
-            match hits.len() {
-                1 => hits[0].clone(),
-                0 => bail!("no conversation `{id}`: `buurt inbox` lists them"),
-                n => bail!("listing `{id}` has {n} conversations: give the conversation id (`buurt inbox`)"),
-            }
-        }
-    };
-    let mut ls: Vec<&Opened> = all
-        .iter()
-        .filter(|o| o.conversation == conv.conversation)
-        .collect();
-    ls.sort_by_key(|o| (o.created_at, o.seq));
-    if let Some(max) = ls.iter().map(|o| o.seq).max() {
-        state.read.insert(conv.conversation.clone(), max);
-        letters.save_state(&state)?;
-    }
-    if cli.json {
-        return print_json(&ThreadView {
-            conversation: &conv.conversation,
-            listing: &conv.listing,
-            with: &conv.with,
-            letters: ls,
-        });
-    }
-    println!(
-        "Conversation {} about listing {} with {}",
-        conv.conversation, conv.listing, conv.with
-    );
-    for o in ls {
-        let who = if o.from == me.to_string() {
-            "you".to_string()
-        } else {
-            short(&o.from)
-        };
-        println!("\n{} — {}", output::when(&rfc3339(o.created_at)), who);
-        for line in o.text.lines() {
-            println!("  {line}");
-        }
-    }
-    println!("\nAnswer with `buurt reply {} \"…\"`.", conv.conversation);
-    Ok(())
 }
 
 /// Whom a reply goes to: the listing, the other member, their home node and
@@ -588,201 +407,4 @@ pub fn block_member(dir: &DataDir, member: &MemberId) -> Result<bool> {
     let new = state.blocked.insert(member.to_string());
     letters.save_state(&state)?;
     Ok(new)
-}
-
-#[derive(Serialize)]
-struct ReportSent<'a> {
-    listing: String,
-    operator: String,
-    home_node: String,
-    state: &'a str,
-    detail: &'a str,
-    id: &'a str,
-}
-
-/// `buurt report ID REASON`: a letter to the operator of the listing's
-/// home node, sealed to the operator's reply key like a reply.
-pub fn report(cli: &Cli, dir: &DataDir, id: &str, reason: &str, note: &str) -> Result<()> {
-    let reason = reason.trim().to_ascii_lowercase();
-    if !REPORT_REASONS.contains(&reason.as_str()) {
-        bail!("the reason must be one of {}", REPORT_REASONS.join(", "));
-    }
-    let (key, cert) = member(cli, dir)?;
-    let me = keys::member_id(&key);
-    let c = client(cli, dir)?;
-    let letters = Letters::new(dir);
-    let mut state = letters.state()?;
-    let (v, signed) = post::fetch(&c, id)?;
-    let l = signed.listing;
-    if l.author == me {
-        bail!(
-            "listing {} is your own: withdraw it with `buurt withdraw`",
-            v.id
-        );
-    }
-    if state.reported.contains(&v.id) {
-        bail!(
-            "you reported listing {} already; a member reports a listing once",
-            v.id
-        );
-    }
-    let home = l.certificate.node;
-    let a: ReplyKeyAnswer = c.get(
-        "/v1/members/operator/reply-key",
-        &[("node", home.to_string())],
-    )?;
-    let bytes =
-        hex::decode(&a.record).map_err(|_| anyhow!("the node sent a reply key that is not hex"))?;
-    let to = ReplyKey::verify(&bytes, now())
-        .map_err(|e| anyhow!("the reply key of {home}'s operator does not verify: {e}"))?;
-    if to.certificate.node != home {
-        bail!("the key sent for {home}'s operator is of a member of another node");
-    }
-    reply_key(&c, &letters, &key, &cert, false)?;
-    let listing: ListingId =
-        v.id.parse()
-            .map_err(|_| anyhow!("bad listing id from the node"))?;
-    let t = now();
-    let letter = Letter {
-        listing,
-        to: to.member,
-        created_at: t,
-        text: format!("{REPORT_PREFIX}{reason}\n{}", note.trim()),
-        certificate: cert.clone(),
-        reply_key: hex::decode(letters.current_key(&key, &cert, t)?.0.record)?,
-    }
-    .sign(&key)?;
-    let envelopes = vec![Envelope::seal_unsigned(
-        &letter,
-        &to,
-        home,
-        listing,
-        t,
-        random_bytes::<32>()?,
-    )?];
-    let digest = Envelope::send_digest(&envelopes)?;
-    let body = SendBody {
-        request: signed_request(&key, Op::Send { digest })?,
-        envelopes: envelopes.iter().map(Sealed::from_envelope).collect(),
-        wait_ms: None,
-    };
-    let answer: SendAnswer = c.post("/v1/mail", &body)?;
-    let first = answer
-        .sent
-        .first()
-        .ok_or_else(|| anyhow!("the node sent no delivery state"))?;
-    if first.state != "failed" {
-        state.reported.insert(v.id.clone());
-        letters.save_state(&state)?;
-    }
-    if cli.json {
-        return print_json(&ReportSent {
-            listing: v.id.clone(),
-            operator: to.member.to_string(),
-            home_node: home.to_string(),
-            state: &first.state,
-            detail: &first.detail,
-            id: &first.id,
-        });
-    }
-    println!(
-        "Reported listing {} ({reason}) to the operator of {home}: {}.",
-        v.id, first.detail
-    );
-    if first.state == "failed" {
-        std::process::exit(1);
-    }
-    Ok(())
-}
-
-/// Reports of one listing, as `buurt reports` lists them.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportView {
-    pub listing: String,
-    /// Distinct members who reported it.
-    pub reporters: usize,
-    /// How many reporters gave each reason.
-    pub reasons: std::collections::BTreeMap<String, usize>,
-    /// The reporters' home nodes.
-    pub from_nodes: Vec<String>,
-    pub notes: Vec<String>,
-    /// The newest report (RFC 3339).
-    pub last_at: String,
-}
-
-/// `buurt reports`: the reports in this member's (the operator's) mailbox,
-/// one row per listing, each reporter counted once.
-pub fn reports(cli: &Cli, dir: &DataDir) -> Result<()> {
-    let (_, _, all, _, _) = sync(cli, dir)?;
-    let mut by: std::collections::BTreeMap<&str, Vec<&Opened>> = Default::default();
-    for o in all.iter().filter(|o| o.text.starts_with(REPORT_PREFIX)) {
-        by.entry(o.listing.as_str()).or_default().push(o);
-    }
-    let mut list: Vec<ReportView> = by
-        .into_iter()
-        .map(|(listing, mut rs)| {
-            // A member's first report counts; later ones are the same report.
-            rs.sort_by_key(|o| (o.created_at, o.seq));
-            let mut seen = std::collections::BTreeSet::new();
-            rs.retain(|o| seen.insert(o.from.clone()));
-            let mut reasons = std::collections::BTreeMap::new();
-            let mut nodes = std::collections::BTreeSet::new();
-            let mut notes = Vec::new();
-            for o in &rs {
-                let body = &o.text[REPORT_PREFIX.len()..];
-                let (reason, note) = body.split_once('\n').unwrap_or((body, ""));
-                *reasons.entry(reason.to_owned()).or_insert(0) += 1;
-                nodes.insert(o.from_node.clone());
-                if !note.trim().is_empty() {
-                    notes.push(note.trim().to_owned());
-                }
-            }
-            ReportView {
-                listing: listing.to_owned(),
-                reporters: rs.len(),
-                reasons,
-                from_nodes: nodes.into_iter().collect(),
-                notes,
-                last_at: rs.last().map(|o| rfc3339(o.created_at)).unwrap_or_default(),
-            }
-        })
-        .collect();
-    list.sort_by(|a, b| {
-        b.reporters
-            .cmp(&a.reporters)
-            .then(b.last_at.cmp(&a.last_at))
-    });
-    if cli.json {
-        return print_json(&list);
-    }
-    if list.is_empty() {
-        println!("No reports.");
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|r| {
-            vec![
-                r.listing.clone(),
-                r.reporters.to_string(),
-                r.reasons
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                r.from_nodes
-                    .iter()
-                    .map(|n| short(n))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                output::when(&r.last_at),
-            ]
-        })
-        .collect();
-    output::table(
-        &["LISTING", "REPORTERS", "REASONS", "FROM NODES", "LAST"],
-        &rows,
-    );
-    println!("\nAct with `buurt block bm…` (the author), `buurt revoke bm…` (your member), or `buurt block bn…` (their node).");
-    Ok(())
 }
