@@ -8,6 +8,7 @@
 //! The normative description of the formats is `docs/protocol.md`; its test
 //! vectors are checked against this crate by `tests/vectors.rs`.
 
+pub mod agreement;
 pub mod certificate;
 pub mod codec;
 pub mod geohash;
@@ -22,6 +23,7 @@ pub mod sample;
 pub mod scope;
 pub mod sync;
 pub mod taxonomy;
+pub mod thanks;
 pub mod validate;
 pub mod vouch;
 
