@@ -17,6 +17,7 @@ pub mod mail;
 pub mod search;
 pub mod serve;
 pub mod status;
+pub mod thanks;
 
 use std::sync::Arc;
 
@@ -99,6 +100,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(mail::routes())
         .merge(search::routes())
         .merge(status::routes())
+        .merge(thanks::routes())
         .merge(admin::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("not_found", "no such API route") })
         .method_not_allowed_fallback(|| async {

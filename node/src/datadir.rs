@@ -100,6 +100,12 @@ impl DataDir {
         self.root.join("db")
     }
 
+    /// The thanks database (published thanks and pledges, and the
+    /// members' thanks held back).
+    pub fn thanks_path(&self) -> PathBuf {
+        self.root.join("thanks")
+    }
+
     /// The mail database: members' mailboxes, the outbox, reply keys.
     pub fn mail_path(&self) -> PathBuf {
         self.root.join("mail")

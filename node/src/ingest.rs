@@ -15,6 +15,7 @@ mod batch;
 mod certs;
 mod maintenance;
 mod revocation;
+mod thanks;
 mod vouch;
 
 pub use self::revocation::Revoked;
@@ -57,6 +58,8 @@ pub enum IngestError {
     /// The node is stopping: nothing more is written.
     #[error("the node is stopping")]
     Closed,
+    #[error("{0}")]
+    Thanks(String),
     /// Less free disk space than the reserve: nothing is written.
     #[error("{}: {} MB free, under the {} MB reserve; free some space (nothing was stored)", crate::space::FULL, free / 1_000_000, reserve / 1_000_000)]
     StorageFull { free: u64, reserve: u64 },
@@ -108,6 +111,8 @@ pub struct Ingest {
     /// The indexer's mark of the last local listing stored: a search waits
     /// until it is committed (read-your-writes for the resident who posted).
     local_mark: AtomicU64,
+    /// The thanks this node keeps.
+    thanks: Arc<crate::thanks::Book>,
 }
 
 impl Ingest {
@@ -124,6 +129,30 @@ impl Ingest {
         announce: Option<mpsc::Sender<Announcement>>,
         space: Option<Arc<Space>>,
     ) -> Ingest {
+        let own = moderation.own_node();
+        let thanks = crate::thanks::Book::in_memory(moderation.clone(), own)
+            .expect("a sled database in memory opens");
+        Ingest::with_thanks(
+            store,
+            index,
+            config,
+            moderation,
+            announce,
+            space,
+            Arc::new(thanks),
+        )
+    }
+
+    /// Like [`Ingest::new`], with the thanks kept in `thanks`.
+    pub fn with_thanks(
+        store: Arc<dyn Store>,
+        index: Arc<SearchIndex>,
+        config: &crate::config::Config,
+        moderation: Arc<Moderation>,
+        announce: Option<mpsc::Sender<Announcement>>,
+        space: Option<Arc<Space>>,
+        thanks: Arc<crate::thanks::Book>,
+    ) -> Ingest {
         Ingest {
             indexer: Indexer::start(index.clone(), config.index_commit),
             store,
@@ -139,6 +168,7 @@ impl Ingest {
             write: Mutex::new(()),
             version: AtomicU64::new(0),
             local_mark: AtomicU64::new(0),
+            thanks,
         }
     }
 

@@ -23,3 +23,4 @@ pub mod search;
 pub mod space;
 pub mod store;
 pub mod sync;
+pub mod thanks;

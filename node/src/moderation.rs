@@ -91,6 +91,8 @@ pub struct Moderation {
     revocations: RwLock<Revocations>,
     rates: Rates,
     members: Mutex<Members>,
+    /// This node.
+    own: NodeId,
 }
 
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -122,6 +124,7 @@ impl Moderation {
             )?),
             revocations: RwLock::new(Revocations::load(dir.revocations_path())?),
             rates: Rates::new(config.rate_limits, NodeId::from(node_key.verifying_key())),
+            own: NodeId::from(node_key.verifying_key()),
             members: Mutex::new(Members::load(dir.members_path(), node_key)?),
             config,
         };
@@ -142,6 +145,7 @@ impl Moderation {
             )),
             revocations: RwLock::new(Revocations::default()),
             rates: Rates::new(config.rate_limits, NodeId::from(node_key.verifying_key())),
+            own: NodeId::from(node_key.verifying_key()),
             members: Mutex::new(Members::in_memory(node_key)),
             config,
         }
@@ -311,6 +315,20 @@ impl Moderation {
     /// Whether a node's members are accepted under the policy.
     pub fn accepts_node(&self, node: &NodeId) -> bool {
         read(&self.trust).accepts(node)
+    }
+
+    /// This node.
+    pub fn own_node(&self) -> NodeId {
+        self.own
+    }
+
+    /// Whether what a member signed under `cert` counts here (a thanks):
+    /// the node is accepted, neither member nor node is blocked, and the
+    /// certificate is not revoked.
+    pub fn counts_certificate(&self, cert: &buurt_protocol::Certificate) -> bool {
+        self.accepts_node(&cert.node)
+            && !read(&self.blocks).blocks_certificate(cert)
+            && !read(&self.revocations).covers_certificate(cert)
     }
 
     // --- revocations ---

@@ -84,6 +84,11 @@ pub fn revocation_topic() -> IdentTopic {
     IdentTopic::new("buurt/v1/revocations")
 }
 
+/// The gossipsub topic every node follows for thanks and pledges.
+pub fn thanks_topic() -> IdentTopic {
+    IdentTopic::new("buurt/v1/thanks")
+}
+
 /// The gossipsub topic every node follows for vouch statements.
 pub fn vouch_topic() -> IdentTopic {
     IdentTopic::new("buurt/v1/vouches")

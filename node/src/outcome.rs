@@ -136,6 +136,8 @@ pub enum Announcement {
     Revocation { bytes: Arc<[u8]>, source: Source },
     /// A new vouch statement was taken in; its signed bytes.
     Vouch { bytes: Arc<[u8]>, source: Source },
+    /// A thanks or a pledge was taken in (or released); its signed bytes.
+    Thanks { bytes: Arc<[u8]>, source: Source },
 }
 
 impl Announcement {
@@ -143,7 +145,8 @@ impl Announcement {
         match self {
             Announcement::Listing { source, .. }
             | Announcement::Revocation { source, .. }
-            | Announcement::Vouch { source, .. } => *source,
+            | Announcement::Vouch { source, .. }
+            | Announcement::Thanks { source, .. } => *source,
         }
     }
 }

@@ -128,7 +128,17 @@ impl Node {
             &dir.db_path(),
             config.storage_reserve_mb.saturating_mul(1_000_000),
         ));
-        let parts = Parts::assemble(config, store, Arc::new(index), moderation, Some(space));
+        let thanks =
+            crate::thanks::Book::open(&dir.thanks_path(), moderation.clone(), dir.node_id()?)
+                .map_err(|e| RunError::Other(e.to_string()))?;
+        let parts = Parts::assemble(
+            config,
+            store,
+            Arc::new(index),
+            moderation,
+            Some(space),
+            Some(Arc::new(thanks)),
+        );
         let ingest = &parts.ingest;
         let mut rebuild = needs == IndexNeeds::Rebuild;
         if needs == IndexNeeds::CatchUp {
@@ -300,6 +310,12 @@ fn spawn_background(
             match swept.await {
                 Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired listings"),
                 Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}"),
+                _ => {}
+            }
+            let i = ingest.clone();
+            match tokio::task::spawn_blocking(move || i.release_thanks(clock::now())).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!("revealed {n} thanks held for 7 days"),
+                Ok(Err(e)) => tracing::warn!("revealing held thanks failed: {e}"),
                 _ => {}
             }
             let m = mail.clone();

@@ -99,9 +99,14 @@ impl Revocation {
     /// Whether this revocation covers a listing: its author, under the
     /// revoked certificate.
     pub fn covers(&self, l: &Listing) -> bool {
-        l.author == self.member
-            && l.certificate.node == self.node
-            && l.certificate.fingerprint() == self.certificate
+        l.author == self.member && self.covers_certificate(&l.certificate)
+    }
+
+    /// Whether this revocation ends the membership `cert` states.
+    pub fn covers_certificate(&self, cert: &crate::Certificate) -> bool {
+        cert.member == self.member
+            && cert.node == self.node
+            && cert.fingerprint() == self.certificate
     }
 }
 

@@ -35,11 +35,15 @@ const REQ_RECONCILE: u8 = 0x01;
 const REQ_FETCH: u8 = 0x02;
 const REQ_REVOCATIONS: u8 = 0x03;
 const REQ_VOUCHES: u8 = 0x04;
+const REQ_THANKS: u8 = 0x05;
 const RES_RECONCILE: u8 = 0x81;
 const RES_LISTINGS: u8 = 0x82;
 const RES_REFUSED: u8 = 0x83;
 const RES_REVOCATIONS: u8 = 0x84;
 const RES_VOUCHES: u8 = 0x85;
+const RES_THANKS: u8 = 0x86;
+/// Most thanks and pledges in one answer (each at most 2,048 bytes).
+pub const MAX_THANKS: usize = 400;
 /// Most vouch statements in one answer.
 pub const MAX_VOUCHES: usize = 4_096;
 /// Most revocations in one answer.
@@ -82,6 +86,10 @@ pub enum Request {
     /// The vouch statements the peer holds (section 15), at most
     /// [`MAX_VOUCHES`].
     Vouches,
+    /// A page of the thanks and pledges the peer keeps (section 16), in the
+    /// order of their keys (agreement, thanker; thanks before pledges),
+    /// after `after` (empty: from the start; else a 65-byte position).
+    Thanks { after: Vec<u8> },
 }
 
 /// What a peer answers.
@@ -96,6 +104,12 @@ pub enum Response {
     Revocations { revocations: Vec<Vec<u8>> },
     /// Signed vouch statements, at most [`MAX_VOUCHES`].
     Vouches { vouches: Vec<Vec<u8>> },
+    /// A page of signed thanks and pledges, at most [`MAX_THANKS`], and the
+    /// position to ask from for the next page (empty: no more).
+    Thanks {
+        statements: Vec<Vec<u8>>,
+        next: Vec<u8>,
+    },
     /// The peer will not answer this request (a scope it does not follow, a
     /// malformed message, too busy), with a reason for the log.
     Refused { reason: String },
@@ -116,6 +130,24 @@ fn get_bytes32<'a>(
         return Err(DecodeError::NonCanonical);
     }
     r.take(n, what)
+}
+
+/// The length of a position in the thanks: which tree (1), agreement (32),
+/// thanker (32).
+pub const THANKS_POSITION: usize = 65;
+
+fn put_str8_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b.len().min(255) as u8);
+    out.extend_from_slice(&b[..b.len().min(255)]);
+}
+
+/// An empty position or one of [`THANKS_POSITION`] bytes.
+fn get_position(r: &mut Reader<'_>) -> Result<Vec<u8>, DecodeError> {
+    let n = r.u8("position")? as usize;
+    if n != 0 && n != THANKS_POSITION {
+        return Err(DecodeError::NonCanonical);
+    }
+    Ok(r.take(n, "position")?.to_vec())
 }
 
 fn put_str8(out: &mut Vec<u8>, s: &str) {
@@ -147,6 +179,10 @@ impl Request {
             }
             Request::Revocations => out.push(REQ_REVOCATIONS),
             Request::Vouches => out.push(REQ_VOUCHES),
+            Request::Thanks { after } => {
+                out.push(REQ_THANKS);
+                put_str8_bytes(&mut out, after);
+            }
         }
         out
     }
@@ -176,6 +212,9 @@ impl Request {
             }
             REQ_REVOCATIONS => Request::Revocations,
             REQ_VOUCHES => Request::Vouches,
+            REQ_THANKS => Request::Thanks {
+                after: get_position(&mut r)?,
+            },
             value => {
                 return Err(DecodeError::BadEnum {
                     field: "request tag",
@@ -220,6 +259,14 @@ impl Response {
                 for v in vouches {
                     put_bytes32(&mut out, v);
                 }
+            }
+            Response::Thanks { statements, next } => {
+                out.push(RES_THANKS);
+                out.extend_from_slice(&(statements.len() as u16).to_be_bytes());
+                for s in statements {
+                    put_bytes32(&mut out, s);
+                }
+                put_str8_bytes(&mut out, next);
             }
         }
         out
@@ -275,6 +322,20 @@ impl Response {
                     .collect::<Result<_, _>>()?;
                 Response::Vouches { vouches }
             }
+            RES_THANKS => {
+                let n = r.u16("thanks count")? as usize;
+                if n > MAX_THANKS {
+                    return Err(DecodeError::NonCanonical);
+                }
+                let statements = (0..n)
+                    .map(|_| {
+                        get_bytes32(&mut r, "thanks", crate::thanks::MAX_THANKS_LEN)
+                            .map(<[u8]>::to_vec)
+                    })
+                    .collect::<Result<_, _>>()?;
+                let next = get_position(&mut r)?;
+                Response::Thanks { statements, next }
+            }
             value => {
                 return Err(DecodeError::BadEnum {
                     field: "response tag",
@@ -303,6 +364,10 @@ mod tests {
             },
             Request::Revocations,
             Request::Vouches,
+            Request::Thanks { after: vec![] },
+            Request::Thanks {
+                after: vec![1; THANKS_POSITION],
+            },
         ];
         for q in &reqs {
             let b = q.encode();
@@ -329,6 +394,10 @@ mod tests {
             },
             Response::Vouches {
                 vouches: vec![vec![5; 180], vec![6; 10]],
+            },
+            Response::Thanks {
+                statements: vec![vec![7; 900]],
+                next: vec![0; THANKS_POSITION],
             },
         ];
         for s in &ress {

@@ -179,6 +179,18 @@ impl SignedThanks {
     /// completion signatures, the thanker's certificate at `at`, and the
     /// thanker's signature.
     pub fn verify(bytes: &[u8]) -> Result<SignedThanks, ThanksError> {
+        let (s, body_len, sig) = SignedThanks::parse(bytes)?;
+        s.check(body_len, &sig)?;
+        Ok(s)
+    }
+
+    /// Decodes a statement this process verified before (kept in its own
+    /// database) without checking its signatures again.
+    pub fn decode_trusted(bytes: &[u8]) -> Result<SignedThanks, ThanksError> {
+        SignedThanks::parse(bytes).map(|(s, _, _)| s)
+    }
+
+    fn parse(bytes: &[u8]) -> Result<(SignedThanks, usize, [u8; 64]), ThanksError> {
         if bytes.len() > MAX_THANKS_LEN {
             return Err(ThanksError::TextTooLong);
         }
@@ -228,6 +240,18 @@ impl SignedThanks {
             at,
             said,
         };
+        Ok((
+            SignedThanks {
+                thanks: t,
+                bytes: bytes.to_vec(),
+            },
+            body_len,
+            sig,
+        ))
+    }
+
+    fn check(&self, body_len: usize, sig: &[u8; 64]) -> Result<(), ThanksError> {
+        let (t, bytes, at) = (&self.thanks, &self.bytes, self.thanks.at);
         let c = &t.completion;
         let pair = (t.thanker.member, t.thanked.member);
         if pair != (c.proposer, c.other) && pair != (c.other, c.proposer) {
@@ -253,12 +277,8 @@ impl SignedThanks {
             .map_err(|_| ThanksError::BadSignature)?;
         let mut input = THANKS_DOMAIN.to_vec();
         input.extend_from_slice(&bytes[..body_len]);
-        key.verify_strict(&input, &Signature::from_bytes(&sig))
-            .map_err(|_| ThanksError::BadSignature)?;
-        Ok(SignedThanks {
-            thanks: t,
-            bytes: bytes.to_vec(),
-        })
+        key.verify_strict(&input, &Signature::from_bytes(sig))
+            .map_err(|_| ThanksError::BadSignature)
     }
 }
 

@@ -48,6 +48,10 @@ pub struct ListingView {
     /// included; only when one listing is asked for.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub revisions: Option<u32>,
+    /// How many neighbours thanked the author, as counted on this node
+    /// (distinct thankers of accepted nodes; see docs/protocol.md 16).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub thanked_by: Option<usize>,
 }
 
 impl ListingView {
@@ -75,6 +79,7 @@ impl ListingView {
             signed_bytes: None,
             first_created_at: None,
             revisions: None,
+            thanked_by: None,
         }
     }
 
@@ -85,6 +90,13 @@ impl ListingView {
 
     pub fn with_bytes(mut self, s: &SignedListing) -> Self {
         self.signed_bytes = Some(hex::encode(s.bytes()));
+        self
+    }
+
+    pub fn with_thanks(mut self, book: &crate::thanks::Book) -> Self {
+        if let Ok(author) = self.author.parse() {
+            self.thanked_by = Some(book.thanked_by(&author));
+        }
         self
     }
 

@@ -141,7 +141,9 @@ async fn get_listing(
                 ),
             )),
             Some(l) => {
-                let mut v = ListingView::new(&l).with_bytes(&l);
+                let mut v = ListingView::new(&l)
+                    .with_bytes(&l)
+                    .with_thanks(s.ingest.thanks());
                 if let Some(h) = s.store.history(&lid).map_err(ApiError::internal)? {
                     v = v.with_history(h);
                 }

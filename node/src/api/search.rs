@@ -115,9 +115,11 @@ async fn search(
                 // Expired ones are gone, as after the next sweep, with --all
                 // too.
                 match s.store.get(&h.id).map_err(ApiError::internal)? {
-                    Some(l) if l.listing.expires_at > now => {
-                        out.push(ListingView::new(&l).with_score(h.score))
-                    }
+                    Some(l) if l.listing.expires_at > now => out.push(
+                        ListingView::new(&l)
+                            .with_score(h.score)
+                            .with_thanks(s.ingest.thanks()),
+                    ),
                     _ => {}
                 }
             }

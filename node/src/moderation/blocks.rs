@@ -130,6 +130,11 @@ impl Blocks {
         self.members.contains(&l.author) || self.nodes.contains(&l.certificate.node)
     }
 
+    /// Whether the member of `cert` or its node is blocked.
+    pub fn blocks_certificate(&self, cert: &buurt_protocol::Certificate) -> bool {
+        self.members.contains(&cert.member) || self.nodes.contains(&cert.node)
+    }
+
     /// Whether a node is blocked (its members' listings, and its mail).
     pub fn blocks_node(&self, n: &NodeId) -> bool {
         self.nodes.contains(n)

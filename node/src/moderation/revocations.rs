@@ -50,6 +50,11 @@ impl Revocations {
         self.parsed.iter().any(|r| r.covers(l))
     }
 
+    /// Whether a revocation ends the membership `cert` states.
+    pub fn covers_certificate(&self, cert: &buurt_protocol::Certificate) -> bool {
+        self.parsed.iter().any(|r| r.covers_certificate(cert))
+    }
+
     pub fn len(&self) -> usize {
         self.parsed.len()
     }

@@ -12,8 +12,8 @@ use libp2p::{identify, identity, mdns, noise, ping, tcp, yamux, Multiaddr, PeerI
 use sha2::{Digest, Sha256};
 
 use super::{
-    reply_key_topic, revocation_topic, topic, vouch_topic, NetConfig, NetError, MAX_MESSAGE,
-    MESH_N, SYNC_TIMEOUT,
+    reply_key_topic, revocation_topic, thanks_topic, topic, vouch_topic, NetConfig, NetError,
+    MAX_MESSAGE, MESH_N, SYNC_TIMEOUT,
 };
 use crate::sync::SyncCodec;
 
@@ -149,12 +149,12 @@ pub fn build(
         .map_err(|e| NetError::Setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
-    for t in
-        cfg.scopes
-            .iter()
-            .map(topic)
-            .chain([revocation_topic(), reply_key_topic(), vouch_topic()])
-    {
+    for t in cfg.scopes.iter().map(topic).chain([
+        revocation_topic(),
+        reply_key_topic(),
+        vouch_topic(),
+        thanks_topic(),
+    ]) {
         swarm
             .behaviour_mut()
             .gossipsub

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::peers::Rate;
 use super::swarm_core::Core;
-use super::{reply_key_topic, revocation_topic, topic, vouch_topic, VALIDATING};
+use super::{reply_key_topic, revocation_topic, thanks_topic, topic, vouch_topic, VALIDATING};
 use crate::clock;
 use crate::ingest::{Announcement, Ingest, IngestError, Outcome, Revoked, Source, Vouched};
 
@@ -87,13 +87,17 @@ impl Gossip {
         let is_revocation = message.topic == revocation_topic().hash();
         let is_key = message.topic == reply_key_topic().hash();
         let is_vouch = message.topic == vouch_topic().hash();
+        let is_thanks = message.topic == thanks_topic().hash();
+        if is_thanks && message.data.len() > buurt_protocol::thanks::MAX_THANKS_LEN {
+            return report(core, verdict(MessageAcceptance::Reject));
+        }
         if is_vouch && message.data.len() > buurt_protocol::vouch::MAX_VOUCH_LEN {
             return report(core, verdict(MessageAcceptance::Reject));
         }
         if is_key && (self.mail.is_none() || message.data.len() > 4_096) {
             return report(core, verdict(MessageAcceptance::Ignore));
         }
-        if !is_revocation && !is_key && !is_vouch {
+        if !is_revocation && !is_key && !is_vouch && !is_thanks {
             if let Err(why) = self.check_listing(&message) {
                 tracing::debug!("rejected a message from {source}: {why}");
                 return report(core, verdict(MessageAcceptance::Reject));
@@ -111,6 +115,8 @@ impl Gossip {
             let mut grew = false;
             let acceptance = if let (true, Some(mail)) = (is_key, mail) {
                 key_verdict(mail.take_reply_key(&message.data, clock::now()))
+            } else if is_thanks {
+                thanks_verdict(ingest.take_thanks(&message.data, Source::Gossip))
             } else if is_vouch {
                 let r = ingest.take_vouch(&message.data, Source::Gossip);
                 grew = matches!(r, Ok(Vouched::New { grew: true, .. }));
@@ -171,6 +177,7 @@ pub fn publish(core: &mut Core, a: Announcement) {
             (revocation_topic(), bytes.to_vec(), "a revocation".into())
         }
         Announcement::Vouch { bytes, .. } => (vouch_topic(), bytes.to_vec(), "a vouch".into()),
+        Announcement::Thanks { bytes, .. } => (thanks_topic(), bytes.to_vec(), "a thanks".into()),
     };
     match core.swarm.behaviour_mut().gossipsub.publish(t, data) {
         Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
@@ -191,6 +198,26 @@ fn listing_verdict(r: Result<Outcome, IngestError>) -> MessageAcceptance {
         Err(IngestError::StorageFull { .. } | IngestError::Closed) => MessageAcceptance::Ignore,
         Err(e) => {
             tracing::warn!("ingest failed on a gossip message: {e}");
+            MessageAcceptance::Ignore
+        }
+    }
+}
+
+fn thanks_verdict(r: Result<crate::thanks::Took, IngestError>) -> MessageAcceptance {
+    use crate::thanks::Took;
+    match r {
+        Ok(Took::New { .. }) => MessageAcceptance::Accept,
+        Ok(Took::Invalid(why)) => {
+            tracing::debug!("an invalid thanks: {why}");
+            MessageAcceptance::Reject
+        }
+        Ok(Took::Refused(why)) => {
+            tracing::debug!("a thanks refused: {why}");
+            MessageAcceptance::Ignore
+        }
+        Ok(Took::Ignored | Took::Known) => MessageAcceptance::Ignore,
+        Err(e) => {
+            tracing::debug!("taking in a thanks failed: {e}");
             MessageAcceptance::Ignore
         }
     }

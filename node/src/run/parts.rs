@@ -36,16 +36,28 @@ impl Parts {
         index: Arc<SearchIndex>,
         moderation: Arc<Moderation>,
         space: Option<Arc<Space>>,
+        thanks: Option<Arc<crate::thanks::Book>>,
     ) -> Parts {
         let (tx, announcements) = mpsc::channel(ANNOUNCE);
-        let ingest = Arc::new(Ingest::new(
-            store.clone(),
-            index.clone(),
-            &config,
-            moderation.clone(),
-            Some(tx),
-            space.clone(),
-        ));
+        let ingest = Arc::new(match thanks {
+            Some(book) => Ingest::with_thanks(
+                store.clone(),
+                index.clone(),
+                &config,
+                moderation.clone(),
+                Some(tx),
+                space.clone(),
+                book,
+            ),
+            None => Ingest::new(
+                store.clone(),
+                index.clone(),
+                &config,
+                moderation.clone(),
+                Some(tx),
+                space.clone(),
+            ),
+        });
         Parts {
             config,
             store,
@@ -68,6 +80,7 @@ impl Parts {
             Arc::new(MemoryStore::new()),
             Arc::new(SearchIndex::in_memory()?),
             moderation,
+            None,
             None,
         ))
     }

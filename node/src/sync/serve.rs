@@ -50,6 +50,17 @@ pub fn answer(ctx: &Context, request: Request, now: i64) -> (Response, bool) {
             },
             false,
         ),
+        Request::Thanks { after } => match ctx
+            .ingest
+            .thanks()
+            .page(&after, buurt_protocol::sync::MAX_THANKS)
+        {
+            Ok((statements, next)) => (Response::Thanks { statements, next }, false),
+            Err(e) => {
+                tracing::warn!("sync: cannot list thanks: {e}");
+                (refuse("internal error"), false)
+            }
+        },
         Request::Fetch { ids } => {
             let mut listings = Vec::new();
             let mut size = 16;

@@ -94,6 +94,12 @@ pub async fn run<R: Requester>(
         Err(SessionError::Misbehaved(why)) => return net.misbehaved(peer, why).await,
         Err(e) => return tracing::debug!("sync of vouches with {name}: {e}"),
     }
+    match sync_thanks(net, ctx, peer).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("sync with {name}: {n} thanks and pledges received"),
+        Err(SessionError::Misbehaved(why)) => return net.misbehaved(peer, why).await,
+        Err(e) => return tracing::debug!("sync of thanks with {name}: {e}"),
+    }
     for scope in scopes {
         let result = sync_scope(net, ctx, peer, name, scope).await;
         let now = clock::rfc3339(clock::now());
@@ -172,7 +178,10 @@ pub async fn sync_scope<R: Requester>(
                 report.in_progress = false;
                 return Ok(report);
             }
-            Response::Listings { .. } | Response::Revocations { .. } | Response::Vouches { .. } => {
+            Response::Listings { .. }
+            | Response::Revocations { .. }
+            | Response::Vouches { .. }
+            | Response::Thanks { .. } => {
                 return Err(SessionError::Misbehaved(
                     "the wrong answer to a reconcile request".into(),
                 ))
@@ -199,7 +208,8 @@ pub async fn sync_scope<R: Requester>(
             }
             Response::Reconcile { .. }
             | Response::Revocations { .. }
-            | Response::Vouches { .. } => {
+            | Response::Vouches { .. }
+            | Response::Thanks { .. } => {
                 return Err(SessionError::Misbehaved(
                     "the wrong answer to a fetch".into(),
                 ))
@@ -304,6 +314,52 @@ pub async fn sync_vouches<R: Requester>(
         Ok(new)
     })
     .await?
+}
+
+/// Fetches the peer's thanks and pledges, page by page (at most
+/// [`crate::thanks::MAX_PAGES`]), and takes in those this node lacks.
+/// Returns how many were new.
+pub async fn sync_thanks<R: Requester>(
+    net: &R,
+    ctx: &Arc<Context>,
+    peer: PeerId,
+) -> Result<usize, SessionError> {
+    let mut after = vec![];
+    let mut new = 0;
+    for _ in 0..crate::thanks::MAX_PAGES {
+        let (statements, next) = match net.request(peer, Request::Thanks { after }).await? {
+            Response::Thanks { statements, next } => (statements, next),
+            Response::Refused { .. } => return Ok(new),
+            _ => {
+                return Err(SessionError::Misbehaved(
+                    "the wrong answer to a thanks request".into(),
+                ))
+            }
+        };
+        let c = ctx.clone();
+        new += ctx
+            .blocking(move || {
+                let mut n = 0;
+                for s in &statements {
+                    match c.ingest.take_thanks(s, Source::Sync).map_err(local)? {
+                        crate::thanks::Took::New { .. } => n += 1,
+                        crate::thanks::Took::Invalid(why) => {
+                            return Err(SessionError::Misbehaved(format!(
+                                "an invalid thanks: {why}"
+                            )))
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(n)
+            })
+            .await??;
+        if next.is_empty() {
+            break;
+        }
+        after = next;
+    }
+    Ok(new)
 }
 
 /// Fetches the peer's revocations and takes in those this node lacks.
