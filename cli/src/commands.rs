@@ -7,6 +7,7 @@
 //! certificate.
 
 mod admin;
+mod agree;
 mod inbox;
 mod mail;
 mod node;
@@ -14,6 +15,7 @@ mod post;
 mod query;
 mod recover;
 mod reports;
+mod thank;
 
 use std::path::PathBuf;
 
@@ -95,6 +97,41 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Reports => reports::reports(&cli, &dir),
         Command::Thread { id } => inbox::thread(&cli, &dir, id),
         Command::Mail { id } => mail::mail_state(&cli, &dir, id),
+        Command::Propose(a) => agree::propose(&cli, &dir, &a.id, a),
+        Command::Agreements { all } => agree::list(&cli, &dir, *all),
+        Command::Accept {
+            agreement,
+            keep_open,
+        } => agree::step(
+            &cli,
+            &dir,
+            agreement,
+            agree::Step::Accept {
+                keep_open: *keep_open,
+            },
+        ),
+        Command::Decline { agreement } => agree::step(&cli, &dir, agreement, agree::Step::Decline),
+        Command::Cancel { agreement } => agree::step(&cli, &dir, agreement, agree::Step::Cancel),
+        Command::Handover { agreement } => {
+            agree::step(&cli, &dir, agreement, agree::Step::Handover)
+        }
+        Command::Return { agreement } => agree::step(&cli, &dir, agreement, agree::Step::Return),
+        Command::Done { agreement, hours } => agree::step(
+            &cli,
+            &dir,
+            agreement,
+            agree::Step::Done {
+                hours: hours.clone(),
+            },
+        ),
+        Command::Problem { agreement, note } => agree::step(
+            &cli,
+            &dir,
+            agreement,
+            agree::Step::Problem { note: note.clone() },
+        ),
+        Command::Thank { agreement, text } => thank::thank(&cli, &dir, agreement, text),
+        Command::Member { member_id } => thank::member(&cli, &dir, member_id),
         Command::Follow { scope } => node::follow(&cli, &dir, scope, true),
         Command::Unfollow { scope } => node::follow(&cli, &dir, scope, false),
     }

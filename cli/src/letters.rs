@@ -70,6 +70,9 @@ pub struct Opened {
     pub text: String,
     /// The sender's signed reply key, hex: where an answer is sealed to.
     pub reply_key: String,
+    /// The sender's certificate, hex (what a thanks names them by).
+    #[serde(default)]
+    pub certificate: String,
 }
 
 /// The cursor and the read marks.

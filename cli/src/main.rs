@@ -117,6 +117,72 @@ pub enum Command {
         /// prefix
         id: String,
     },
+    /// Propose an agreement about a listing: to its author, or (the author)
+    /// to the member of a conversation about it; sent sealed in the
+    /// conversation
+    Propose(ProposeArgs),
+    /// Your running agreements (all with --all), with the next step of each
+    Agreements {
+        /// Also those that ended (declined, cancelled, completed)
+        #[arg(long)]
+        all: bool,
+    },
+    /// Accept an agreement proposed to you; your listing becomes reserved
+    Accept {
+        /// Agreement id, or a unique prefix of at least 4 characters
+        agreement: String,
+        /// Keep your listing open while it runs (a standing offer)
+        #[arg(long)]
+        keep_open: bool,
+    },
+    /// Decline an agreement proposed to you
+    Decline {
+        /// Agreement id, or a unique prefix
+        agreement: String,
+    },
+    /// Cancel an agreement before the handover
+    Cancel {
+        /// Agreement id, or a unique prefix
+        agreement: String,
+    },
+    /// Confirm the handover (or, for help, that it started); both confirm
+    Handover {
+        /// Agreement id, or a unique prefix
+        agreement: String,
+    },
+    /// Confirm that a lent or rented thing came back; both confirm
+    Return {
+        /// Agreement id, or a unique prefix
+        agreement: String,
+    },
+    /// Confirm that it is done (given, sold, eaten, helped); both confirm
+    Done {
+        /// Agreement id, or a unique prefix
+        agreement: String,
+        /// Hours of help, for help: 2, 1.5
+        #[arg(long)]
+        hours: Option<String>,
+    },
+    /// Say that something is wrong; both see it and the agreement stays open
+    Problem {
+        /// Agreement id, or a unique prefix
+        agreement: String,
+        /// What is wrong
+        note: String,
+    },
+    /// Thank the other member of a completed agreement: public once they
+    /// thanked you too, or after 7 days
+    Thank {
+        /// Agreement id, or a unique prefix
+        agreement: String,
+        /// A short word of thanks (at most 500 bytes)
+        text: String,
+    },
+    /// A member's thanks, as this node counts them
+    Member {
+        /// Member id (bm…)
+        member_id: String,
+    },
     /// Where a letter you sent stands: queued, delivered, or failed and why
     Mail {
         /// The letter's id, as `buurt reply --json` shows it
@@ -298,6 +364,34 @@ pub struct SearchArgs {
     /// Include reserved and closed listings (expired ones are gone)
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProposeArgs {
+    /// Listing id, or a conversation id (from `buurt inbox`), or a unique
+    /// prefix of either
+    pub id: String,
+    /// From when: 3d (from now), 2026-12-05 or 2026-12-05T14:00 (UTC)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Until when (a lent thing is due back): same forms as --from
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Hours of help foreseen: 2, 1.5
+    #[arg(long)]
+    pub hours: Option<String>,
+    /// Price agreed: 5, 2.50, €2,50
+    #[arg(long)]
+    pub price: Option<String>,
+    /// Deposit, returned when the thing comes back: 20, €20
+    #[arg(long)]
+    pub deposit: Option<String>,
+    /// A note for the other member
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Keep your own listing open while agreements run (a standing offer)
+    #[arg(long)]
+    pub keep_open: bool,
 }
 
 #[derive(Args, Debug)]

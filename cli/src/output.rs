@@ -123,6 +123,16 @@ pub fn listing(v: &ListingView) {
     }
     row("scope", &v.scope);
     row("author", &v.author);
+    if let Some(n) = v.thanked_by {
+        row(
+            "thanked",
+            &match n {
+                0 => "not yet".to_owned(),
+                1 => "by 1 neighbour".to_owned(),
+                n => format!("by {n} neighbours"),
+            },
+        );
+    }
     row("home node", &v.home_node);
     let first = v.first_created_at.as_deref().unwrap_or(&v.created_at);
     row("created", &when(first));

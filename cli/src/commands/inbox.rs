@@ -55,7 +55,7 @@ pub(super) fn conversations(all: &[Opened], state: &State, me: &MemberId) -> Vec
                 unread: ls.iter().filter(|o| o.from != me && o.seq > read).count(),
                 last_at: rfc3339(last.created_at),
                 last_from: last.from.clone(),
-                last_text: last.text.clone(),
+                last_text: super::agree::describe(&last.text).unwrap_or_else(|| last.text.clone()),
             }
         })
         .collect();
@@ -187,7 +187,8 @@ pub fn thread(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
             short(&o.from)
         };
         println!("\n{} — {}", output::when(&rfc3339(o.created_at)), who);
-        for line in o.text.lines() {
+        let text = super::agree::describe(&o.text).unwrap_or_else(|| o.text.clone());
+        for line in text.lines() {
             println!("  {line}");
         }
     }

@@ -135,6 +135,11 @@ pub(super) fn sync(
                 received_at: l.received_at,
                 text: letter.text,
                 reply_key: hex::encode(&letter.reply_key),
+                certificate: letter
+                    .certificate
+                    .to_bytes()
+                    .map(hex::encode)
+                    .unwrap_or_default(),
             });
         }
         letters.append(&new)?;
@@ -185,11 +190,11 @@ fn open_page(
 
 /// Whom a reply goes to: the listing, the other member, their home node and
 /// their reply key.
-struct Recipient {
-    listing: ListingId,
-    to: MemberId,
-    home: NodeId,
-    key: ReplyKey,
+pub(super) struct Recipient {
+    pub listing: ListingId,
+    pub to: MemberId,
+    pub home: NodeId,
+    pub key: ReplyKey,
 }
 
 fn their_key(c: &Client, member: &MemberId, home: &NodeId) -> Result<ReplyKey> {
@@ -208,7 +213,7 @@ fn their_key(c: &Client, member: &MemberId, home: &NodeId) -> Result<ReplyKey> {
 }
 
 /// A conversation (by id prefix) or a listing (by id prefix).
-fn recipient(
+pub(super) fn recipient(
     c: &Client,
     id: &str,
     me: &MemberId,
@@ -316,50 +321,9 @@ pub fn reply(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
     let (key, cert, all, state, letters) = sync(cli, dir)?;
     let me = keys::member_id(&key);
     let c = client(cli, dir)?;
-    let mine = reply_key(&c, &letters, &key, &cert, false)?;
     let list = conversations(&all, &state, &me);
     let to = recipient(&c, id, &me, &list, &all)?;
-    let t = now();
-    let letter = Letter {
-        listing: to.listing,
-        to: to.to,
-        created_at: t,
-        text: text.to_owned(),
-        certificate: cert.clone(),
-        reply_key: hex::decode(letters.current_key(&key, &cert, t)?.0.record)?,
-    }
-    .sign(&key)?;
-    let envelopes = vec![
-        Envelope::seal_unsigned(
-            &letter,
-            &to.key,
-            to.home,
-            to.listing,
-            t,
-            random_bytes::<32>()?,
-        )?,
-        // The sender's own copy, in the sender's own mailbox.
-        Envelope::seal_unsigned(
-            &letter,
-            &mine,
-            cert.node,
-            to.listing,
-            t,
-            random_bytes::<32>()?,
-        )?,
-    ];
-    let digest = Envelope::send_digest(&envelopes)?;
-    let body = SendBody {
-        request: signed_request(&key, Op::Send { digest })?,
-        envelopes: envelopes.iter().map(Sealed::from_envelope).collect(),
-        wait_ms: None,
-    };
-    let answer: SendAnswer = c.post("/v1/mail", &body)?;
-    let first = answer
-        .sent
-        .first()
-        .ok_or_else(|| anyhow!("the node sent no delivery state"))?;
-    let conversation = conversation_id(&to.listing, &me, &to.to);
+    let (first, conversation) = send_letter(&c, &letters, &key, &cert, &to, text)?;
     if cli.json {
         return print_json(&ReplyView {
             conversation,
@@ -387,6 +351,62 @@ pub fn reply(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Signs and seals `text` as a letter to `to` (and the sender's own copy),
+/// and has the node send it: the delivery state and the conversation id.
+pub(super) fn send_letter(
+    c: &Client,
+    letters: &Letters,
+    key: &SigningKey,
+    cert: &Certificate,
+    to: &Recipient,
+    text: &str,
+) -> Result<(buurt_node::api::mail::SentView, String)> {
+    let me = keys::member_id(key);
+    let mine = reply_key(c, letters, key, cert, false)?;
+    let t = now();
+    let letter = Letter {
+        listing: to.listing,
+        to: to.to,
+        created_at: t,
+        text: text.to_owned(),
+        certificate: cert.clone(),
+        reply_key: hex::decode(letters.current_key(&key, &cert, t)?.0.record)?,
+    }
+    .sign(key)?;
+    let envelopes = vec![
+        Envelope::seal_unsigned(
+            &letter,
+            &to.key,
+            to.home,
+            to.listing,
+            t,
+            random_bytes::<32>()?,
+        )?,
+        // The sender's own copy, in the sender's own mailbox.
+        Envelope::seal_unsigned(
+            &letter,
+            &mine,
+            cert.node,
+            to.listing,
+            t,
+            random_bytes::<32>()?,
+        )?,
+    ];
+    let digest = Envelope::send_digest(&envelopes)?;
+    let body = SendBody {
+        request: signed_request(key, Op::Send { digest })?,
+        envelopes: envelopes.iter().map(Sealed::from_envelope).collect(),
+        wait_ms: None,
+    };
+    let answer: SendAnswer = c.post("/v1/mail", &body)?;
+    let first = answer
+        .sent
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("the node sent no delivery state"))?;
+    Ok((first, conversation_id(&to.listing, &me, &to.to)))
 }
 
 /// `buurt mail ID`: where a sent letter stands.

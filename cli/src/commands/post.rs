@@ -233,3 +233,14 @@ pub fn withdraw(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
     );
     Ok(())
 }
+
+/// Publishes a new revision of one of the member's own listings with
+/// `status` (what an agreement does to the listing it is about).
+pub(super) fn set_status(cli: &Cli, dir: &DataDir, id: &str, status: Status) -> Result<PostAnswer> {
+    let (key, _old, mut next, t) = own_next(cli, dir, id)?;
+    next.status = status;
+    if next.expires_at - t > 90 * DAY {
+        next.expires_at = t + 90 * DAY;
+    }
+    sign_and_post(cli, dir, &key, next)
+}

@@ -1,0 +1,640 @@
+//! Agreements between the two members of a conversation: `propose`,
+//! `accept`, `decline`, `cancel`, `handover`, `return`, `done`, `problem`,
+//! and `agreements` to see them. Each step is an event signed here with the
+//! member key and sent as a letter of the conversation (sealed, so no node
+//! reads it); both sides fold the same events into the same state
+//! (`buurt_protocol::agreement`). The author's listing follows: reserved
+//! while an accepted agreement runs, open again when it ends, closed when
+//! given away or sold.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{anyhow, bail, Result};
+use buurt_node::clock::{now, rfc3339};
+use buurt_node::datadir::{random_bytes, DataDir};
+use buurt_protocol::agreement::{
+    Action, Agreement, AgreementId, Event, Proposal, SignedEvent, Stage,
+};
+use buurt_protocol::{keys, Certificate, Exchange, MemberId, Status};
+use serde::{Deserialize, Serialize};
+
+use super::inbox::{conversations, short};
+use super::mail::{recipient, send_letter, sync};
+use super::{client, post, print_json};
+use crate::compose;
+use crate::letters::{conversation_id, Letters, Opened};
+use crate::output;
+use crate::Cli;
+
+/// How a letter carrying an agreement event begins; the signed event
+/// follows in hex.
+pub const AGREEMENT_PREFIX: &str = "buurt-agreement/v1 ";
+
+/// The agreement events among the letters: each verified, and signed by
+/// the member who sent the letter (no one can put words in another's).
+pub fn events(all: &[Opened]) -> Vec<SignedEvent> {
+    all.iter()
+        .filter_map(|o| {
+            let hexed = o.text.strip_prefix(AGREEMENT_PREFIX)?;
+            let e = SignedEvent::verify(&hex::decode(hexed.trim()).ok()?).ok()?;
+            (e.event.member.to_string() == o.from).then_some(e)
+        })
+        .collect()
+}
+
+/// A line for an agreement letter in a thread or the inbox.
+pub fn describe(text: &str) -> Option<String> {
+    let hexed = text.strip_prefix(AGREEMENT_PREFIX)?;
+    let e = hex::decode(hexed.trim())
+        .ok()
+        .and_then(|b| SignedEvent::verify(&b).ok());
+    Some(match e {
+        Some(e) => match &e.event.action {
+            Action::Propose(p) => format!(
+                "[proposes an agreement {}: {}{}]",
+                &hex::encode(e.id)[..12],
+                p.exchange,
+                terms_text(p)
+            ),
+            Action::Problem { note } => format!(
+                "[problem with {}: {note}]",
+                &e.event.agreement.to_hex()[..12]
+            ),
+            a => format!(
+                "[{} agreement {}]",
+                a.name().replace('_', " "),
+                &e.event.agreement.to_hex()[..12]
+            ),
+        },
+        None => "[an agreement step that does not verify]".into(),
+    })
+}
+
+fn terms_text(p: &Proposal) -> String {
+    let mut parts = vec![];
+    if p.from > 0 {
+        parts.push(format!("from {}", rfc3339(p.from)));
+    }
+    if p.until > 0 {
+        parts.push(format!("until {}", rfc3339(p.until)));
+    }
+    if let Some(m) = &p.price {
+        parts.push(format!("price {}", compose::show_money(m)));
+    }
+    if let Some(m) = &p.deposit {
+        parts.push(format!("deposit {}", compose::show_money(m)));
+    }
+    if p.minutes > 0 {
+        parts.push(format!("{} hours", hours(p.minutes)));
+    }
+    if !p.note.is_empty() {
+        parts.push(format!("\"{}\"", p.note));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", parts.join(", "))
+    }
+}
+
+fn hours(minutes: u64) -> String {
+    if minutes % 60 == 0 {
+        (minutes / 60).to_string()
+    } else {
+        format!("{:.1}", minutes as f64 / 60.0)
+    }
+}
+
+/// Parses `--hours`: `2`, `1.5`, `1,5`.
+fn parse_hours(text: &str) -> Result<u64> {
+    let h: f64 = text
+        .trim()
+        .replace(',', ".")
+        .parse()
+        .map_err(|_| anyhow!("`{text}` is not a number of hours (2, 1.5)"))?;
+    if !(0.0..=2_160.0).contains(&h) {
+        bail!("`{text}`: hours must be between 0 and 2160");
+    }
+    Ok((h * 60.0).round() as u64)
+}
+
+/// Parses a moment: a duration from now (`3d`, `12h`), a date
+/// (`2026-12-05`, midnight UTC) or a date and time (`2026-12-05T14:00`,
+/// UTC, or RFC 3339 with an offset).
+fn parse_when(text: &str, t: i64) -> Result<i64> {
+    if let Ok(d) = compose::parse_duration(text) {
+        return Ok(t + d);
+    }
+    let s = text.trim();
+    if let Ok(dt) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(dt.unix_timestamp());
+    }
+    let bad = || {
+        anyhow!(
+            "`{text}` is not a moment: write 3d (from now), 2026-12-05 or 2026-12-05T14:00 (UTC)"
+        )
+    };
+    let (date, clock) = s.split_once('T').unwrap_or((s, "00:00"));
+    let mut d = date.split('-').map(|p| p.parse::<i32>().map_err(|_| bad()));
+    let (y, m, day) = (
+        d.next().ok_or_else(bad)??,
+        d.next().ok_or_else(bad)??,
+        d.next().ok_or_else(bad)??,
+    );
+    let month = time::Month::try_from(u8::try_from(m).map_err(|_| bad())?).map_err(|_| bad())?;
+    let date = time::Date::from_calendar_date(y, month, u8::try_from(day).map_err(|_| bad())?)
+        .map_err(|_| bad())?;
+    let (hh, mm) = clock.split_once(':').ok_or_else(bad)?;
+    let tm = time::Time::from_hms(
+        hh.parse().map_err(|_| bad())?,
+        mm.parse().map_err(|_| bad())?,
+        0,
+    )
+    .map_err(|_| bad())?;
+    Ok(date.with_time(tm).assume_utc().unix_timestamp())
+}
+
+/// A member's choices about agreements, kept in their data directory.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Prefs {
+    /// Listings that stay open whatever agreements run (standing offers).
+    keep_open: BTreeSet<String>,
+}
+
+fn prefs_path(dir: &DataDir) -> std::path::PathBuf {
+    dir.root().join("agreements.json")
+}
+
+fn load_prefs(dir: &DataDir) -> Result<Prefs> {
+    match std::fs::read(prefs_path(dir)) {
+        Ok(b) => Ok(serde_json::from_slice(&b)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Prefs::default()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn keep_open(dir: &DataDir, listing: &str) -> Result<()> {
+    let mut p = load_prefs(dir)?;
+    if p.keep_open.insert(listing.to_owned()) {
+        buurt_node::datadir::write_secret(&prefs_path(dir), &serde_json::to_vec_pretty(&p)?)?;
+    }
+    Ok(())
+}
+
+/// An agreement as `buurt agreements` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgreementView {
+    pub id: String,
+    pub listing: String,
+    pub conversation: String,
+    /// The other member.
+    pub with: String,
+    /// Whether this member proposed it.
+    pub proposed: bool,
+    pub exchange: String,
+    /// proposed, accepted, underway, completed, declined or cancelled.
+    pub stage: String,
+    /// What the next step is, and whose.
+    pub next: String,
+    pub from: Option<String>,
+    pub until: Option<String>,
+    pub price: Option<String>,
+    pub deposit: Option<String>,
+    /// Hours foreseen; and as each member recorded them with `done`.
+    pub hours: Option<String>,
+    pub hours_done: BTreeMap<String, String>,
+    pub note: String,
+    pub overdue: bool,
+    pub problems: Vec<String>,
+    pub proposed_at: String,
+    pub events: usize,
+}
+
+fn view(a: &Agreement, me: &MemberId, t: i64) -> AgreementView {
+    let p = &a.proposal;
+    let other = if *me == a.proposer {
+        p.with
+    } else {
+        a.proposer
+    };
+    let step = if a.is_help() {
+        "handover (started)"
+    } else {
+        "handover"
+    };
+    let end = if a.comes_back() { "return" } else { "done" };
+    let next = match a.stage {
+        Stage::Proposed if *me == a.proposer => "waiting for them to accept or decline".into(),
+        Stage::Proposed => "yours: accept or decline".into(),
+        Stage::Accepted if !a.handed.contains(me) => format!("yours: {step}"),
+        Stage::Accepted => format!("waiting for them to confirm the {step}"),
+        Stage::Underway if !a.finished.contains(me) => format!("yours: {end}"),
+        Stage::Underway => format!("waiting for them to confirm: {end}"),
+        Stage::Completed => "completed: you may thank them (`buurt thank`)".into(),
+        Stage::Declined | Stage::Cancelled => "ended".into(),
+    };
+    let overdue =
+        a.comes_back() && p.until > 0 && p.until < t && matches!(a.stage, Stage::Underway);
+    AgreementView {
+        id: a.id.to_hex(),
+        listing: p.listing.to_string(),
+        conversation: conversation_id(&p.listing, me, &other),
+        with: other.to_string(),
+        proposed: *me == a.proposer,
+        exchange: p.exchange.to_string(),
+        stage: a.stage.as_str().into(),
+        next,
+        from: (p.from > 0).then(|| rfc3339(p.from)),
+        until: (p.until > 0).then(|| rfc3339(p.until)),
+        price: p.price.as_ref().map(compose::show_money),
+        deposit: p.deposit.as_ref().map(compose::show_money),
+        hours: (p.minutes > 0).then(|| hours(p.minutes)),
+        hours_done: a
+            .minutes
+            .iter()
+            .map(|(m, v)| (m.to_string(), hours(*v)))
+            .collect(),
+        note: p.note.clone(),
+        overdue,
+        problems: a
+            .problems
+            .iter()
+            .map(|(m, at, n)| format!("{} by {}: {n}", rfc3339(*at), short(&m.to_string())))
+            .collect(),
+        proposed_at: rfc3339(a.proposed_at),
+        events: a.events.len(),
+    }
+}
+
+/// Everything an agreement command starts from: the member, the letters
+/// (fetched fresh), and the agreements they hold.
+struct Ctx {
+    key: keys::SigningKey,
+    cert: Certificate,
+    all: Vec<Opened>,
+    letters: Letters,
+    list: Vec<Agreement>,
+}
+
+fn load(cli: &Cli, dir: &DataDir) -> Result<Ctx> {
+    let (key, cert, all, _state, letters) = sync(cli, dir)?;
+    let list = Agreement::fold(events(&all));
+    Ok(Ctx {
+        key,
+        cert,
+        all,
+        letters,
+        list,
+    })
+}
+
+/// The agreement a prefix of its id names.
+fn find<'a>(list: &'a [Agreement], id: &str) -> Result<&'a Agreement> {
+    let id = id.trim().to_ascii_lowercase();
+    if id.len() < 4 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("`{id}` is not an agreement id: give at least 4 of its hex characters (`buurt agreements` lists them)");
+    }
+    let found: Vec<&Agreement> = list
+        .iter()
+        .filter(|a| a.id.to_hex().starts_with(&id))
+        .collect();
+    match found.as_slice() {
+        [a] => Ok(a),
+        [] => bail!("no agreement `{id}` among your letters (`buurt agreements --all` lists them)"),
+        _ => bail!(
+            "`{id}` names {} agreements: give more of the id",
+            found.len()
+        ),
+    }
+}
+
+/// Sends one signed event to the other member of the agreement (and keeps
+/// the sender's own copy), as a letter of their conversation.
+fn send(cli: &Cli, dir: &DataDir, ctx: &Ctx, e: &SignedEvent, other: &MemberId) -> Result<String> {
+    let c = client(cli, dir)?;
+    let me = keys::member_id(&ctx.key);
+    let state = ctx.letters.state()?;
+    let convs = conversations(&ctx.all, &state, &me);
+    let listing = match &e.event.action {
+        Action::Propose(p) => p.listing,
+        _ => {
+            find(&ctx.list, &e.event.agreement.to_hex())?
+                .proposal
+                .listing
+        }
+    };
+    let conv = conversation_id(&listing, &me, other);
+    let by = if convs.iter().any(|c| c.conversation == conv) {
+        conv
+    } else {
+        listing.to_string()
+    };
+    let to = recipient(&c, &by, &me, &convs, &ctx.all)?;
+    if to.to != *other {
+        bail!("the conversation about listing {listing} is with another member");
+    }
+    let text = format!("{AGREEMENT_PREFIX}{}", hex::encode(&e.bytes));
+    let (sent, _) = send_letter(&c, &ctx.letters, &ctx.key, &ctx.cert, &to, &text)?;
+    if sent.state == "failed" {
+        bail!("{}", sent.detail);
+    }
+    Ok(sent.detail)
+}
+
+/// `buurt propose ID`: proposes an agreement about a listing to its
+/// author, or (the author) to the member of a conversation about it.
+pub fn propose(cli: &Cli, dir: &DataDir, id: &str, a: &crate::ProposeArgs) -> Result<()> {
+    let ctx = load(cli, dir)?;
+    let me = keys::member_id(&ctx.key);
+    let c = client(cli, dir)?;
+    let state = ctx.letters.state()?;
+    let convs = conversations(&ctx.all, &state, &me);
+    let to = recipient(&c, id, &me, &convs, &ctx.all)?;
+    let (v, signed) = post::fetch(&c, &to.listing.to_string())?;
+    let l = signed.listing;
+    if l.status != Status::Open && l.status != Status::Reserved {
+        bail!("listing {} is {}: nothing to agree on", v.id, l.status);
+    }
+    let t = now();
+    let from = a.from.as_deref().map(|s| parse_when(s, t)).transpose()?;
+    let until = a.until.as_deref().map(|s| parse_when(s, t)).transpose()?;
+    if let (Some(f), Some(u)) = (from, until) {
+        if u <= f {
+            bail!("--until must be after --from");
+        }
+    }
+    let group = l
+        .topics
+        .first()
+        .and_then(|t| t.split('.').next())
+        .unwrap_or("other")
+        .to_owned();
+    let proposal = Proposal {
+        listing: to.listing,
+        with: to.to,
+        exchange: l.exchange,
+        group,
+        nonce: random_bytes::<16>()?,
+        from: from.unwrap_or(0),
+        until: until.unwrap_or(0),
+        price: a.price.as_deref().map(compose::parse_money).transpose()?,
+        deposit: a.deposit.as_deref().map(compose::parse_money).transpose()?,
+        minutes: a
+            .hours
+            .as_deref()
+            .map(parse_hours)
+            .transpose()?
+            .unwrap_or(0),
+        note: a.note.clone().unwrap_or_default().trim().to_owned(),
+    };
+    let e = Event {
+        agreement: AgreementId([0; 32]),
+        prev: [0; 32],
+        member: me,
+        at: t,
+        action: Action::Propose(proposal),
+    }
+    .sign(&ctx.key)
+    .map_err(|e| anyhow!("{e}"))?;
+    if a.keep_open && l.author == me {
+        keep_open(dir, &v.id)?;
+    }
+    let detail = send(cli, dir, &ctx, &e, &to.to)?;
+    let id = hex::encode(e.id);
+    if cli.json {
+        return print_json(&serde_json::json!({"agreement": id, "state": detail}));
+    }
+    println!("{id}");
+    eprintln!(
+        "Proposed a {} of listing {} to {}: {detail}. They accept with `buurt accept {}`.",
+        l.exchange,
+        v.id,
+        short(&to.to.to_string()),
+        &id[..12]
+    );
+    Ok(())
+}
+
+/// One step of an agreement, as the command names it.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Accept { keep_open: bool },
+    Decline,
+    Cancel,
+    Handover,
+    Return,
+    Done { hours: Option<String> },
+    Problem { note: String },
+}
+
+/// `buurt accept|decline|cancel|handover|return|done|problem AGREEMENT`.
+pub fn step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<()> {
+    let ctx = load(cli, dir)?;
+    let me = keys::member_id(&ctx.key);
+    let a = find(&ctx.list, id)?;
+    let other = if me == a.proposer {
+        a.proposal.with
+    } else if me == a.proposal.with {
+        a.proposer
+    } else {
+        bail!(
+            "you are not one of the two members of agreement {}",
+            &a.id.to_hex()[..12]
+        );
+    };
+    let action = match &step {
+        Step::Accept { .. } => Action::Accept,
+        Step::Decline => Action::Decline,
+        Step::Cancel => Action::Cancel,
+        Step::Handover if a.is_help() => Action::Started,
+        Step::Handover => Action::HandedOver,
+        Step::Return if !a.comes_back() => bail!(
+            "a {} does not come back: confirm it with `buurt done {}`",
+            a.proposal.exchange,
+            &a.id.to_hex()[..12]
+        ),
+        Step::Return => Action::Returned {
+            completion: a.completion().sign(&ctx.key),
+        },
+        Step::Done { .. } if a.comes_back() => bail!(
+            "a {} comes back: confirm that with `buurt return {}`",
+            a.proposal.exchange,
+            &a.id.to_hex()[..12]
+        ),
+        Step::Done { hours } => Action::Done {
+            minutes: hours.as_deref().map(parse_hours).transpose()?.unwrap_or(0),
+            completion: a.completion().sign(&ctx.key),
+        },
+        Step::Problem { note } => {
+            let note = note.trim();
+            if note.is_empty() {
+                bail!("say what the problem is");
+            }
+            Action::Problem {
+                note: note.to_owned(),
+            }
+        }
+    };
+    a.allows(&me, &action).map_err(|e| anyhow!("{e}"))?;
+    let e = Event {
+        agreement: a.id,
+        prev: a.head(),
+        member: me,
+        at: now().max(a.events.last().map_or(0, |e| e.event.at)),
+        action,
+    }
+    .sign(&ctx.key)
+    .map_err(|e| anyhow!("{e}"))?;
+    if let Step::Accept { keep_open: true } = step {
+        keep_open(dir, &a.proposal.listing.to_string())?;
+    }
+    let name = e.event.action.name().replace('_', " ");
+    let detail = send(cli, dir, &ctx, &e, &other)?;
+    // The state with this step, for the listing and the answer.
+    let mut after = a.clone();
+    after.apply(e).map_err(|e| anyhow!("{e}"))?;
+    let listing = follow_listing(cli, dir, &me, &after, &ctx.list)?;
+    if cli.json {
+        let mut v = serde_json::to_value(view(&after, &me, now()))?;
+        v["sent"] = detail.into();
+        v["listing_status"] = listing.map(|s| s.to_string()).into();
+        return print_json(&v);
+    }
+    println!(
+        "{name}: agreement {} is {} ({detail}).",
+        &after.id.to_hex()[..12],
+        after.stage.as_str()
+    );
+    if let Some(s) = listing {
+        println!("Your listing {} is {s} now.", after.proposal.listing);
+    }
+    Ok(())
+}
+
+/// The status the author's listing should have for its agreements, if the
+/// agreements say anything about it.
+fn wanted(list: &[&Agreement]) -> Option<Status> {
+    if list
+        .iter()
+        .any(|a| matches!(a.stage, Stage::Accepted | Stage::Underway))
+    {
+        return Some(Status::Reserved);
+    }
+    let last = list
+        .iter()
+        .filter(|a| a.stage != Stage::Proposed)
+        .max_by_key(|a| a.events.last().map_or(0, |e| e.event.at))?;
+    match (last.stage, last.proposal.exchange) {
+        (Stage::Completed, Exchange::Give | Exchange::Sell) => Some(Status::Closed),
+        _ => Some(Status::Open),
+    }
+}
+
+/// Brings the status of the member's own listing about `a` in line with
+/// its agreements (unless kept open): reserved while one runs, open again
+/// after, closed once given or sold. Never touches a listing the author
+/// closed or withdrew. Returns the new status if it changed.
+fn follow_listing(
+    cli: &Cli,
+    dir: &DataDir,
+    me: &MemberId,
+    a: &Agreement,
+    all: &[Agreement],
+) -> Result<Option<Status>> {
+    let listing = a.proposal.listing.to_string();
+    if load_prefs(dir)?.keep_open.contains(&listing) {
+        return Ok(None);
+    }
+    let c = client(cli, dir)?;
+    let Ok((_, signed)) = post::fetch(&c, &listing) else {
+        return Ok(None);
+    };
+    let l = signed.listing;
+    if l.author != *me || !matches!(l.status, Status::Open | Status::Reserved) {
+        return Ok(None);
+    }
+    let about: Vec<&Agreement> = all
+        .iter()
+        .filter(|x| x.proposal.listing == a.proposal.listing && x.id != a.id)
+        .chain(std::iter::once(a))
+        .collect();
+    match wanted(&about) {
+        Some(s) if s != l.status => {
+            post::set_status(cli, dir, &listing, s)?;
+            Ok(Some(s))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `buurt agreements`: the running ones (all with `--all`), newest first.
+pub fn list(cli: &Cli, dir: &DataDir, all: bool) -> Result<()> {
+    let ctx = load(cli, dir)?;
+    let me = keys::member_id(&ctx.key);
+    let t = now();
+    // The member's own listings follow their agreements.
+    let mut done = BTreeSet::new();
+    for a in &ctx.list {
+        let last = a.events.last().map_or(0, |e| e.event.at);
+        let recent = !a.stage.is_closed() || t - last < 90 * 86_400;
+        if recent && done.insert(a.proposal.listing) {
+            let _ = follow_listing(cli, dir, &me, a, &ctx.list);
+        }
+    }
+    let mut views: Vec<AgreementView> = ctx
+        .list
+        .iter()
+        .filter(|a| all || !a.stage.is_closed())
+        .map(|a| view(a, &me, t))
+        .collect();
+    views.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at));
+    if cli.json {
+        return print_json(&views);
+    }
+    if views.is_empty() {
+        println!(
+            "{}",
+            if all {
+                "No agreements yet: `buurt propose LISTING` proposes one."
+            } else {
+                "No running agreements (`--all` shows the ended ones too)."
+            }
+        );
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = views
+        .iter()
+        .map(|v| {
+            vec![
+                v.id[..12].to_owned(),
+                short(&v.listing),
+                short(&v.with),
+                v.exchange.clone(),
+                if v.overdue {
+                    format!("{} OVERDUE", v.stage)
+                } else {
+                    v.stage.clone()
+                },
+                v.next.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["AGREEMENT", "LISTING", "WITH", "EXCHANGE", "STAGE", "NEXT"],
+        &rows,
+    );
+    for v in views.iter().filter(|v| v.overdue) {
+        println!(
+            "\nReminder: {} was due back {}: `buurt return {}` once it is.",
+            short(&v.listing),
+            v.until.as_deref().unwrap_or("?"),
+            &v.id[..12]
+        );
+    }
+    for v in &views {
+        for p in &v.problems {
+            println!("\nProblem with {}: {p}", &v.id[..12]);
+        }
+    }
+    Ok(())
+}
