@@ -98,7 +98,7 @@ fn terms_text(p: &Proposal) -> String {
 }
 
 fn hours(minutes: u64) -> String {
-    if minutes % 60 == 0 {
+    if minutes.is_multiple_of(60) {
         (minutes / 60).to_string()
     } else {
         format!("{:.1}", minutes as f64 / 60.0)

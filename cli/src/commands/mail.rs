@@ -372,7 +372,7 @@ pub(super) fn send_letter(
         created_at: t,
         text: text.to_owned(),
         certificate: cert.clone(),
-        reply_key: hex::decode(letters.current_key(&key, &cert, t)?.0.record)?,
+        reply_key: hex::decode(letters.current_key(key, cert, t)?.0.record)?,
     }
     .sign(key)?;
     let envelopes = vec![
