@@ -146,14 +146,20 @@ impl Thanks {
         if MemberId::from(key.verifying_key()) != self.thanker.member {
             return Err(ThanksError::BadSignature);
         }
+        // What is signed must pass the checks every node makes.
+        SignedThanks::verify(&self.sign_unchecked(key)?)
+    }
+
+    /// The signed form without any of the checks a node makes: what a
+    /// hostile member could send. For tests of those checks.
+    pub fn sign_unchecked(&self, key: &SigningKey) -> Result<Vec<u8>, ThanksError> {
         let body = self.body()?;
         let mut input = THANKS_DOMAIN.to_vec();
         input.extend_from_slice(&body);
         let sig = key.sign(&input).to_bytes();
         let mut bytes = body;
         bytes.extend_from_slice(&sig);
-        // What is signed must pass the checks every node makes.
-        SignedThanks::verify(&bytes)
+        Ok(bytes)
     }
 }
 
