@@ -155,3 +155,106 @@ pub fn revocation() -> crate::revocation::Revocation {
         revoked_at: T0 + 86_400,
     }
 }
+
+/// The agreement test vector of section 16: a loan between the resident of
+/// section 14 (who proposes) and the fixed identity's member (the author,
+/// who accepts), the proposer's `returned`, the completion both sign, and
+/// the author's thanks with its pledge.
+pub struct AgreementVector {
+    pub proposer: Identity,
+    pub author: Identity,
+    pub propose: crate::agreement::SignedEvent,
+    pub accept: crate::agreement::SignedEvent,
+    pub returned: crate::agreement::SignedEvent,
+    pub completion: crate::agreement::Completion,
+    pub thanks: crate::thanks::SignedThanks,
+    pub pledge: crate::thanks::SignedThanks,
+}
+
+/// Builds the agreement vector; every seed and time is fixed.
+pub fn agreement() -> AgreementVector {
+    use crate::agreement::{Action, AgreementId, Event, Proposal};
+    use crate::thanks::{Said, Thanks};
+    let author = Identity::fixed();
+    let proposer = Identity::new([0x31; 32], [0x32; 32], SCOPE, T0 - 86_400);
+    let listing = author
+        .offer([7; 16], "Boormachine te leen", T0)
+        .listing_id();
+    let propose = Event {
+        agreement: AgreementId([0; 32]),
+        prev: [0; 32],
+        member: crate::keys::member_id(&proposer.member),
+        at: T0 + 60,
+        action: Action::Propose(Proposal {
+            listing,
+            with: author.certificate.member,
+            exchange: crate::Exchange::Lend,
+            group: "goods".into(),
+            nonce: [0x5a; 16],
+            from: T0 + 86_400,
+            until: T0 + 3 * 86_400,
+            price: None,
+            deposit: Some(crate::Money {
+                cents: 2_000,
+                currency: "EUR".into(),
+            }),
+            minutes: 0,
+            note: "zaterdag 10 uur".into(),
+        }),
+    }
+    .sign(&proposer.member)
+    .expect("the vector signs");
+    let id = AgreementId(propose.id);
+    let accept = Event {
+        agreement: id,
+        prev: propose.id,
+        member: author.certificate.member,
+        at: T0 + 120,
+        action: Action::Accept,
+    }
+    .sign(&author.member)
+    .expect("the vector signs");
+    let completion = crate::agreement::Completion {
+        agreement: id,
+        proposer: crate::keys::member_id(&proposer.member),
+        other: author.certificate.member,
+        day: (T0 + 60).div_euclid(86_400),
+        group: "goods".into(),
+    };
+    let returned = Event {
+        agreement: id,
+        prev: accept.id,
+        member: completion.proposer,
+        at: T0 + 3_600,
+        action: Action::Returned {
+            completion: completion.sign(&proposer.member),
+        },
+    }
+    .sign(&proposer.member)
+    .expect("the vector signs");
+    let thanks = Thanks {
+        thanker: author.certificate.clone(),
+        thanked: proposer.certificate.clone(),
+        completion: completion.clone(),
+        proposer_sig: completion.sign(&proposer.member),
+        other_sig: completion.sign(&author.member),
+        at: T0 + 7_200,
+        said: Said::Thanks {
+            minutes: 0,
+            text: "Netjes teruggebracht, dank!".into(),
+        },
+    }
+    .sign(&author.member)
+    .expect("the vector signs");
+    let pledge = thanks.pledge(&author.member).expect("the vector signs");
+    AgreementVector {
+        proposer,
+        author,
+        propose,
+        accept,
+        returned,
+        completion,
+        thanks,
+        pledge,
+    }
+}

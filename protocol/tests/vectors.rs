@@ -783,3 +783,142 @@ fn vouch_vector_matches() {
     assert_eq!(bytes(&v, "withdraw").len(), 139);
     assert_eq!(bytes(&v, "vouch")[74], 24);
 }
+
+#[test]
+fn agreement_vector_matches() {
+    use buurt_protocol::agreement::{Agreement, SignedEvent, Stage};
+    use buurt_protocol::thanks::SignedThanks;
+
+    let doc = doc();
+    let blocks = fenced_blocks(&doc, "agreement");
+    assert_eq!(blocks.len(), 1, "expected one agreement vector");
+    let v: Value = serde_json::from_str(&blocks[0])
+        .unwrap_or_else(|e| panic!("bad agreement vector JSON: {e}\n{}", blocks[0]));
+    let regenerate = "docs/protocol.md section 16 is out of date; regenerate its ```agreement \
+                      block with `cargo run -q -p buurt-protocol --example agreement_vectors`";
+    assert_eq!(text(&v, "name"), "agreement");
+
+    // (1) The crate rebuilds every byte string of the vector.
+    let s = sample::agreement();
+    for (field, b) in [
+        ("propose", &s.propose.bytes),
+        ("accept", &s.accept.bytes),
+        ("returned", &s.returned.bytes),
+        ("thanks", &s.thanks.bytes),
+        ("pledge", &s.pledge.bytes),
+    ] {
+        assert_eq!(&hex::encode(b), text(&v, field), "{field}: {regenerate}");
+    }
+    assert_eq!(
+        hex::encode(s.completion.signing_input()),
+        text(&v, "completion_signing_input"),
+        "{regenerate}"
+    );
+    // And reads them back: the events fold into an agreement the author
+    // accepted, the thanks and pledge verify.
+    let events: Vec<SignedEvent> = ["propose", "accept", "returned"]
+        .iter()
+        .map(|f| SignedEvent::verify(&bytes(&v, f)).expect("the event verifies"))
+        .collect();
+    let folded = Agreement::fold(events);
+    assert_eq!(folded.len(), 1);
+    assert_eq!(
+        folded[0].stage,
+        Stage::Accepted,
+        "returned comes after a handover"
+    );
+    assert_eq!(folded[0].events.len(), 2);
+    SignedThanks::verify(&bytes(&v, "thanks")).expect("the thanks verifies");
+    SignedThanks::verify(&bytes(&v, "pledge")).expect("the pledge verifies");
+
+    // (2) From the text of section 16, with sha2 and ed25519-dalek directly.
+    let proposer_key = keys::from_seed(array(&v, "proposer_member_seed")).verifying_key();
+    assert_eq!(
+        keys::member_id(&keys::from_seed(array(&v, "proposer_member_seed"))).to_string(),
+        text(&v, "proposer")
+    );
+    let author_key = s.author.member.verifying_key();
+    assert_eq!(MemberId::from(author_key).to_string(), text(&v, "author"));
+    let check = |key: &VerifyingKey, input: &[u8], sig: &[u8]| {
+        let sig = Signature::from_bytes(sig.try_into().expect("64 bytes"));
+        key.verify_strict(input, &sig).is_ok()
+    };
+    // An event: domain || body, signed by its member; the id is SHA-256 of
+    // the signed form; a propose's id is the agreement's id.
+    let propose = bytes(&v, "propose");
+    let (body, sig) = propose.split_at(propose.len() - 64);
+    let input = [b"buurt/agreement/v1".as_slice(), body].concat();
+    assert_eq!(hex::encode(&input), text(&v, "propose_signing_input"));
+    assert!(
+        check(&proposer_key, &input, sig),
+        "the proposer signed the propose"
+    );
+    assert_eq!(
+        hex::encode(Sha256::digest(&propose)),
+        text(&v, "agreement_id")
+    );
+    // The propose's body: version 1, zero agreement and prev, the proposer,
+    // at, action 1, the listing, the author.
+    assert_eq!(body[0], 1);
+    assert_eq!(&body[1..65], &[0u8; 64][..]);
+    assert_eq!(&body[65..97], proposer_key.as_bytes());
+    assert_eq!(body[105], 1, "action propose");
+    assert_eq!(&body[122..154], author_key.as_bytes());
+    // The accept names the agreement and, as prev, the propose.
+    let accept = bytes(&v, "accept");
+    let agreement_id = bytes(&v, "agreement_id");
+    assert_eq!(&accept[1..33], agreement_id.as_slice());
+    assert_eq!(
+        &accept[33..65],
+        agreement_id.as_slice(),
+        "prev is the propose"
+    );
+    assert_eq!(&accept[65..97], author_key.as_bytes());
+    assert_eq!(accept[105], 2, "action accept");
+    let (body, sig) = accept.split_at(accept.len() - 64);
+    assert!(check(
+        &author_key,
+        &[b"buurt/agreement/v1".as_slice(), body].concat(),
+        sig
+    ));
+    assert_eq!(hex::encode(Sha256::digest(&accept)), text(&v, "accept_id"));
+    // The completion: domain || agreement || proposer || other || day ||
+    // group; both members sign it, and the returned event carries the
+    // proposer's signature as its last 64 bytes before its own.
+    let c_input = bytes(&v, "completion_signing_input");
+    assert!(c_input.starts_with(b"buurt/completion/v1"));
+    let p_sig = bytes(&v, "proposer_completion_signature");
+    let a_sig = bytes(&v, "author_completion_signature");
+    assert!(check(&proposer_key, &c_input, &p_sig));
+    assert!(check(&author_key, &c_input, &a_sig));
+    let returned = bytes(&v, "returned");
+    assert_eq!(returned[105], 7, "action returned");
+    assert_eq!(
+        &returned[returned.len() - 128..returned.len() - 64],
+        p_sig.as_slice()
+    );
+    // The thanks: domain || body, signed by the author; the pledge names
+    // the thanks by its SHA-256 and carries both completion signatures too.
+    let thanks = bytes(&v, "thanks");
+    let (body, sig) = thanks.split_at(thanks.len() - 64);
+    assert!(check(
+        &author_key,
+        &[b"buurt/thanks/v1".as_slice(), body].concat(),
+        sig
+    ));
+    assert_eq!(
+        hex::encode(Sha256::digest(&thanks)),
+        text(&v, "thanks_digest")
+    );
+    let pledge = bytes(&v, "pledge");
+    assert_eq!(pledge[1], 0, "a pledge");
+    assert_eq!(thanks[1], 1, "a thanks");
+    assert_eq!(
+        &pledge[pledge.len() - 96..pledge.len() - 64],
+        bytes(&v, "thanks_digest").as_slice()
+    );
+    for s in [&p_sig, &a_sig] {
+        assert!(thanks.windows(64).any(|w| w == s.as_slice()));
+        assert!(pledge.windows(64).any(|w| w == s.as_slice()));
+    }
+}
