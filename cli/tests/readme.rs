@@ -205,4 +205,32 @@ fn the_readme_walk_through_runs_as_written() {
             && thread.contains("Ja hoor, zaterdag om tien uur."),
         "the neighbour sees both sides: {thread}"
     );
+    // The loan, from proposal to thanks.
+    assert!(of("buurt accept $DEAL").contains("is accepted"), "{stdout}");
+    assert!(
+        of("buurt --data-dir ~/buurt-buur --api 127.0.0.1:4747 handover").contains("is underway"),
+        "{stdout}"
+    );
+    let returned = of("buurt return $DEAL");
+    assert!(
+        returned.contains("is completed") && returned.contains("is open now"),
+        "{returned}"
+    );
+    assert!(
+        of("buurt thank $DEAL").contains("until they thank you too"),
+        "{stdout}"
+    );
+    assert!(
+        of("buurt --data-dir ~/buurt-buur --api 127.0.0.1:4747 thank").contains("public now"),
+        "{stdout}"
+    );
+    let member = of("buurt member $NEIGHBOUR");
+    assert!(
+        member.contains("thanked by 1 neighbour") && member.contains("Netjes teruggebracht"),
+        "{member}"
+    );
+    assert!(
+        of("buurt agreements --all").contains("completed"),
+        "{stdout}"
+    );
 }

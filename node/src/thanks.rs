@@ -291,6 +291,14 @@ impl Book {
         let reveal_at = if other_said {
             self.store_thanks(&s)?;
             publish.push(thanks.to_vec());
+            // Both members are of this node: theirs was held here.
+            if let Some(v) = self.held.remove(&theirs).map_err(err)? {
+                let held = v.get(8..).unwrap_or_default().to_vec();
+                if let Ok(h) = SignedThanks::verify(&held) {
+                    self.store_thanks(&h)?;
+                    publish.push(held);
+                }
+            }
             None
         } else {
             let at = t.at + REVEAL_AFTER_SECS;

@@ -244,3 +244,32 @@ fn sync_pages_cover_every_statement_once() {
     assert_eq!(pages, 9, "60 statements in pages of 7");
     let _ = SignedThanks::verify(got.iter().next().unwrap()).unwrap();
 }
+
+#[test]
+fn when_both_members_are_of_this_node_the_second_thanks_reveals_both() {
+    let (b, m) = book(Policy::Open);
+    let p = Identity::new(NODE_SEED, [0x02; 32], SCOPE, T0 - 10 * 86_400);
+    let o = Identity::new(NODE_SEED, [0x03; 32], SCOPE, T0 - 10 * 86_400);
+    m.record_member(&p.certificate, "p").unwrap();
+    m.record_member(&o.certificate, "o").unwrap();
+    let c = completion(&p, &o, 9);
+    let first = thanks(&p, &o, &c, &p, &o, "Dank").sign(&p.member).unwrap();
+    let hold = b
+        .hold(&first.bytes, &first.pledge(&p.member).unwrap().bytes)
+        .unwrap();
+    assert!(hold.reveal_at.is_some());
+    let second = thanks(&o, &p, &c, &p, &o, "Jij ook")
+        .sign(&o.member)
+        .unwrap();
+    let pledge = second.pledge(&o.member).unwrap();
+    let hold = b.hold(&second.bytes, &pledge.bytes).unwrap();
+    assert_eq!(hold.reveal_at, None);
+    assert_eq!(
+        hold.publish,
+        vec![pledge.bytes, second.bytes, first.bytes],
+        "the pledge, the thanks, and the one held"
+    );
+    assert_eq!(b.held_len(), 0);
+    assert_eq!(b.thanked_by(&keys::member_id(&o.member)), 1);
+    assert_eq!(b.thanked_by(&keys::member_id(&p.member)), 1);
+}
