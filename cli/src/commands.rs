@@ -8,6 +8,7 @@
 
 mod admin;
 mod agree;
+mod agreements;
 mod inbox;
 mod mail;
 mod node;
@@ -98,7 +99,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Thread { id } => inbox::thread(&cli, &dir, id),
         Command::Mail { id } => mail::mail_state(&cli, &dir, id),
         Command::Propose(a) => agree::propose(&cli, &dir, &a.id, a),
-        Command::Agreements { all } => agree::list(&cli, &dir, *all),
+        Command::Agreements { all } => agreements::list(&cli, &dir, *all),
         Command::Accept {
             agreement,
             keep_open,

@@ -115,6 +115,55 @@ pub fn show_money(m: &Money) -> String {
     format!("{} {}.{:02}", m.currency, m.cents / 100, m.cents % 100)
 }
 
+/// Parses `--hours`: `2`, `1.5`, `1,5`.
+pub fn parse_hours(text: &str) -> Result<u64> {
+    let h: f64 = text
+        .trim()
+        .replace(',', ".")
+        .parse()
+        .map_err(|_| anyhow!("`{text}` is not a number of hours (2, 1.5)"))?;
+    if !(0.0..=2_160.0).contains(&h) {
+        bail!("`{text}`: hours must be between 0 and 2160");
+    }
+    Ok((h * 60.0).round() as u64)
+}
+
+/// Parses a moment: a duration from now (`3d`, `12h`), a date
+/// (`2026-12-05`, midnight UTC) or a date and time (`2026-12-05T14:00`,
+/// UTC, or RFC 3339 with an offset).
+pub fn parse_when(text: &str, t: i64) -> Result<i64> {
+    if let Ok(d) = parse_duration(text) {
+        return Ok(t + d);
+    }
+    let s = text.trim();
+    if let Ok(dt) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(dt.unix_timestamp());
+    }
+    let bad = || {
+        anyhow!(
+            "`{text}` is not a moment: write 3d (from now), 2026-12-05 or 2026-12-05T14:00 (UTC)"
+        )
+    };
+    let (date, clock) = s.split_once('T').unwrap_or((s, "00:00"));
+    let mut d = date.split('-').map(|p| p.parse::<i32>().map_err(|_| bad()));
+    let (y, m, day) = (
+        d.next().ok_or_else(bad)??,
+        d.next().ok_or_else(bad)??,
+        d.next().ok_or_else(bad)??,
+    );
+    let month = time::Month::try_from(u8::try_from(m).map_err(|_| bad())?).map_err(|_| bad())?;
+    let date = time::Date::from_calendar_date(y, month, u8::try_from(day).map_err(|_| bad())?)
+        .map_err(|_| bad())?;
+    let (hh, mm) = clock.split_once(':').ok_or_else(bad)?;
+    let tm = time::Time::from_hms(
+        hh.parse().map_err(|_| bad())?,
+        mm.parse().map_err(|_| bad())?,
+        0,
+    )
+    .map_err(|_| bad())?;
+    Ok(date.with_time(tm).assume_utc().unix_timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

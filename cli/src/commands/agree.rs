@@ -7,7 +7,7 @@
 //! while an accepted agreement runs, open again when it ends, closed when
 //! given away or sold.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use anyhow::{anyhow, bail, Result};
 use buurt_node::clock::{now, rfc3339};
@@ -23,7 +23,6 @@ use super::mail::{recipient, send_letter, sync};
 use super::{client, post, print_json};
 use crate::compose;
 use crate::letters::{conversation_id, Letters, Opened};
-use crate::output;
 use crate::Cli;
 
 /// How a letter carrying an agreement event begins; the signed event
@@ -97,61 +96,12 @@ fn terms_text(p: &Proposal) -> String {
     }
 }
 
-fn hours(minutes: u64) -> String {
+pub(super) fn hours(minutes: u64) -> String {
     if minutes.is_multiple_of(60) {
         (minutes / 60).to_string()
     } else {
         format!("{:.1}", minutes as f64 / 60.0)
     }
-}
-
-/// Parses `--hours`: `2`, `1.5`, `1,5`.
-fn parse_hours(text: &str) -> Result<u64> {
-    let h: f64 = text
-        .trim()
-        .replace(',', ".")
-        .parse()
-        .map_err(|_| anyhow!("`{text}` is not a number of hours (2, 1.5)"))?;
-    if !(0.0..=2_160.0).contains(&h) {
-        bail!("`{text}`: hours must be between 0 and 2160");
-    }
-    Ok((h * 60.0).round() as u64)
-}
-
-/// Parses a moment: a duration from now (`3d`, `12h`), a date
-/// (`2026-12-05`, midnight UTC) or a date and time (`2026-12-05T14:00`,
-/// UTC, or RFC 3339 with an offset).
-fn parse_when(text: &str, t: i64) -> Result<i64> {
-    if let Ok(d) = compose::parse_duration(text) {
-        return Ok(t + d);
-    }
-    let s = text.trim();
-    if let Ok(dt) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-        return Ok(dt.unix_timestamp());
-    }
-    let bad = || {
-        anyhow!(
-            "`{text}` is not a moment: write 3d (from now), 2026-12-05 or 2026-12-05T14:00 (UTC)"
-        )
-    };
-    let (date, clock) = s.split_once('T').unwrap_or((s, "00:00"));
-    let mut d = date.split('-').map(|p| p.parse::<i32>().map_err(|_| bad()));
-    let (y, m, day) = (
-        d.next().ok_or_else(bad)??,
-        d.next().ok_or_else(bad)??,
-        d.next().ok_or_else(bad)??,
-    );
-    let month = time::Month::try_from(u8::try_from(m).map_err(|_| bad())?).map_err(|_| bad())?;
-    let date = time::Date::from_calendar_date(y, month, u8::try_from(day).map_err(|_| bad())?)
-        .map_err(|_| bad())?;
-    let (hh, mm) = clock.split_once(':').ok_or_else(bad)?;
-    let tm = time::Time::from_hms(
-        hh.parse().map_err(|_| bad())?,
-        mm.parse().map_err(|_| bad())?,
-        0,
-    )
-    .map_err(|_| bad())?;
-    Ok(date.with_time(tm).assume_utc().unix_timestamp())
 }
 
 /// A member's choices about agreements, kept in their data directory.
@@ -181,102 +131,17 @@ fn keep_open(dir: &DataDir, listing: &str) -> Result<()> {
     Ok(())
 }
 
-/// An agreement as `buurt agreements` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AgreementView {
-    pub id: String,
-    pub listing: String,
-    pub conversation: String,
-    /// The other member.
-    pub with: String,
-    /// Whether this member proposed it.
-    pub proposed: bool,
-    pub exchange: String,
-    /// proposed, accepted, underway, completed, declined or cancelled.
-    pub stage: String,
-    /// What the next step is, and whose.
-    pub next: String,
-    pub from: Option<String>,
-    pub until: Option<String>,
-    pub price: Option<String>,
-    pub deposit: Option<String>,
-    /// Hours foreseen; and as each member recorded them with `done`.
-    pub hours: Option<String>,
-    pub hours_done: BTreeMap<String, String>,
-    pub note: String,
-    pub overdue: bool,
-    pub problems: Vec<String>,
-    pub proposed_at: String,
-    pub events: usize,
-}
-
-fn view(a: &Agreement, me: &MemberId, t: i64) -> AgreementView {
-    let p = &a.proposal;
-    let other = if *me == a.proposer {
-        p.with
-    } else {
-        a.proposer
-    };
-    let step = if a.is_help() {
-        "handover (started)"
-    } else {
-        "handover"
-    };
-    let end = if a.comes_back() { "return" } else { "done" };
-    let next = match a.stage {
-        Stage::Proposed if *me == a.proposer => "waiting for them to accept or decline".into(),
-        Stage::Proposed => "yours: accept or decline".into(),
-        Stage::Accepted if !a.handed.contains(me) => format!("yours: {step}"),
-        Stage::Accepted => format!("waiting for them to confirm the {step}"),
-        Stage::Underway if !a.finished.contains(me) => format!("yours: {end}"),
-        Stage::Underway => format!("waiting for them to confirm: {end}"),
-        Stage::Completed => "completed: you may thank them (`buurt thank`)".into(),
-        Stage::Declined | Stage::Cancelled => "ended".into(),
-    };
-    let overdue =
-        a.comes_back() && p.until > 0 && p.until < t && matches!(a.stage, Stage::Underway);
-    AgreementView {
-        id: a.id.to_hex(),
-        listing: p.listing.to_string(),
-        conversation: conversation_id(&p.listing, me, &other),
-        with: other.to_string(),
-        proposed: *me == a.proposer,
-        exchange: p.exchange.to_string(),
-        stage: a.stage.as_str().into(),
-        next,
-        from: (p.from > 0).then(|| rfc3339(p.from)),
-        until: (p.until > 0).then(|| rfc3339(p.until)),
-        price: p.price.as_ref().map(compose::show_money),
-        deposit: p.deposit.as_ref().map(compose::show_money),
-        hours: (p.minutes > 0).then(|| hours(p.minutes)),
-        hours_done: a
-            .minutes
-            .iter()
-            .map(|(m, v)| (m.to_string(), hours(*v)))
-            .collect(),
-        note: p.note.clone(),
-        overdue,
-        problems: a
-            .problems
-            .iter()
-            .map(|(m, at, n)| format!("{} by {}: {n}", rfc3339(*at), short(&m.to_string())))
-            .collect(),
-        proposed_at: rfc3339(a.proposed_at),
-        events: a.events.len(),
-    }
-}
-
 /// Everything an agreement command starts from: the member, the letters
 /// (fetched fresh), and the agreements they hold.
-struct Ctx {
-    key: keys::SigningKey,
-    cert: Certificate,
-    all: Vec<Opened>,
-    letters: Letters,
-    list: Vec<Agreement>,
+pub(super) struct Ctx {
+    pub key: keys::SigningKey,
+    pub cert: Certificate,
+    pub all: Vec<Opened>,
+    pub letters: Letters,
+    pub list: Vec<Agreement>,
 }
 
-fn load(cli: &Cli, dir: &DataDir) -> Result<Ctx> {
+pub(super) fn load(cli: &Cli, dir: &DataDir) -> Result<Ctx> {
     let (key, cert, all, _state, letters) = sync(cli, dir)?;
     let list = Agreement::fold(events(&all));
     Ok(Ctx {
@@ -356,8 +221,16 @@ pub fn propose(cli: &Cli, dir: &DataDir, id: &str, a: &crate::ProposeArgs) -> Re
         bail!("listing {} is {}: nothing to agree on", v.id, l.status);
     }
     let t = now();
-    let from = a.from.as_deref().map(|s| parse_when(s, t)).transpose()?;
-    let until = a.until.as_deref().map(|s| parse_when(s, t)).transpose()?;
+    let from = a
+        .from
+        .as_deref()
+        .map(|s| compose::parse_when(s, t))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| compose::parse_when(s, t))
+        .transpose()?;
     if let (Some(f), Some(u)) = (from, until) {
         if u <= f {
             bail!("--until must be after --from");
@@ -382,7 +255,7 @@ pub fn propose(cli: &Cli, dir: &DataDir, id: &str, a: &crate::ProposeArgs) -> Re
         minutes: a
             .hours
             .as_deref()
-            .map(parse_hours)
+            .map(compose::parse_hours)
             .transpose()?
             .unwrap_or(0),
         note: a.note.clone().unwrap_or_default().trim().to_owned(),
@@ -462,7 +335,11 @@ pub fn step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<()> {
             &a.id.to_hex()[..12]
         ),
         Step::Done { hours } => Action::Done {
-            minutes: hours.as_deref().map(parse_hours).transpose()?.unwrap_or(0),
+            minutes: hours
+                .as_deref()
+                .map(compose::parse_hours)
+                .transpose()?
+                .unwrap_or(0),
             completion: a.completion().sign(&ctx.key),
         },
         Step::Problem { note } => {
@@ -495,7 +372,7 @@ pub fn step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<()> {
     after.apply(e).map_err(|e| anyhow!("{e}"))?;
     let listing = follow_listing(cli, dir, &me, &after, &ctx.list)?;
     if cli.json {
-        let mut v = serde_json::to_value(view(&after, &me, now()))?;
+        let mut v = serde_json::to_value(super::agreements::view(&after, &me, now()))?;
         v["sent"] = detail.into();
         v["listing_status"] = listing.map(|s| s.to_string()).into();
         return print_json(&v);
@@ -534,7 +411,7 @@ fn wanted(list: &[&Agreement]) -> Option<Status> {
 /// its agreements (unless kept open): reserved while one runs, open again
 /// after, closed once given or sold. Never touches a listing the author
 /// closed or withdrew. Returns the new status if it changed.
-fn follow_listing(
+pub(super) fn follow_listing(
     cli: &Cli,
     dir: &DataDir,
     me: &MemberId,
@@ -565,76 +442,4 @@ fn follow_listing(
         }
         _ => Ok(None),
     }
-}
-
-/// `buurt agreements`: the running ones (all with `--all`), newest first.
-pub fn list(cli: &Cli, dir: &DataDir, all: bool) -> Result<()> {
-    let ctx = load(cli, dir)?;
-    let me = keys::member_id(&ctx.key);
-    let t = now();
-    // The member's own listings follow their agreements.
-    let mut done = BTreeSet::new();
-    for a in &ctx.list {
-        let last = a.events.last().map_or(0, |e| e.event.at);
-        let recent = !a.stage.is_closed() || t - last < 90 * 86_400;
-        if recent && done.insert(a.proposal.listing) {
-            let _ = follow_listing(cli, dir, &me, a, &ctx.list);
-        }
-    }
-    let mut views: Vec<AgreementView> = ctx
-        .list
-        .iter()
-        .filter(|a| all || !a.stage.is_closed())
-        .map(|a| view(a, &me, t))
-        .collect();
-    views.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at));
-    if cli.json {
-        return print_json(&views);
-    }
-    if views.is_empty() {
-        println!(
-            "{}",
-            if all {
-                "No agreements yet: `buurt propose LISTING` proposes one."
-            } else {
-                "No running agreements (`--all` shows the ended ones too)."
-            }
-        );
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = views
-        .iter()
-        .map(|v| {
-            vec![
-                v.id[..12].to_owned(),
-                short(&v.listing),
-                short(&v.with),
-                v.exchange.clone(),
-                if v.overdue {
-                    format!("{} OVERDUE", v.stage)
-                } else {
-                    v.stage.clone()
-                },
-                v.next.clone(),
-            ]
-        })
-        .collect();
-    output::table(
-        &["AGREEMENT", "LISTING", "WITH", "EXCHANGE", "STAGE", "NEXT"],
-        &rows,
-    );
-    for v in views.iter().filter(|v| v.overdue) {
-        println!(
-            "\nReminder: {} was due back {}: `buurt return {}` once it is.",
-            short(&v.listing),
-            v.until.as_deref().unwrap_or("?"),
-            &v.id[..12]
-        );
-    }
-    for v in &views {
-        for p in &v.problems {
-            println!("\nProblem with {}: {p}", &v.id[..12]);
-        }
-    }
-    Ok(())
 }
