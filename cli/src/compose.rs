@@ -215,4 +215,24 @@ mod tests {
         assert_eq!(parse_topics(&[]).unwrap(), ["other"]);
         assert!(parse_topics(&["drills".into()]).is_err());
     }
+
+    #[test]
+    fn hours_and_moments() {
+        assert_eq!(parse_hours("2").unwrap(), 120);
+        assert_eq!(parse_hours("1,5").unwrap(), 90);
+        assert!(parse_hours("twee").is_err() && parse_hours("-1").is_err());
+        let t = 1_767_225_600; // 2026-01-01T00:00:00Z
+        assert_eq!(parse_when("3d", t).unwrap(), t + 3 * DAY);
+        assert_eq!(parse_when("2026-01-02", t).unwrap(), t + DAY);
+        assert_eq!(
+            parse_when("2026-01-02T14:30", t).unwrap(),
+            t + DAY + 14 * 3_600 + 1_800
+        );
+        assert_eq!(
+            parse_when("2026-01-02T14:30:00+01:00", t).unwrap(),
+            t + DAY + 13 * 3_600 + 1_800
+        );
+        assert!(parse_when("zaterdag", t).is_err());
+        assert!(parse_when("2026-13-01", t).is_err());
+    }
 }
