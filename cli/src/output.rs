@@ -69,6 +69,11 @@ pub fn listings(list: &[ListingView], score: bool) {
     let mut header = vec![
         "ID", "KIND", "EXCHANGE", "TITLE", "TERMS", "SCOPE", "STATUS", "EXPIRES",
     ];
+    // How many neighbours thanked the author, where the node says.
+    let thanks = list.iter().any(|v| v.thanked_by.is_some());
+    if thanks {
+        header.push("THANKED BY");
+    }
     if score {
         header.push("SCORE");
     }
@@ -85,6 +90,12 @@ pub fn listings(list: &[ListingView], score: bool) {
                 v.status.clone(),
                 date(&v.expires_at).to_owned(),
             ];
+            if thanks {
+                r.push(match v.thanked_by.unwrap_or(0) {
+                    0 => "-".to_owned(),
+                    n => n.to_string(),
+                });
+            }
             if score {
                 r.push(format!("{:.2}", v.score.unwrap_or(0.0)));
             }

@@ -143,6 +143,10 @@ fn a_loan_from_proposal_to_thanks_between_two_nodes() {
     );
     let shown = c.ok(&["show", &drill]).stdout;
     assert!(shown.contains("by 1 neighbour"), "{shown}");
+    let found = c.ok(&["--json", "search", "boormachine"]).json();
+    assert_eq!(found[0]["thanked_by"], 1, "{found}");
+    let table = c.ok(&["search", "boormachine"]).stdout;
+    assert!(table.contains("THANKED BY"), "{table}");
     let text = c.ok(&["member", &ma]).stdout;
     assert!(text.contains("Top boormachine, dank!"), "{text}");
 }
