@@ -123,7 +123,7 @@ impl DataDir {
 
     /// The files a backup copies besides the listings: keys, certificate,
     /// token, config and the operator's lists, as names in the directory.
-    pub const BACKED_UP: [&'static str; 9] = [
+    pub const BACKED_UP: [&'static str; 12] = [
         "node.key",
         "member.key",
         "member.cert",
@@ -133,6 +133,12 @@ impl DataDir {
         "blocks.json",
         "trusted.json",
         "revocations.json",
+        // The node's signed vouches (its own are its word to the web).
+        "vouches.json",
+        // The operator's reply keys with their secrets (reports sealed to
+        // them open only with these), and their agreement choices.
+        "reply-keys.json",
+        "agreements.json",
     ];
     pub fn index_path(&self) -> PathBuf {
         self.root.join("index")

@@ -187,27 +187,32 @@ impl Node {
             .local_addr()
             .map_err(|e| RunError::Other(e.to_string()))?
             .to_string();
-        self.dir.write_api_addr(&addr)?;
         let Node { dir, parts } = self;
         let repair = Arc::new(std::sync::Mutex::new(None));
-        let mail = Arc::new(
-            Mail::open(
-                &dir.mail_path(),
-                dir.node_key()?,
-                parts.moderation.clone(),
-                parts.store.clone(),
-                parts.config.mail,
-            )
-            .map_err(|e| RunError::Other(e.to_string()))?,
-        );
-        mail.set_operator(dir.member_id()?);
-        let net = start_network(
-            &dir,
-            &parts.config,
-            parts.sync_context(),
-            parts.announcements,
-            mail.clone(),
-        )?;
+        let sync = parts.sync_context();
+        let started = (|| {
+            let mail = Arc::new(
+                Mail::open(
+                    &dir.mail_path(),
+                    dir.node_key()?,
+                    parts.moderation.clone(),
+                    parts.store.clone(),
+                    parts.config.mail,
+                )
+                .map_err(|e| RunError::Other(e.to_string()))?,
+            );
+            mail.set_operator(dir.member_id()?);
+            let net = start_network(&dir, &parts.config, sync, parts.announcements, mail.clone())?;
+            Ok::<_, RunError>((mail, net))
+        })();
+        let (mail, net) = match started {
+            Ok(s) => s,
+            Err(e) => {
+                // Nothing was written: the index is as the open left it.
+                let _ = std::fs::remove_file(dir.index_dirty_path());
+                return Err(e);
+            }
+        };
         let outbox = tokio::spawn(crate::mail::outbox::run(mail.clone(), net.clone()));
         let state = Arc::new(ApiState {
             ingest: parts.ingest.clone(),
@@ -239,6 +244,7 @@ impl Node {
             parts.moderation.clone(),
             repair.clone(),
         );
+        dir.write_api_addr(&addr)?;
         on_ready(&addr);
         let served = api::serve::serve(
             listener,
@@ -375,24 +381,39 @@ fn spawn_repair_follower(
     })
 }
 
-/// Resolves when the process gets SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves when the process gets SIGINT or SIGTERM. The handlers are
+/// installed when this is called (inside the runtime), not when the future
+/// is first polled: a node must not die of a Ctrl-C that arrives between
+/// writing its API address and serving. Also replaces an ignored SIGINT
+/// (a node started with `&` from a script).
+#[cfg(unix)]
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    async move {
+        tokio::select! {
+            _ = wait_for(int.as_mut()) => {},
+            _ = wait_for(term.as_mut()) => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    }
+}
+
+/// Waits for a signal, or forever when its handler could not be installed.
+#[cfg(unix)]
+async fn wait_for(s: Option<&mut tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -104,7 +104,7 @@ pub fn node(
         .context("starting the async runtime")?;
     let node_id = dir.node_id()?;
     let json = cli.json;
-    rt.block_on(node.serve(run::shutdown_signal(), |addr| {
+    rt.block_on(async move { node.serve(run::shutdown_signal(), |addr| {
         tracing::info!("buurt node running: scope {scope}, {listings} listings, API http://{addr} (Ctrl-C stops it)");
         // The operator's reply key, so that residents' reports (and replies)
         // can reach the operator from the first minute.
@@ -124,7 +124,7 @@ pub fn node(
                 })
             );
         }
-    }))?;
+    }).await })?;
     tracing::info!("buurt node stopped");
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! DIR/listings.bin     "buurt-backup-listings/1\n", then per listing a
 //!                      4-byte big-endian length and the signed bytes
 //! DIR/node.key, member.key, member.cert, operator.token, config.toml,
-//! DIR/members.json, blocks.json, trusted.json, revocations.json
+//! DIR/members.json, blocks.json, trusted.json, revocations.json,
+//! DIR/vouches.json, reply-keys.json, agreements.json
 //! ```
 //!
 //! A backup made while the node runs pauses its writes while the listings
