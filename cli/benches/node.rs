@@ -463,8 +463,33 @@ fn run(size: usize) {
         if std::env::var_os("BENCH_INGEST_ONLY").is_some() {
             return;
         }
+        if restart_only() {
+            ingest.close().unwrap();
+        } else {
+            in_process_rest(&ingest, &index, &corpus, verify, size, now);
+        }
+    }
+    node_process(dir, size);
+}
+
+/// `BENCH_RESTART_ONLY=1`: after the ingest, only the node's start, a few
+/// posts, and its restart after kill -9.
+fn restart_only() -> bool {
+    std::env::var_os("BENCH_RESTART_ONLY").is_some()
+}
+
+/// Duplicate rejection and searches in the engine, in process.
+fn in_process_rest(
+    ingest: &Ingest,
+    index: &SearchIndex,
+    corpus: &[Vec<u8>],
+    verify: f64,
+    size: usize,
+    now: i64,
+) {
+    {
         let t = Instant::now();
-        for b in &corpus {
+        for b in corpus {
             assert!(matches!(
                 ingest.submit(b, Source::Gossip, now).unwrap(),
                 Outcome::Duplicate(_)
@@ -536,8 +561,11 @@ fn run(size: usize) {
         }
         summary("search in the engine (10-query mix)", lat);
     }
+}
 
-    // The node as a process: start time, memory, post latency, CLI search.
+/// The node as a process: start time, memory, post latency, CLI search,
+/// restart after kill -9.
+fn node_process(dir: &Path, size: usize) {
     let (mut child, start) = start_node(dir);
     println!("  node start with {size} listings: {}", ms(start));
     let addr = std::fs::read_to_string(dir.join("api.addr"))
@@ -557,7 +585,8 @@ fn run(size: usize) {
     let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().build());
     let mut post_lat = Vec::new();
     let mut visible = Vec::new();
-    for i in 0..300u64 {
+    let posts: u64 = if restart_only() { 30 } else { 300 };
+    for i in 0..posts {
         let t0 = buurt_node::clock::now();
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&i.to_be_bytes());
@@ -617,30 +646,10 @@ fn run(size: usize) {
     }
     summary("post (sign, HTTP, validate, store, flush)", post_lat);
     summary("post until searchable", visible);
+    if !restart_only() {
+        process_queries(dir, &addr, &agent);
+    }
 
-    let mut cli = Vec::new();
-    for q in ["boormachine", "ladder", "boormachien", "partytent", "fiets"]
-        .iter()
-        .cycle()
-        .take(100)
-    {
-        let t = Instant::now();
-        let out = buurt(dir, &["search", q]);
-        cli.push(t.elapsed());
-        assert!(out.status.success());
-    }
-    summary("`buurt search` end to end (process + HTTP)", cli);
-    let mut status = Vec::new();
-    for _ in 0..200 {
-        let t = Instant::now();
-        let r = agent
-            .get(format!("http://{addr}/v1/status"))
-            .call()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        status.push(t.elapsed());
-    }
-    summary("GET /v1/status", status);
     println!(
         "  node resident memory after the runs: {} MB",
         rss_kb(child.id()) / 1024
@@ -667,6 +676,33 @@ fn run(size: usize) {
         "  data directory (db + index): {} MB",
         size_on_disk / 1_048_576
     );
+}
+
+/// `buurt search` through the CLI, and `GET /v1/status`, against the node.
+fn process_queries(dir: &Path, addr: &str, agent: &ureq::Agent) {
+    let mut cli = Vec::new();
+    for q in ["boormachine", "ladder", "boormachien", "partytent", "fiets"]
+        .iter()
+        .cycle()
+        .take(100)
+    {
+        let t = Instant::now();
+        let out = buurt(dir, &["search", q]);
+        cli.push(t.elapsed());
+        assert!(out.status.success());
+    }
+    summary("`buurt search` end to end (process + HTTP)", cli);
+    let mut status = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let r = agent
+            .get(format!("http://{addr}/v1/status"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        status.push(t.elapsed());
+    }
+    summary("GET /v1/status", status);
 }
 
 fn dir_size(p: &Path) -> u64 {
