@@ -143,6 +143,8 @@ fn a_loan_from_proposal_to_thanks_between_two_nodes() {
     );
     let shown = c.ok(&["show", &drill]).stdout;
     assert!(shown.contains("by 1 neighbour"), "{shown}");
+    // Search finds open listings: the reopened revision reaches C too.
+    assert!(TestNode::eventually(20, || listing_status(&c, &drill) == "open"));
     let found = c.ok(&["--json", "search", "boormachine"]).json();
     assert_eq!(found[0]["thanked_by"], 1, "{found}");
     let table = c.ok(&["search", "boormachine"]).stdout;

@@ -112,6 +112,16 @@ impl Moderation {
         store: &dyn Store,
         now: i64,
     ) -> Result<Moderation, ModerationError> {
+        let m = Moderation::open_unrated(dir, config)?;
+        m.rates.rebuild(store, now)?;
+        Ok(m)
+    }
+
+    /// Like [`Moderation::open`], with no author rates yet: a node starts
+    /// with this and reads them from its store alongside
+    /// ([`Rates::rebuild_alongside`]), so that a start does not wait for a
+    /// read of every record.
+    pub fn open_unrated(dir: &DataDir, config: Arc<Config>) -> Result<Moderation, ModerationError> {
         let node_key = dir.node_key()?;
         let m = Moderation {
             blocks: RwLock::new(Blocks::load(dir.blocks_path())?),
@@ -128,7 +138,6 @@ impl Moderation {
             members: Mutex::new(Members::load(dir.members_path(), node_key)?),
             config,
         };
-        m.rates.rebuild(store, now)?;
         Ok(m)
     }
 

@@ -120,7 +120,21 @@ impl Node {
         let store = Arc::new(SledStore::open(&dir.db_path())?);
         let (index, needs) = open_index(&dir)?;
         let config = Arc::new(config);
-        let moderation = Arc::new(Moderation::open(&dir, config.clone(), &*store, now)?);
+        let moderation = Arc::new(Moderation::open_unrated(&dir, config.clone())?);
+        // The author rates are read from the store alongside the start.
+        {
+            let (m, s) = (moderation.clone(), store.clone());
+            std::thread::spawn(move || {
+                let t = std::time::Instant::now();
+                match m.rates().rebuild_alongside(&*s, now) {
+                    Ok(n) => tracing::debug!(
+                        "author rates read back: {n} revisions of the last two days in {} ms",
+                        t.elapsed().as_millis()
+                    ),
+                    Err(e) => tracing::warn!("reading back the author rates failed: {e}"),
+                }
+            });
+        }
         if let Some(cert) = dir.certificate()? {
             moderation.record_member(&cert, "operator")?;
         }

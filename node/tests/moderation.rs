@@ -254,6 +254,21 @@ fn rates_are_rebuilt_from_the_store_when_a_node_opens() {
         .expect("rebuilds");
     assert_eq!(long_ago, 0);
     assert_eq!(m.admits(&fourth.listing, T0, Source::Gossip), Ok(()));
+    // A node starts without them and reads them alongside: what it counted
+    // meanwhile is kept, and the store's are added.
+    let m = Moderation::open_unrated(&data, config.clone()).expect("opens");
+    let early = signed(&id, listing(&id, 7, "Ding", hour + 7));
+    assert_eq!(m.admits(&early.listing, T0, Source::Gossip), Ok(()));
+    m.stored(&early.listing, T0, Source::Gossip);
+    assert_eq!(m.rates().rebuild_alongside(&store, T0).expect("reads"), 3);
+    assert_eq!(
+        m.admits(&fourth.listing, T0, Source::Gossip),
+        Err(Reason::RateLimited {
+            per: "hour",
+            limit: 3
+        }),
+        "the store's three and the one counted meanwhile"
+    );
     // And the candidates of a purge come from the store by author.
     let by_author = store
         .candidates(Candidates::Author(id.listing_author()))

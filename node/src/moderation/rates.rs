@@ -67,6 +67,16 @@ impl AuthorRate {
         }
     }
 
+    /// Adds `other`'s counts to these.
+    fn merge(&mut self, other: AuthorRate) {
+        for (h, n) in other.hours {
+            *self.hours.entry(h).or_default() += n;
+        }
+        for (d, n) in other.days {
+            *self.days.entry(d).or_default() += n;
+        }
+    }
+
     fn count(&mut self, created: i64) {
         *self.hours.entry(created.div_euclid(3_600)).or_default() += 1;
         *self.days.entry(created.div_euclid(86_400)).or_default() += 1;
@@ -229,6 +239,33 @@ impl Rates {
         if let Some(t) = arrival {
             by_arrival.count(t);
         }
+    }
+
+    /// Adds the counts of the revisions in `store` created after `now -
+    /// REBUILD_SECS` to those counted so far: what a node started without
+    /// waiting for them does once it has read them. A revision stored
+    /// while they were read may count twice (stricter, for that second).
+    /// Returns how many revisions were read.
+    pub fn rebuild_alongside(&self, store: &dyn Store, now: i64) -> Result<usize, StoreError> {
+        let heads = store.created_since(now - REBUILD_SECS)?;
+        let mut fresh: HashMap<MemberId, (AuthorRate, AuthorRate)> = HashMap::new();
+        let mut counted = 0;
+        for h in heads.into_iter().filter(|h| !h.withdrawn) {
+            let (by_created, by_arrival) = fresh.entry(h.author).or_default();
+            by_created.count(h.created_at);
+            by_arrival.count(h.created_at);
+            counted += 1;
+        }
+        let mut authors = self.lock();
+        for (author, (c, a)) in fresh {
+            if authors.len() >= MAX_AUTHORS && !authors.contains_key(&author) {
+                continue;
+            }
+            let (by_created, by_arrival) = authors.entry(author).or_default();
+            by_created.merge(c);
+            by_arrival.merge(a);
+        }
+        Ok(counted)
     }
 
     /// Replaces the counts with those of the revisions in `store` created

@@ -50,6 +50,7 @@ use buurt_protocol::{ContentId, ListingId, MemberId, Scope, SignedListing};
 
 use super::{History, PutOutcome, Store, StoreError};
 
+mod counts;
 mod format;
 mod journal;
 mod keys;
@@ -81,6 +82,11 @@ pub struct SledStore {
     digest: AtomicU64,
     /// The sequence of the last journal entry; changed only under `write`.
     journal: AtomicU64,
+    /// The journal's position in the counts saved with the last mark: the
+    /// journal is not pruned past it (a start replays it from there).
+    counted: AtomicU64,
+    /// Whether the open took the saved counts (else it read every record).
+    saved_counts_used: std::sync::atomic::AtomicBool,
     /// Flushes so far (the watermark's sequence), and when the watermark
     /// file was last written.
     flushes: Mutex<(u64, Option<Instant>)>,
@@ -104,6 +110,12 @@ impl SledStore {
     fn toggle_digest(&self, l: &SignedListing) {
         let h = watermark::record_hash(&l.listing_id().0, l.listing.revision);
         self.digest.fetch_xor(h, Ordering::AcqRel);
+    }
+
+    /// Whether this open took the counts saved with the last mark instead
+    /// of reading every record.
+    pub fn opened_from_saved_counts(&self) -> bool {
+        self.saved_counts_used.load(Ordering::Acquire)
     }
 
     /// The directory the database lives in.
@@ -165,7 +177,10 @@ impl SledStore {
 
     /// Removes the record of `l` (the commit point), then its index entries.
     fn erase(&self, l: &SignedListing) -> Result<(), StoreError> {
-        self.journal(&l.listing_id())?;
+        self.journal(
+            &l.listing_id(),
+            Some((l.listing.revision, l.listing.scope.as_str())),
+        )?;
         self.delete(&listing_key(&l.listing_id()))?;
         self.count.fetch_sub(1, Ordering::AcqRel);
         self.toggle_digest(l);
@@ -247,7 +262,12 @@ impl Store for SledStore {
             let h = History::after(old, self.read_history(&id)?);
             self.insert(&history_key(&id), &encode_history(h))?;
         }
-        self.journal(&id)?;
+        self.journal(
+            &id,
+            replaced
+                .as_ref()
+                .map(|o| (o.listing.revision, o.listing.scope.as_str())),
+        )?;
         self.insert(&listing_key(&id), listing.bytes())?;
         self.toggle_digest(listing);
         if let Some(old) = &replaced {

@@ -13,7 +13,9 @@ impl SledStore {
     /// Writes the format version into a new database, or checks it in an
     /// existing one. `had_data`: sled's log file held bytes before opening,
     /// so the database is not new.
-    pub(super) fn check_format(&self, had_data: bool) -> Result<(), StoreError> {
+    /// `saved`: take the counts saved with the last mark, brought up to date
+    /// by the journal, instead of reading every record, when they can be.
+    pub(super) fn check_format(&self, had_data: bool, saved: bool) -> Result<(), StoreError> {
         match self.db.get(FORMAT_KEY).map_err(|e| self.err(e))? {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
@@ -27,6 +29,15 @@ impl SledStore {
                         found,
                         known: FORMAT_VERSION,
                     });
+                }
+                if saved {
+                    if let Some(c) = self.saved_counts()? {
+                        self.count.store(c.count, Ordering::Release);
+                        self.digest.store(c.digest, Ordering::Release);
+                        *self.scope_counts_lock() = c.scopes;
+                        self.saved_counts_used.store(true, Ordering::Release);
+                        return Ok(());
+                    }
                 }
                 // One pass over the records, reading only their heads:
                 // the count, the count per scope, and the watermark's digest.

@@ -31,7 +31,23 @@ impl SledStore {
     /// Notes in the journal that `id` is about to change; the caller holds
     /// the write lock. Written before the change itself, so that a change
     /// never lacks its entry.
-    pub(super) fn journal(&self, id: &ListingId) -> Result<(), StoreError> {
+    /// `before`: the revision and scope it holds now, if it holds one (the
+    /// saved counts are brought up to date from this at a start).
+    pub(super) fn journal(
+        &self,
+        id: &ListingId,
+        before: Option<(u64, &str)>,
+    ) -> Result<(), StoreError> {
+        let seq = self.journal.load(Ordering::Acquire) + 1;
+        self.insert(&journal_key(seq), &super::counts::entry(id, before))?;
+        self.journal.store(seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// Notes a change whose before is not known (a record that does not
+    /// decode, removed by `buurt repair`): an entry of the older form, so
+    /// that the next start counts every record again.
+    pub(super) fn journal_unknown(&self, id: &ListingId) -> Result<(), StoreError> {
         let seq = self.journal.load(Ordering::Acquire) + 1;
         self.insert(&journal_key(seq), &id.0)?;
         self.journal.store(seq, Ordering::Release);
@@ -52,16 +68,18 @@ impl SledStore {
                 return Ok(None);
             }
             expect += 1;
-            match <[u8; 16]>::try_from(v.as_ref()) {
-                Ok(id) => out.push(ListingId(id)),
-                Err(_) => return Err(self.corrupt("a journal entry is unreadable")),
+            match super::counts::read_entry(&v) {
+                Some((id, _)) => out.push(id),
+                None => return Err(self.corrupt("a journal entry is unreadable")),
             }
         }
         Ok((expect == head + 1).then_some(out))
     }
 
     pub(super) fn prune_journal_to(&self, seq: u64) -> Result<(), StoreError> {
-        let upto = seq.min(self.journal.load(Ordering::Acquire));
+        let upto = seq
+            .min(self.journal.load(Ordering::Acquire))
+            .min(self.counted.load(Ordering::Acquire));
         self.insert(JOURNAL_HEAD_KEY, &upto.to_be_bytes())?;
         let mut batch = ::sled::Batch::default();
         let mut n = 0;

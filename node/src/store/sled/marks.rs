@@ -49,9 +49,14 @@ impl SledStore {
         let mark = {
             let _write = self.lock();
             let mark = self.mark(flushes.0);
+            let counts = self.counts_now();
+            self.db
+                .insert(super::counts::COUNTS_KEY, counts.encode())
+                .map_err(|e| self.err(e))?;
             self.db
                 .insert(watermark::MARK_KEY, &mark.encode())
                 .map_err(|e| self.err(e))?;
+            self.counted.store(counts.journal, Ordering::Release);
             mark
         };
         self.db.flush().map_err(|e| self.err(e))?;

@@ -157,10 +157,14 @@ impl SledStore {
             scopes: Mutex::new(HashMap::new()),
             digest: AtomicU64::new(0),
             journal: AtomicU64::new(0),
+            counted: AtomicU64::new(0),
+            saved_counts_used: std::sync::atomic::AtomicBool::new(false),
             flushes: Mutex::new((0, None)),
             watermark: watermark::path_for(path),
         };
-        store.check_format(had_data)?;
+        // Opening to repair or check reads every record; a start uses the
+        // counts saved with the last mark when it can.
+        store.check_format(had_data, on_loss == OnLoss::Refuse)?;
         store.open_journal()?;
         if stale_watermark {
             // The whole database was moved aside (as the operator guide

@@ -35,6 +35,7 @@ impl SledStore {
         let Some(bytes) = self.db.get(&key).map_err(|e| self.err(e))? else {
             return Ok(false);
         };
+        self.journal_unknown(id)?;
         self.delete(&key)?;
         self.count.fetch_sub(1, Ordering::AcqRel);
         if let Some(r) = revision_of(&bytes) {

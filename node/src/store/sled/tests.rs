@@ -328,6 +328,10 @@ fn the_journal_names_every_change_in_order_across_a_restart() {
         assert_eq!(s.changed_since(0).unwrap(), Some(want));
         assert_eq!(s.changed_since(3).unwrap(), Some(vec![b.listing_id()]));
         assert_eq!(s.changed_since(4).unwrap(), Some(vec![]));
+        // Not past the counts saved with the last mark (none since open).
+        s.prune_journal(2).unwrap();
+        assert_eq!(s.changed_since(1).unwrap().map(|v| v.len()), Some(3));
+        s.flush().unwrap();
         s.prune_journal(2).unwrap();
         assert_eq!(s.changed_since(1).unwrap(), None, "pruned past 1");
         assert_eq!(s.changed_since(2).unwrap().map(|v| v.len()), Some(2));
@@ -372,4 +376,69 @@ fn scope_counts_are_kept_not_scanned() {
     let scope = ident.certificate.scope.to_string();
     assert_eq!(s.scope_counts().unwrap().get(&scope), Some(&5));
     assert_eq!(s.len().unwrap(), 5);
+}
+
+/// A store whose counts were made by reading every record.
+fn scanned(path: &std::path::Path) -> (u64, u64, HashMap<String, usize>) {
+    let (s, _) = SledStore::open_with(path, OnLoss::Open).expect("opens");
+    let scopes = s.scope_counts_lock().clone();
+    (
+        s.count.load(Ordering::Acquire),
+        s.digest.load(Ordering::Acquire),
+        scopes,
+    )
+}
+
+#[test]
+fn a_start_takes_the_saved_counts_and_the_journal_after_them() {
+    use buurt_protocol::sample::{Identity, T0};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let ident = Identity::fixed();
+    let l = |key: u8, rev: u64, scope: &str| {
+        let mut x = ident.offer([key; 16], "Ding", T0);
+        x.revision = rev;
+        x.scope = Scope::parse(scope, 8).unwrap();
+        x.sign(&ident.member).expect("signs")
+    };
+    {
+        let s = SledStore::open(&path).unwrap();
+        for k in 0..20u8 {
+            s.put(&l(k, 10, "nl/amsterdam/oost/dapperbuurt")).unwrap();
+        }
+        s.flush().unwrap();
+        // After the mark: new, replaced (into another scope), removed, and
+        // replaced twice.
+        s.put(&l(30, 10, "nl/amsterdam")).unwrap();
+        s.put(&l(1, 11, "nl/amsterdam")).unwrap();
+        s.remove(&l(2, 10, "nl").listing_id()).unwrap();
+        s.put(&l(3, 11, "nl/amsterdam/oost/dapperbuurt")).unwrap();
+        s.put(&l(3, 12, "nl/amsterdam")).unwrap();
+        // Not closed: the next start is not after a clean stop.
+    }
+    let want = scanned(&path);
+    assert_eq!(want.0, 20);
+    let s = SledStore::open(&path).unwrap();
+    let scopes = s.scope_counts_lock().clone();
+    assert_eq!(
+        (
+            s.count.load(Ordering::Acquire),
+            s.digest.load(Ordering::Acquire),
+            scopes
+        ),
+        want,
+        "the saved counts and the journal's tail give what reading every record gives"
+    );
+    assert!(s.opened_from_saved_counts(), "and not by reading them all");
+    drop(s);
+    // Counts that cannot be trusted are not used: without them, the start
+    // reads every record.
+    {
+        let db = ::sled::open(&path).unwrap();
+        db.remove(super::counts::COUNTS_KEY).unwrap();
+        db.flush().unwrap();
+    }
+    let s = SledStore::open(&path).unwrap();
+    assert!(!s.opened_from_saved_counts());
+    assert_eq!(s.count.load(Ordering::Acquire), 20);
 }
