@@ -305,14 +305,29 @@ fn buurt(dir: &Path, args: &[&str]) -> std::process::Output {
 fn start_node(dir: &Path) -> (Child, Duration) {
     let _ = std::fs::remove_file(dir.join("api.addr"));
     let t = Instant::now();
+    // `BENCH_LOG=debug`: the node's log (with the times of its start's
+    // steps) goes to node.log in the data directory.
+    let (level, log) = match std::env::var("BENCH_LOG") {
+        Ok(level) => (
+            level,
+            Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("node.log"))
+                    .unwrap(),
+            ),
+        ),
+        Err(_) => ("warn".to_owned(), Stdio::null()),
+    };
     let child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
         .args(buurt_tests::NODE_ARGS)
-        .env("BUURT_LOG", "warn")
+        .env("BUURT_LOG", level)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     loop {
@@ -342,7 +357,16 @@ fn run(size: usize) {
     println!("  raw verify_strict, one core (best of 3 rounds): {verify:.0} signatures/s");
 
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+    // `BENCH_KEEP_DIR=1`: the data directory stays, to look into.
+    let (_tmp, kept) = if std::env::var_os("BENCH_KEEP_DIR").is_some() {
+        let kept = tmp.keep();
+        println!("  data directory kept: {}", kept.display());
+        (None, kept)
+    } else {
+        let path = tmp.path().to_owned();
+        (Some(tmp), path)
+    };
+    let dir = kept.as_path();
     let out = buurt(dir, &["init", "--scope", "nl/amsterdam/oost"]);
     assert!(out.status.success());
     // One member posts hundreds of listings a minute here, far over an

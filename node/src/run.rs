@@ -116,9 +116,19 @@ impl Node {
     /// sweeps expired listings. Progress of a rebuild goes to the log.
     pub fn open(dir: DataDir, config: Config) -> Result<Node, RunError> {
         let now = clock::now();
+        let started = std::time::Instant::now();
+        let step = |what: &str| {
+            tracing::debug!("start: {what} after {} ms", started.elapsed().as_millis());
+        };
         ensure_operator_certificate(&dir, &config, now)?;
         let store = Arc::new(SledStore::open(&dir.db_path())?);
+        step(if store.opened_from_saved_counts() {
+            "database open (saved counts)"
+        } else {
+            "database open (every record read)"
+        });
         let (index, needs) = open_index(&dir)?;
+        step("search index open");
         let config = Arc::new(config);
         let moderation = Arc::new(Moderation::open_unrated(&dir, config.clone())?);
         // The author rates are read from the store alongside the start.
@@ -174,6 +184,7 @@ impl Node {
             })?;
             tracing::info!("search index rebuilt: {n} listings");
         }
+        step("search index up to date");
         std::fs::write(dir.index_dirty_path(), b"")
             .map_err(|e| RunError::Other(format!("{}: {e}", dir.index_dirty_path().display())))?;
         let swept = ingest.sweep(clock::now())?;
@@ -181,6 +192,7 @@ impl Node {
             tracing::info!("removed {swept} expired listings");
         }
         ingest.commit_index()?;
+        step("expired listings swept");
         Ok(Node { dir, parts })
     }
 
