@@ -48,21 +48,9 @@ fn thanked_by(node: &TestNode, member: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Three nodes in a line A – B – C, all following the neighbourhood.
-fn line() -> (TestNode, TestNode, TestNode) {
-    let a = TestNode::start(BIN.as_ref(), SCOPE);
-    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
-    let c = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[b.address()]);
-    assert!(TestNode::eventually(20, || a.peer_count() == 1
-        && b.peer_count() == 2
-        && c.peer_count() == 1));
-    assert!(a.wait_subscribed(SCOPE) && b.wait_subscribed(SCOPE) && c.wait_subscribed(SCOPE));
-    (a, b, c)
-}
-
 #[test]
 fn a_loan_from_proposal_to_thanks_between_two_nodes() {
-    let (a, b, c) = line();
+    let (a, b, c) = TestNode::line(BIN.as_ref(), SCOPE);
     let (ma, mb) = (status_of(&a, "member_id"), status_of(&b, "member_id"));
     let drill = offer(&a, "Boormachine te leen", "lend");
     assert!(b.finds(&["boormachine"], &drill, true, 20));

@@ -12,13 +12,7 @@ fn reaches(node: &TestNode, args: &[&str], id: &str, want: bool) -> bool {
 
 #[test]
 fn a_listing_travels_a_line_of_three_nodes() {
-    let a = TestNode::start(BIN.as_ref(), SCOPE);
-    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
-    let c = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[b.address()]);
-    assert!(TestNode::eventually(20, || a.peer_count() == 1
-        && b.peer_count() == 2
-        && c.peer_count() == 1));
-    assert!(a.wait_subscribed(SCOPE) && b.wait_subscribed(SCOPE));
+    let (a, b, c) = TestNode::line(BIN.as_ref(), SCOPE);
     let peers = b.ok(&["--json", "peers"]).json();
     assert!(
         peers[0]["scopes"]

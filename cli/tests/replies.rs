@@ -130,13 +130,7 @@ fn a_reply_and_its_answer_between_two_nodes() {
 
 #[test]
 fn a_reply_through_a_relay_is_read_by_no_node() {
-    let a = TestNode::start(BIN.as_ref(), SCOPE);
-    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
-    let c = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[b.address()]);
-    assert!(TestNode::eventually(20, || a.peer_count() == 1
-        && b.peer_count() == 2
-        && c.peer_count() == 1));
-    assert!(a.wait_subscribed(SCOPE) && b.wait_subscribed(SCOPE));
+    let (a, b, c) = TestNode::line(BIN.as_ref(), SCOPE);
     let id = offer(&a, "Ladder te leen");
     assert!(c.finds(&["ladder"], &id, true, 20), "C has A's offer");
 

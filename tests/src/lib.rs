@@ -88,6 +88,19 @@ impl TestNode {
         TestNode::start_configured(bin, scope, peers, |_| {})
     }
 
+    /// Three nodes in a line, A – B – C (B dials A, C dials B), connected
+    /// and all subscribed to `scope`.
+    pub fn line(bin: &Path, scope: &str) -> (TestNode, TestNode, TestNode) {
+        let a = TestNode::start(bin, scope);
+        let b = TestNode::start_with_peers(bin, scope, &[a.address()]);
+        let c = TestNode::start_with_peers(bin, scope, &[b.address()]);
+        assert!(TestNode::eventually(20, || a.peer_count() == 1
+            && b.peer_count() == 2
+            && c.peer_count() == 1));
+        assert!(a.wait_subscribed(scope) && b.wait_subscribed(scope) && c.wait_subscribed(scope));
+        (a, b, c)
+    }
+
     /// Like [`TestNode::start_with_peers`], with `config.toml` changed by
     /// `edit` before the first start.
     pub fn start_configured(

@@ -39,25 +39,22 @@ impl Parts {
         thanks: Option<Arc<crate::thanks::Book>>,
     ) -> Parts {
         let (tx, announcements) = mpsc::channel(ANNOUNCE);
-        let ingest = Arc::new(match thanks {
-            Some(book) => Ingest::with_thanks(
-                store.clone(),
-                index.clone(),
-                &config,
-                moderation.clone(),
-                Some(tx),
-                space.clone(),
-                book,
+        let thanks = match thanks {
+            Some(book) => book,
+            None => Arc::new(
+                crate::thanks::Book::in_memory(moderation.clone(), moderation.own_node())
+                    .expect("a sled database in memory opens"),
             ),
-            None => Ingest::new(
-                store.clone(),
-                index.clone(),
-                &config,
-                moderation.clone(),
-                Some(tx),
-                space.clone(),
-            ),
-        });
+        };
+        let ingest = Arc::new(Ingest::with_thanks(
+            store.clone(),
+            index.clone(),
+            &config,
+            moderation.clone(),
+            Some(tx),
+            space.clone(),
+            thanks,
+        ));
         Parts {
             config,
             store,

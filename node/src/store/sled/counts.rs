@@ -158,13 +158,7 @@ impl SledStore {
         }
         if expect == c.journal + 1 {
             // Nothing after the counts; but were entries pruned past them?
-            let pruned = self
-                .db
-                .get(JOURNAL_HEAD_KEY)
-                .map_err(|e| self.err(e))?
-                .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-                .unwrap_or(0);
-            if pruned > c.journal {
+            if self.journal_pruned_to()? > c.journal {
                 return Ok(None);
             }
         }

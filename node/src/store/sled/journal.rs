@@ -18,14 +18,19 @@ impl SledStore {
             Some(k) => journal_seq(&k.map_err(|e| self.err(e))?).unwrap_or(0),
             None => 0,
         };
-        let pruned = self
+        let pruned = self.journal_pruned_to()?;
+        self.journal.store(last.max(pruned), Ordering::Release);
+        Ok(())
+    }
+
+    /// Where the journal was pruned to (its entries up to there are gone).
+    pub(super) fn journal_pruned_to(&self) -> Result<u64, StoreError> {
+        Ok(self
             .db
             .get(JOURNAL_HEAD_KEY)
             .map_err(|e| self.err(e))?
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-            .unwrap_or(0);
-        self.journal.store(last.max(pruned), Ordering::Release);
-        Ok(())
+            .unwrap_or(0))
     }
 
     /// Notes in the journal that `id` is about to change; the caller holds
