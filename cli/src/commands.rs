@@ -17,6 +17,7 @@ mod query;
 mod recover;
 mod reports;
 mod thank;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -133,6 +134,17 @@ pub fn run(cli: Cli) -> Result<()> {
         ),
         Command::Thank { agreement, text } => thank::thank(&cli, &dir, agreement, text),
         Command::Member { member_id } => thank::member(&cli, &dir, member_id),
+        Command::Watch { action } => match action {
+            crate::WatchAction::Add {
+                text,
+                topic,
+                kind,
+                near,
+            } => watch::add(&cli, &dir, text, topic.clone(), kind.clone(), near.clone()),
+            crate::WatchAction::List => watch::list(&cli, &dir),
+            crate::WatchAction::Remove { id } => watch::remove(&cli, &dir, *id),
+        },
+        Command::Notifications { all } => watch::notifications(&cli, &dir, *all),
         Command::Follow { scope } => node::follow(&cli, &dir, scope, true),
         Command::Unfollow { scope } => node::follow(&cli, &dir, scope, false),
     }

@@ -178,6 +178,18 @@ pub enum Command {
         /// A short word of thanks (at most 500 bytes)
         text: String,
     },
+    /// Alerts: saved searches on your node that tell you of new listings
+    /// that match, however they arrive
+    Watch {
+        #[command(subcommand)]
+        action: WatchAction,
+    },
+    /// The listings that matched your watches since you last looked
+    Notifications {
+        /// All that are kept (the newest 500), not only the new ones
+        #[arg(long)]
+        all: bool,
+    },
     /// A member's thanks, as this node counts them
     Member {
         /// Member id (bm…)
@@ -364,6 +376,32 @@ pub struct SearchArgs {
     /// Include reserved and closed listings (expired ones are gone)
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WatchAction {
+    /// Watch for listings with all these words (stemmed as search does)
+    Add {
+        /// The words, e.g. "boormachine"; may be empty with a filter
+        #[arg(default_value = "")]
+        text: String,
+        /// Only this topic or group (see `buurt topics`)
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only offers or only requests
+        #[arg(long, value_parser = ["offer", "request"])]
+        kind: Option<String>,
+        /// Only near this geohash (at most 6 characters)
+        #[arg(long)]
+        near: Option<String>,
+    },
+    /// Your watches
+    List,
+    /// Stop a watch
+    Remove {
+        /// The watch's number, from `buurt watch list`
+        id: u64,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -18,6 +18,7 @@ pub mod search;
 pub mod serve;
 pub mod status;
 pub mod thanks;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -101,6 +102,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(search::routes())
         .merge(status::routes())
         .merge(thanks::routes())
+        .merge(watch::routes())
         .merge(admin::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("not_found", "no such API route") })
         .method_not_allowed_fallback(|| async {

@@ -106,6 +106,11 @@ impl DataDir {
         self.root.join("thanks")
     }
 
+    /// The watches database: members' saved searches and notifications.
+    pub fn watches_path(&self) -> PathBuf {
+        self.root.join("watches")
+    }
+
     /// The mail database: members' mailboxes, the outbox, reply keys.
     pub fn mail_path(&self) -> PathBuf {
         self.root.join("mail")

@@ -113,6 +113,8 @@ pub struct Ingest {
     local_mark: AtomicU64,
     /// The thanks this node keeps.
     thanks: Arc<crate::thanks::Book>,
+    /// The members' watches, checked against every listing stored.
+    watches: Option<Arc<crate::watch::Watches>>,
 }
 
 impl Ingest {
@@ -169,6 +171,26 @@ impl Ingest {
             version: AtomicU64::new(0),
             local_mark: AtomicU64::new(0),
             thanks,
+            watches: None,
+        }
+    }
+
+    /// The same pipeline, checking every listing it stores against
+    /// `watches`.
+    pub fn with_watches(mut self, watches: Arc<crate::watch::Watches>) -> Ingest {
+        self.watches = Some(watches);
+        self
+    }
+
+    /// The members' watches, if this pipeline checks any.
+    pub fn watches(&self) -> Option<&Arc<crate::watch::Watches>> {
+        self.watches.as_ref()
+    }
+
+    /// Checks a stored listing against the watches.
+    fn watch(&self, l: &SignedListing, now: i64) {
+        if let Some(w) = &self.watches {
+            w.on_stored(l, now);
         }
     }
 
@@ -184,6 +206,7 @@ impl Ingest {
         };
         self.count(&outcome);
         if let Outcome::Stored(l) = &outcome {
+            self.watch(l, now);
             if source.publishes() {
                 self.local_mark.fetch_max(mark, Ordering::AcqRel);
                 self.store.flush()?;

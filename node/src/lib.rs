@@ -24,3 +24,4 @@ pub mod space;
 pub mod store;
 pub mod sync;
 pub mod thanks;
+pub mod watch;

@@ -155,6 +155,8 @@ impl Node {
         let thanks =
             crate::thanks::Book::open(&dir.thanks_path(), moderation.clone(), dir.node_id()?)
                 .map_err(|e| RunError::Other(e.to_string()))?;
+        let watches = crate::watch::Watches::open(&dir.watches_path())
+            .map_err(|e| RunError::Other(e.to_string()))?;
         let parts = Parts::assemble(
             config,
             store,
@@ -162,6 +164,7 @@ impl Node {
             moderation,
             Some(space),
             Some(Arc::new(thanks)),
+            Some(Arc::new(watches)),
         );
         let ingest = &parts.ingest;
         let mut rebuild = needs == IndexNeeds::Rebuild;

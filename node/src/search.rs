@@ -48,6 +48,7 @@
 mod geohash;
 pub mod indexer;
 mod plan;
+pub(crate) use self::plan::word_stems;
 mod rank;
 mod schema;
 mod stem;

@@ -78,6 +78,10 @@ pub fn inbox(cli: &Cli, dir: &DataDir) -> Result<()> {
     if cli.json {
         return print_json(&list);
     }
+    // Alerts wait beside the letters.
+    if let Some(n) = super::watch::unseen(cli, dir).filter(|n| *n > 0) {
+        println!("{n} new notification(s) from your watches: `buurt notifications`.\n");
+    }
     if list.is_empty() {
         println!("No conversations yet. Answer a listing with `buurt reply ID \"…\"`.");
         return Ok(());

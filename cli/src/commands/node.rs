@@ -151,7 +151,7 @@ pub fn reindex(cli: &Cli, dir: DataDir) -> Result<()> {
     let store = Arc::new(SledStore::open(&dir.db_path())?);
     let index = Arc::new(SearchIndex::open(&dir.index_path())?);
     let moderation = Arc::new(Moderation::open(&dir, config.clone(), &*store, now())?);
-    let ingest = Parts::assemble(config, store, index, moderation, None, None).ingest;
+    let ingest = Parts::assemble(config, store, index, moderation, None, None, None).ingest;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} listings {elapsed}")

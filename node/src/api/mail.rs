@@ -162,7 +162,7 @@ pub struct DeleteAnswer {
     pub deleted: usize,
 }
 
-fn mail_of(st: &ApiState) -> ApiResult<Arc<Mail>> {
+pub(super) fn mail_of(st: &ApiState) -> ApiResult<Arc<Mail>> {
     st.mail.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -172,7 +172,7 @@ fn mail_of(st: &ApiState) -> ApiResult<Arc<Mail>> {
     })
 }
 
-fn refused(r: Refusal) -> ApiError {
+pub(super) fn refused(r: Refusal) -> ApiError {
     match r {
         Refusal::Db(e) => ApiError::internal(e),
         Refusal::NoSuchMailbox => ApiError::new(
@@ -185,7 +185,7 @@ fn refused(r: Refusal) -> ApiError {
     }
 }
 
-fn hex_body(text: &str, what: &str) -> ApiResult<Vec<u8>> {
+pub(super) fn hex_body(text: &str, what: &str) -> ApiResult<Vec<u8>> {
     hex::decode(text.trim()).map_err(|_| ApiError::bad("bad_hex", format!("`{what}` must be hex")))
 }
 
@@ -407,6 +407,7 @@ async fn mailbox(
                 Ok(Json(DeleteAnswer { deleted }).into_response())
             }
             Op::Send { .. } => Err(ApiError::bad("bad_op", "a send goes to POST /v1/mail")),
+            Op::Call { .. } => Err(ApiError::bad("bad_op", "a call goes to its own route")),
         }
     })
     .await?

@@ -31,6 +31,7 @@ impl Ingest {
             self.store.flush()?;
         }
         for listing in stored {
+            self.watch(&listing, now);
             self.announce(Announcement::Listing { listing, source });
         }
         Ok(out)

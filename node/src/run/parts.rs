@@ -37,6 +37,7 @@ impl Parts {
         moderation: Arc<Moderation>,
         space: Option<Arc<Space>>,
         thanks: Option<Arc<crate::thanks::Book>>,
+        watches: Option<Arc<crate::watch::Watches>>,
     ) -> Parts {
         let (tx, announcements) = mpsc::channel(ANNOUNCE);
         let thanks = match thanks {
@@ -46,7 +47,7 @@ impl Parts {
                     .expect("a sled database in memory opens"),
             ),
         };
-        let ingest = Arc::new(Ingest::with_thanks(
+        let mut ingest = Ingest::with_thanks(
             store.clone(),
             index.clone(),
             &config,
@@ -54,7 +55,11 @@ impl Parts {
             Some(tx),
             space.clone(),
             thanks,
-        ));
+        );
+        if let Some(w) = watches {
+            ingest = ingest.with_watches(w);
+        }
+        let ingest = Arc::new(ingest);
         Parts {
             config,
             store,
@@ -77,6 +82,7 @@ impl Parts {
             Arc::new(MemoryStore::new()),
             Arc::new(SearchIndex::in_memory()?),
             moderation,
+            None,
             None,
             None,
         ))

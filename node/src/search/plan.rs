@@ -135,6 +135,25 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
     }
 }
 
+/// Every word of `text` but the stop words, once each, as its Dutch and
+/// English stems, the way the index stems them (for alerts).
+pub(crate) fn word_stems(text: &str) -> Vec<(String, String)> {
+    let mut plain = plain_analyzer();
+    let mut nl = dutch_word_stemmer();
+    let mut en = english_word_stemmer();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut stream = plain.token_stream(text);
+    while stream.advance() {
+        let word = &stream.token().text;
+        if word.is_empty() || STOP_WORDS.contains(&word.as_str()) || !seen.insert(word.clone()) {
+            continue;
+        }
+        out.push((stem(&mut nl, word), stem(&mut en, word)));
+    }
+    out
+}
+
 fn stem(stemmer: &mut TextAnalyzer, word: &str) -> String {
     let mut stream = stemmer.token_stream(word);
     if stream.advance() && !stream.token().text.is_empty() {

@@ -6,6 +6,8 @@
 //!        | for fetch: after (u64), the last mailbox sequence number the member has
 //!        | for delete: count (u16) and that many envelope ids (32 each)
 //!        | for send (op 2): digest (32), Envelope::send_digest of the envelopes to send
+//!        | for a call (op 3): digest (32), the SHA-256 of the call's bytes (a
+//!          member's request to their home node, e.g. about their watches)
 //! signed = body | ed25519 signature of "buurt/mailbox/v1" | body, by the member
 //! ```
 //!
@@ -36,6 +38,8 @@ pub enum Op {
     /// Sign and send these sealed envelopes (their
     /// [`send_digest`](super::Envelope::send_digest)).
     Send { digest: [u8; 32] },
+    /// Carry out this call of the member's (the SHA-256 of its bytes).
+    Call { digest: [u8; 32] },
 }
 
 /// A signed request of a member to their mailbox.
@@ -74,6 +78,10 @@ impl MailboxRequest {
                 w.u8(2);
                 w.bytes(digest);
             }
+            Op::Call { digest } => {
+                w.u8(3);
+                w.bytes(digest);
+            }
         }
         Ok(w.finish()?)
     }
@@ -110,6 +118,9 @@ impl MailboxRequest {
                 Op::Delete(ids)
             }
             2 => Op::Send {
+                digest: r.array("digest")?,
+            },
+            3 => Op::Call {
                 digest: r.array("digest")?,
             },
             value => return Err(DecodeError::BadEnum { field: "op", value }.into()),

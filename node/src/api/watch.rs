@@ -1,0 +1,120 @@
+//! A member's watches (alerts) and their notifications, through one route:
+//! `POST /v1/watch` with a call (a JSON text) and the member's signed
+//! mailbox request naming its SHA-256 (op `call`). Only the member reads or
+//! changes their watches; nothing of them leaves this node.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use buurt_protocol::mail::mailbox::Op;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::mail::{hex_body, mail_of, refused};
+use super::{ApiError, ApiResult, ApiState};
+use crate::watch::{Notification, Watch, WatchError};
+
+pub fn routes() -> Router<Arc<ApiState>> {
+    Router::new().route("/v1/watch", post(watch))
+}
+
+/// A signed call: `request` (hex) is the member's mailbox request with op
+/// `call`, naming the SHA-256 of `call`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WatchBody {
+    pub request: String,
+    pub call: String,
+}
+
+/// What a member asks about their watches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum WatchCall {
+    Add {
+        text: String,
+        #[serde(default)]
+        topic: Option<String>,
+        #[serde(default)]
+        kind: Option<String>,
+        #[serde(default)]
+        near: Option<String>,
+    },
+    Remove {
+        id: u64,
+    },
+    List,
+    Notifications {
+        #[serde(default)]
+        after: u64,
+    },
+}
+
+/// The answer: the member's watches after the call, and what it asked for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WatchAnswer {
+    pub watches: Vec<Watch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<Watch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<bool>,
+    #[serde(default)]
+    pub notifications: Vec<Notification>,
+}
+
+async fn watch(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<WatchBody>, JsonRejection>,
+) -> ApiResult<Json<WatchAnswer>> {
+    let Json(body) = body.map_err(ApiError::bad_json)?;
+    let request = hex_body(&body.request, "request")?;
+    let mail = mail_of(&st)?;
+    let watches = st
+        .ingest
+        .watches()
+        .cloned()
+        .ok_or_else(|| ApiError::bad("no_watches", "this node keeps no watches"))?;
+    let now = st.now();
+    st.blocking(move || {
+        let req = mail.authorise(&request, now).map_err(refused)?;
+        let digest: [u8; 32] = Sha256::digest(body.call.as_bytes()).into();
+        if req.op != (Op::Call { digest }) {
+            return Err(ApiError::bad(
+                "bad_op",
+                "the signed request does not name this call",
+            ));
+        }
+        let call: WatchCall = serde_json::from_str(&body.call)
+            .map_err(|e| ApiError::bad("bad_call", format!("the call is not understood: {e}")))?;
+        let bad = |e: WatchError| match e {
+            WatchError::Db(e) => ApiError::internal(e),
+            other => ApiError::bad("bad_watch", other.to_string()),
+        };
+        let m = req.member;
+        let mut answer = WatchAnswer::default();
+        match call {
+            WatchCall::Add {
+                text,
+                topic,
+                kind,
+                near,
+            } => {
+                answer.added = Some(
+                    watches
+                        .add(&m, &text, topic, kind, near, now)
+                        .map_err(bad)?,
+                )
+            }
+            WatchCall::Remove { id } => answer.removed = Some(watches.remove(&m, id).map_err(bad)?),
+            WatchCall::List => {}
+            WatchCall::Notifications { after } => {
+                answer.notifications = watches.notifications(&m, after).map_err(bad)?
+            }
+        }
+        answer.watches = watches.list(&m).map_err(bad)?;
+        Ok(Json(answer))
+    })
+    .await?
+}
