@@ -395,6 +395,12 @@ fn run(size: usize) {
         built.policy.as_str()
     );
     let config = Arc::new(built);
+    if let Some(n) = std::env::var("BENCH_WATCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return watch_cost(&corpus, &config, now, verify, n);
+    }
     {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("db")).unwrap());
         let index = Arc::new(SearchIndex::open(&dir.join("index")).unwrap());
@@ -494,6 +500,104 @@ fn run(size: usize) {
         }
     }
     node_process(dir, size);
+}
+
+/// `BENCH_WATCHES=N`: what checking every stored listing against N
+/// members' watches costs ingest. Fresh pipelines (sled store and index on
+/// disk) ingest the corpus in pages, without watches and with N, twice
+/// each, alternately, in this one run.
+fn watch_cost(corpus: &[Vec<u8>], config: &Arc<Config>, now: i64, verify: f64, n: usize) {
+    use buurt_node::watch::Watches;
+    // Words of the corpus and words it never has, so some watches match.
+    let words = [
+        "boormachine",
+        "ladder",
+        "fiets",
+        "partytent",
+        "grasmaaier",
+        "tent",
+        "drill",
+        "kwispelstaart",
+        "zeldzaam",
+        "oppas",
+        "naaimachine",
+        "bakfiets",
+    ];
+    // Fresh for every run, so that no member's hourly share is used up by
+    // an earlier one.
+    let make = || {
+        let watches = Arc::new(Watches::in_memory().unwrap());
+        for i in 0..n {
+            let mut member = [0u8; 32];
+            member[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            let text = if i % 4 == 0 {
+                format!(
+                    "{} {}",
+                    words[i % words.len()],
+                    words[(i / 7) % words.len()]
+                )
+            } else {
+                format!("{}{i}", words[i % words.len()])
+            };
+            watches
+                .add(
+                    &buurt_protocol::MemberId(member),
+                    &text,
+                    None,
+                    None,
+                    None,
+                    now,
+                )
+                .unwrap();
+        }
+        watches
+    };
+    let mut watches = make();
+    println!("  {} watches of {n} members", watches.len());
+    for round in 0..2 {
+        for with in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let store: Arc<dyn Store> = Arc::new(SledStore::open(&tmp.path().join("db")).unwrap());
+            let index = Arc::new(SearchIndex::open(&tmp.path().join("index")).unwrap());
+            let moderation = Arc::new(Moderation::in_memory(
+                config.clone(),
+                keys::from_seed([0x99; 32]),
+            ));
+            let mut ingest = Ingest::new(store, index, config, moderation, None, None);
+            if with {
+                watches = make();
+                ingest = ingest.with_watches(watches.clone());
+            }
+            let t = Instant::now();
+            for page in corpus.chunks(PAGE) {
+                for o in ingest.submit_batch(page, Source::Sync, now).unwrap() {
+                    assert!(matches!(o, Outcome::Stored(_)), "{o:?}");
+                }
+            }
+            ingest.commit_index().unwrap();
+            ingest.flush().unwrap();
+            let rate = corpus.len() as f64 / t.elapsed().as_secs_f64();
+            println!(
+                "  round {round}, {}: ingest in pages {rate:.0} listings/s = {:.2} x raw verify rate",
+                if with { "with the watches" } else { "no watches" },
+                rate / verify
+            );
+        }
+    }
+    println!(
+        "  notifications left: {} (and {} over members' hourly share)",
+        (0..n)
+            .map(|i| {
+                let mut member = [0u8; 32];
+                member[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                watches
+                    .notifications(&buurt_protocol::MemberId(member), 0)
+                    .map(|v| v.len())
+                    .unwrap_or(0)
+            })
+            .sum::<usize>(),
+        watches.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 /// `BENCH_RESTART_ONLY=1`: after the ingest, only the node's start, a few
