@@ -233,4 +233,7 @@ fn the_readme_walk_through_runs_as_written() {
         of("buurt agreements --all").contains("completed"),
         "{stdout}"
     );
+    // The neighbour's watch saw the ladder.
+    let alerts = of("buurt --data-dir ~/buurt-buur --api 127.0.0.1:4747 notifications");
+    assert!(alerts.contains("Ladder te leen"), "{alerts}");
 }
