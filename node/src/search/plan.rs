@@ -135,23 +135,31 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
     }
 }
 
+thread_local! {
+    /// The analyzers of [`word_stems`], kept per thread so that their stem
+    /// caches last from one listing to the next.
+    static STEMMERS: std::cell::RefCell<(TextAnalyzer, TextAnalyzer, TextAnalyzer)> =
+        std::cell::RefCell::new((plain_analyzer(), dutch_word_stemmer(), english_word_stemmer()));
+}
+
 /// Every word of `text` but the stop words, once each, as its Dutch and
 /// English stems, the way the index stems them (for alerts).
 pub(crate) fn word_stems(text: &str) -> Vec<(String, String)> {
-    let mut plain = plain_analyzer();
-    let mut nl = dutch_word_stemmer();
-    let mut en = english_word_stemmer();
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    let mut stream = plain.token_stream(text);
-    while stream.advance() {
-        let word = &stream.token().text;
-        if word.is_empty() || STOP_WORDS.contains(&word.as_str()) || !seen.insert(word.clone()) {
-            continue;
+    STEMMERS.with(|s| {
+        let (plain, nl, en) = &mut *s.borrow_mut();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut stream = plain.token_stream(text);
+        while stream.advance() {
+            let word = &stream.token().text;
+            if word.is_empty() || STOP_WORDS.contains(&word.as_str()) || !seen.insert(word.clone())
+            {
+                continue;
+            }
+            out.push((stem(nl, word), stem(en, word)));
         }
-        out.push((stem(&mut nl, word), stem(&mut en, word)));
-    }
-    out
+        out
+    })
 }
 
 fn stem(stemmer: &mut TextAnalyzer, word: &str) -> String {
