@@ -74,6 +74,9 @@ pub enum Command {
         /// nl/amsterdam/oost/dapperbuurt [default: local, a placeholder]
         #[arg(long)]
         scope: Option<String>,
+        /// The node's name, shown by `buurt status` (kept in config.toml)
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Offer something: a thing to lend or give, a meal, help
     Offer(PostArgs),

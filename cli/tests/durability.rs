@@ -96,6 +96,34 @@ fn node_on_a_fresh_directory_initialises_itself() {
 }
 
 #[test]
+fn node_takes_a_scope_and_a_name_on_its_first_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("named");
+    let child = std::process::Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(buurt_tests::NODE_ARGS)
+        .args([
+            "--scope",
+            "nl/amsterdam/oost/dapperbuurt",
+            "--name",
+            "Dapperbuurt",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(TestNode::eventually(30, || data.join("api.addr").exists()));
+    let status = buurt_tests::buurt(BIN.as_ref(), &data, &["--json", "status"]).json();
+    assert_eq!(status["name"], "Dapperbuurt", "{status}");
+    assert_eq!(status["scope"], "nl/amsterdam/oost/dapperbuurt", "{status}");
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    assert!(child.wait_with_output().unwrap().status.success());
+}
+
+#[test]
 fn an_index_from_another_version_is_replaced_and_rebuilt() {
     let mut node = TestNode::start(BIN.as_ref(), "nl/amsterdam/zuid");
     let id = node

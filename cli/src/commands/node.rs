@@ -59,10 +59,12 @@ pub fn node(
     peers: &[String],
     no_mdns: bool,
     scope: Option<&str>,
+    name: Option<&str>,
 ) -> Result<()> {
+    let name = name.map(str::trim);
     if !dir.is_initialised() {
         let chosen = scope.map(|s| s.trim().to_lowercase());
-        let r = run::init(&dir, Some(chosen.as_deref().unwrap_or(DEFAULT_SCOPE)), None)?;
+        let r = run::init(&dir, Some(chosen.as_deref().unwrap_or(DEFAULT_SCOPE)), name)?;
         eprintln!("Initialised a new buurt node in {}", dir.root().display());
         if chosen.is_none() {
             eprintln!(
@@ -73,10 +75,11 @@ pub fn node(
         } else {
             eprintln!("  scope: {}", r.scope);
         }
-    } else if let Some(s) = scope {
+    } else if scope.is_some() || name.is_some() {
         // Another scope for a node that holds nothing yet is taken; one that
-        // holds listings is refused with the reason.
-        let r = run::init(&dir, Some(&s.trim().to_lowercase()), None)?;
+        // holds listings is refused with the reason. A name is just kept.
+        let s = scope.map(|s| s.trim().to_lowercase());
+        let r = run::init(&dir, s.as_deref(), name)?;
         if let Some(old) = r.previous_scope {
             eprintln!(
                 "Moved {} from scope {old} to {}",
