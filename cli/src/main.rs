@@ -464,7 +464,7 @@ Defaults:
   logging      info; set RUST_LOG or BUURT_LOG (e.g. BUURT_LOG=debug, RUST_LOG=buurt=debug)
 
 Examples:
-  buurt node --scope nl/amsterdam/oost/dapperbuurt
+  buurt node --scope nl/amsterdam/oost/dapperbuurt --name Dapperbuurt
       first start: create keys and config for the Dapperbuurt, then run
   buurt --data-dir ~/buurt2 --api 127.0.0.1:4748 node --listen /ip4/0.0.0.0/tcp/4002 \\
       --peer /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…
