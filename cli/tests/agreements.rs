@@ -131,8 +131,10 @@ fn a_loan_from_proposal_to_thanks_between_two_nodes() {
     );
     let shown = c.ok(&["show", &drill]).stdout;
     assert!(shown.contains("by 1 neighbour"), "{shown}");
-    // Search finds open listings: the reopened revision reaches C too.
+    // Search finds open listings: the reopened revision reaches C's store
+    // and then its index (committed within a second).
     assert!(TestNode::eventually(20, || listing_status(&c, &drill) == "open"));
+    assert!(c.finds(&["boormachine"], &drill, true, 20));
     let found = c.ok(&["--json", "search", "boormachine"]).json();
     assert_eq!(found[0]["thanked_by"], 1, "{found}");
     let table = c.ok(&["search", "boormachine"]).stdout;
