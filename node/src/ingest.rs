@@ -131,18 +131,8 @@ impl Ingest {
         announce: Option<mpsc::Sender<Announcement>>,
         space: Option<Arc<Space>>,
     ) -> Ingest {
-        let own = moderation.own_node();
-        let thanks = crate::thanks::Book::in_memory(moderation.clone(), own)
-            .expect("a sled database in memory opens");
-        Ingest::with_thanks(
-            store,
-            index,
-            config,
-            moderation,
-            announce,
-            space,
-            Arc::new(thanks),
-        )
+        let thanks = crate::thanks::Book::in_memory_for(&moderation);
+        Ingest::with_thanks(store, index, config, moderation, announce, space, thanks)
     }
 
     /// Like [`Ingest::new`], with the thanks kept in `thanks`.

@@ -138,6 +138,13 @@ impl Book {
         Book::with_db(path.display().to_string(), db, moderation, own)
     }
 
+    /// A book in memory for the node of `moderation`, for tests and
+    /// throw-away nodes.
+    pub fn in_memory_for(moderation: &Arc<Moderation>) -> Arc<Book> {
+        let own = moderation.own_node();
+        Arc::new(Book::in_memory(moderation.clone(), own).expect("a sled database in memory opens"))
+    }
+
     /// A book in memory, for tests and throw-away nodes.
     pub fn in_memory(moderation: Arc<Moderation>, own: NodeId) -> Result<Book, BookError> {
         let db = sled::Config::new()
@@ -229,17 +236,25 @@ impl Book {
         }
         // The other member of the agreement, if held here, is set free.
         let theirs = key(&t.agreement(), &t.to());
-        let released = match self.held.remove(&theirs).map_err(|e| self.err(e))? {
-            Some(v) if v.len() > 8 => {
-                let held = v[8..].to_vec();
-                if let Ok(h) = SignedThanks::verify(&held) {
-                    self.store_thanks(&h)?;
-                }
-                vec![held]
-            }
-            _ => vec![],
-        };
+        let released = self.release(&theirs)?.into_iter().collect();
         Ok(Took::New { released })
+    }
+
+    /// Takes the thanks held under `k` (if any) out of hold into the
+    /// published ones; returns its bytes, to publish. Held thanks were
+    /// verified when they were handed over.
+    fn release(&self, k: &[u8]) -> Result<Option<Vec<u8>>, BookError> {
+        let Some(v) = self.held.remove(k).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
+        let held = v.get(8..).unwrap_or_default();
+        match SignedThanks::decode_trusted(held) {
+            Ok(h) => {
+                self.store_thanks(&h)?;
+                Ok(Some(held.to_vec()))
+            }
+            Err(_) => Ok(None),
+        }
     }
 
     fn store_thanks(&self, s: &SignedThanks) -> Result<(), BookError> {
@@ -292,13 +307,7 @@ impl Book {
             self.store_thanks(&s)?;
             publish.push(thanks.to_vec());
             // Both members are of this node: theirs was held here.
-            if let Some(v) = self.held.remove(&theirs).map_err(err)? {
-                let held = v.get(8..).unwrap_or_default().to_vec();
-                if let Ok(h) = SignedThanks::verify(&held) {
-                    self.store_thanks(&h)?;
-                    publish.push(held);
-                }
-            }
+            publish.extend(self.release(&theirs)?);
             None
         } else {
             let at = t.at + REVEAL_AFTER_SECS;
@@ -317,20 +326,13 @@ impl Book {
         let mut out = vec![];
         for item in self.held.iter() {
             let (k, v) = item.map_err(|e| self.err(e))?;
-            let Some(at) = v
+            let at = v
                 .get(..8)
-                .map(|b| i64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
-            else {
-                continue;
-            };
-            if at > now {
-                continue;
+                .and_then(|b| b.try_into().ok())
+                .map(i64::from_be_bytes);
+            if at.is_some_and(|at| at <= now) {
+                out.extend(self.release(&k)?);
             }
-            if let Ok(s) = SignedThanks::verify(&v[8..]) {
-                self.store_thanks(&s)?;
-                out.push(v[8..].to_vec());
-            }
-            self.held.remove(k).map_err(|e| self.err(e))?;
         }
         if !out.is_empty() {
             self.flush()?;

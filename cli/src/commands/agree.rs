@@ -154,7 +154,7 @@ pub(super) fn load(cli: &Cli, dir: &DataDir) -> Result<Ctx> {
 }
 
 /// The agreement a prefix of its id names.
-fn find<'a>(list: &'a [Agreement], id: &str) -> Result<&'a Agreement> {
+pub(super) fn find<'a>(list: &'a [Agreement], id: &str) -> Result<&'a Agreement> {
     let id = id.trim().to_ascii_lowercase();
     if id.len() < 4 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         bail!("`{id}` is not an agreement id: give at least 4 of its hex characters (`buurt agreements` lists them)");

@@ -9,13 +9,12 @@ use buurt_node::api::thanks::{ThankAnswer, ThankBody};
 use buurt_node::clock::now;
 use buurt_node::datadir::DataDir;
 use buurt_node::thanks::Standing;
-use buurt_protocol::agreement::{Agreement, Stage};
+use buurt_protocol::agreement::Stage;
 use buurt_protocol::thanks::{Said, Thanks, MAX_THANKS_BYTES};
 use buurt_protocol::{keys, Certificate, MemberId};
 
-use super::agree::events;
+use super::agree::{find, load};
 use super::inbox::short;
-use super::mail::sync;
 use super::{client, print_json};
 use crate::output;
 use crate::Cli;
@@ -32,22 +31,10 @@ pub fn thank(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
             text.len()
         );
     }
-    let (key, cert, all, _, _) = sync(cli, dir)?;
-    let me = keys::member_id(&key);
-    let list = Agreement::fold(events(&all));
-    let id = id.trim().to_ascii_lowercase();
-    let found: Vec<&Agreement> = list
-        .iter()
-        .filter(|a| !id.is_empty() && a.id.to_hex().starts_with(&id))
-        .collect();
-    let a = match found.as_slice() {
-        [a] => *a,
-        [] => bail!("no agreement `{id}` among your letters (`buurt agreements --all` lists them)"),
-        _ => bail!(
-            "`{id}` names {} agreements: give more of the id",
-            found.len()
-        ),
-    };
+    let ctx = load(cli, dir)?;
+    let (key, cert, all) = (&ctx.key, ctx.cert.clone(), &ctx.all);
+    let me = keys::member_id(key);
+    let a = find(&ctx.list, id)?;
     if a.stage != Stage::Completed {
         bail!(
             "agreement {} is {}: a thanks needs both of you to have confirmed it done",
@@ -84,9 +71,9 @@ pub fn thank(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
             text: text.to_owned(),
         },
     }
-    .sign(&key)
+    .sign(key)
     .map_err(|e| anyhow!("{e}"))?;
-    let pledge = signed.pledge(&key).map_err(|e| anyhow!("{e}"))?;
+    let pledge = signed.pledge(key).map_err(|e| anyhow!("{e}"))?;
     let c = client(cli, dir)?;
     let answer: ThankAnswer = c.post(
         "/v1/thanks",

@@ -24,7 +24,7 @@ use buurt_protocol::{Listing, MemberId, NodeId, Status};
 
 use crate::config::RateLimits;
 use crate::outcome::Reason;
-use crate::store::{RevisionHead, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Most authors whose rates are remembered; the map is cleared when full.
 pub const MAX_AUTHORS: usize = 100_000;
@@ -271,20 +271,7 @@ impl Rates {
     /// Replaces the counts with those of the revisions in `store` created
     /// after `now - REBUILD_SECS`. Returns how many revisions were counted.
     pub fn rebuild(&self, store: &dyn Store, now: i64) -> Result<usize, StoreError> {
-        let heads = store.created_since(now - REBUILD_SECS)?;
         self.lock().clear();
-        let mut counted = 0;
-        for RevisionHead {
-            author,
-            created_at,
-            withdrawn,
-        } in heads
-        {
-            if !withdrawn {
-                self.count_head(author, created_at, Some(created_at));
-                counted += 1;
-            }
-        }
-        Ok(counted)
+        self.rebuild_alongside(store, now)
     }
 }

@@ -40,13 +40,7 @@ impl Parts {
         watches: Option<Arc<crate::watch::Watches>>,
     ) -> Parts {
         let (tx, announcements) = mpsc::channel(ANNOUNCE);
-        let thanks = match thanks {
-            Some(book) => book,
-            None => Arc::new(
-                crate::thanks::Book::in_memory(moderation.clone(), moderation.own_node())
-                    .expect("a sled database in memory opens"),
-            ),
-        };
+        let thanks = thanks.unwrap_or_else(|| crate::thanks::Book::in_memory_for(&moderation));
         let mut ingest = Ingest::with_thanks(
             store.clone(),
             index.clone(),
