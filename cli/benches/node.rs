@@ -192,6 +192,7 @@ fn corpus(n: usize, now: i64) -> Vec<Vec<u8>> {
                     ["u173zq", "u173zr", "u173zm", "u173yx"][(rng.next() % 4) as usize].to_owned(),
                 ),
                 terms: Terms::default(),
+                extras: Default::default(),
                 certificate: m.cert.clone(),
             };
             l.sign(&m.key).unwrap().bytes().to_vec()
@@ -741,6 +742,7 @@ fn node_process(dir: &Path, size: usize) {
             tags: vec![],
             geohash: None,
             terms: Terms::default(),
+            extras: Default::default(),
             certificate: cert.clone(),
         };
         let signed = l.sign(&member).unwrap();

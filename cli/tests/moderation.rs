@@ -156,6 +156,7 @@ fn post(node: &TestNode, who: &(SigningKey, Certificate), n: u32, now: i64) -> (
         tags: vec![],
         geohash: None,
         terms: Terms::default(),
+        extras: Default::default(),
         certificate: who.1.clone(),
     }
     .sign(&who.0)

@@ -78,6 +78,7 @@ fn listing(
         tags: vec![],
         geohash: None,
         terms: Terms::default(),
+        extras: Default::default(),
         certificate: who.1.clone(),
     }
 }

@@ -200,6 +200,7 @@ fn listing(node: &SimNode, seq: u64, t: i64) -> SignedListing {
         tags: vec!["boren".into(), "klussen".into()],
         geohash: Some("u173zq".into()),
         terms: Terms::default(),
+        extras: Default::default(),
         certificate: node.cert.clone(),
     }
     .sign(&node.member)

@@ -116,6 +116,7 @@ fn corpus(n: usize, now: i64) -> Vec<SignedListing> {
                 tags: vec![],
                 geohash: None,
                 terms: Terms::default(),
+                extras: Default::default(),
                 certificate: cert.clone(),
             }
             .sign(key)

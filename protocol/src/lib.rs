@@ -9,6 +9,7 @@
 //! vectors are checked against this crate by `tests/vectors.rs`.
 
 pub mod agreement;
+pub mod calendar;
 pub mod certificate;
 pub mod codec;
 pub mod geohash;
@@ -31,6 +32,9 @@ pub use certificate::Certificate;
 pub use codec::{DecodeError, EncodeError};
 pub use id::{ContentId, IdError, ListingId, ListingKey, MemberId, NodeId};
 pub use limits::Limits;
-pub use listing::{Exchange, Kind, Listing, Money, Price, SignedListing, Status, Terms};
+pub use listing::{
+    Behalf, Exchange, Extras, Kind, Listing, Media, Money, Period, Photo, Price, Recurrence,
+    SignedListing, Status, Terms, Window,
+};
 pub use scope::{Scope, ScopeError};
 pub use validate::{validate, validate_cached, CertificateCache, Rejection};

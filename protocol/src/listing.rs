@@ -18,8 +18,14 @@ use crate::scope::Scope;
 
 /// Domain-separation prefix of the bytes an author signs.
 pub const LISTING_DOMAIN: &[u8] = b"buurt/listing/v1";
-/// Format version byte of listings (the first byte of the encoding).
+/// Format version byte of listings without [`Extras`] (the first byte of
+/// the encoding).
 pub const LISTING_VERSION: u8 = 1;
+/// Format version byte of listings with [`Extras`].
+pub const LISTING_VERSION_2: u8 = 2;
+
+mod extras;
+pub use extras::*;
 
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $code:literal, $text:literal;)* }) => {
@@ -140,6 +146,8 @@ pub struct Listing {
     /// A coarse geohash of at most 6 characters, never an address.
     pub geohash: Option<String>,
     pub terms: Terms,
+    /// What version 2 adds; empty for a version-1 listing.
+    pub extras: Extras,
     /// The author's membership certificate.
     pub certificate: Certificate,
 }
@@ -164,6 +172,7 @@ impl Listing {
             tags: vec![],
             geohash: None,
             terms: Terms::default(),
+            extras: Extras::default(),
             ..self.clone()
         }
     }
@@ -171,7 +180,11 @@ impl Listing {
     /// The unsigned body: version byte first, then every field in order.
     pub fn encode_body(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer::default();
-        w.u8(LISTING_VERSION);
+        w.u8(if self.extras.is_empty() {
+            LISTING_VERSION
+        } else {
+            LISTING_VERSION_2
+        });
         w.bytes(&self.author.0);
         w.bytes(&self.key.0);
         w.u64(self.revision);
@@ -213,6 +226,9 @@ impl Listing {
                 money(&mut w, d);
             }
         }
+        if !self.extras.is_empty() {
+            self.extras.encode(&mut w);
+        }
         self.certificate.encode(&mut w);
         w.finish()
     }
@@ -237,7 +253,7 @@ impl Listing {
     }
 }
 
-fn count(w: &mut Writer, n: usize, what: &'static str) {
+pub(crate) fn count(w: &mut Writer, n: usize, what: &'static str) {
     match u8::try_from(n) {
         Ok(n) => w.u8(n),
         // Reuse the writer's overflow report: a 256-byte string cannot fit.
@@ -257,7 +273,7 @@ fn read_money(r: &mut Reader<'_>) -> Result<Money, DecodeError> {
     })
 }
 
-fn read_enum<T>(
+pub(crate) fn read_enum<T>(
     r: &mut Reader<'_>,
     field: &'static str,
     f: fn(u8) -> Option<T>,
@@ -287,7 +303,7 @@ impl SignedListing {
     /// already stores before it spends a signature check. Says nothing about
     /// validity.
     pub fn address_of(bytes: &[u8]) -> Option<ListingId> {
-        if bytes.first() != Some(&LISTING_VERSION) {
+        if !matches!(bytes.first(), Some(&(LISTING_VERSION | LISTING_VERSION_2))) {
             return None;
         }
         let author = MemberId(bytes.get(1..33)?.try_into().ok()?);
@@ -298,7 +314,7 @@ impl SignedListing {
     pub fn decode(bytes: &[u8]) -> Result<SignedListing, DecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.u8("version")?;
-        if version != LISTING_VERSION {
+        if version != LISTING_VERSION && version != LISTING_VERSION_2 {
             return Err(DecodeError::UnknownVersion(version));
         }
         let author = MemberId(r.array("author")?);
@@ -336,6 +352,13 @@ impl SignedListing {
         } else {
             None
         };
+        // Version 2 with nothing in it re-encodes as version 1, and so is
+        // refused below as non-canonical.
+        let extras = if version == LISTING_VERSION_2 {
+            Extras::decode(&mut r)?
+        } else {
+            Extras::default()
+        };
         let certificate = Certificate::decode(&mut r)?;
         let body_len = r.position();
         let signature = r.array("signature")?;
@@ -356,6 +379,7 @@ impl SignedListing {
             tags,
             geohash,
             terms: Terms { price, deposit },
+            extras,
             certificate,
         };
         // One value, one encoding: the fixed-width layout makes this hold by

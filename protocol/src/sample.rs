@@ -74,6 +74,7 @@ impl Identity {
             tags: vec![],
             geohash: None,
             terms: Terms::default(),
+            extras: Default::default(),
             certificate: self.certificate.clone(),
         }
     }
@@ -125,6 +126,50 @@ pub fn vectors() -> Vec<Vector> {
     });
 
     let withdrawal = tombstone(&offer, offer.revision + 3_600, T0 + 3_600);
+
+    // Version 2: a car for three days with a photo, and a weekly meal a
+    // broker posts for a resident.
+    use crate::calendar::day_of;
+    use crate::listing::{Behalf, Media, Period, Photo, Recurrence, Window};
+    let mut car = id.offer([0x33; 16], "Auto te huur tijdens de feestdagen", T0 + 120);
+    car.exchange = Exchange::Rent;
+    car.topics = vec!["goods.car".into()];
+    car.expires_at = car.created_at + 14 * DAY;
+    car.terms.price = Some(Price {
+        amount: Money {
+            cents: 3_500,
+            currency: "EUR".into(),
+        },
+        unit: "dag".into(),
+    });
+    car.extras.availability = vec![
+        Window::days(day_of(T0) + 2, day_of(T0) + 4),
+        Window {
+            weekdays: 0b001_1111,
+            start_minute: 18 * 60,
+            end_minute: 22 * 60,
+            ..Window::days(day_of(T0) + 7, day_of(T0) + 13)
+        },
+    ];
+    car.extras.photo = Some(Photo {
+        sha256: [0xab; 32],
+        size: 48_213,
+        media: Media::Jpeg,
+    });
+    let mut meal = id.offer([0x44; 16], "Stamppot voor twee, elke dinsdag", T0 + 180);
+    meal.exchange = Exchange::Meal;
+    meal.topics = vec!["food.meal".into()];
+    meal.expires_at = meal.created_at + 28 * DAY;
+    meal.extras.every = Some(Recurrence {
+        period: Period::Week,
+        first: day_of(T0) + 5,
+        paused: false,
+    });
+    meal.extras.behalf = Some(Behalf {
+        resident: "mevrouw J.".into(),
+        consent_on: day_of(T0),
+        statement: "Mevrouw J. vroeg dit aan de telefoon, 31 december.".into(),
+    });
     vec![
         Vector {
             name: "offer",
@@ -140,6 +185,16 @@ pub fn vectors() -> Vec<Vector> {
             name: "tombstone",
             listing: withdrawal,
             now: T0 + 3_600,
+        },
+        Vector {
+            name: "car-v2",
+            listing: car,
+            now: T0 + 120,
+        },
+        Vector {
+            name: "meal-on-behalf-v2",
+            listing: meal,
+            now: T0 + 180,
         },
     ]
 }

@@ -6,10 +6,14 @@
 
 use ed25519_dalek::{Signature, VerifyingKey};
 
+use crate::calendar::day_of;
 use crate::certificate::Certificate;
 use crate::codec::DecodeError;
 use crate::limits::{Limits, MAX_GEOHASH_CHARS, MAX_LISTING_BYTES_CEILING, MAX_UNIT_CHARS};
-use crate::listing::{Listing, SignedListing, Status};
+use crate::listing::{
+    Listing, SignedListing, Status, ALL_WEEKDAYS, MAX_PHOTO_BYTES, MAX_RESIDENT_CHARS,
+    MAX_STATEMENT_BYTES, MAX_WINDOWS, MINUTES_PER_DAY,
+};
 use crate::scope::ScopeError;
 use crate::taxonomy;
 
@@ -73,8 +77,20 @@ pub enum Rejection {
     BadAmount,
     #[error("price unit must be at most 16 characters")]
     BadUnit,
-    #[error("a withdrawal must have an empty title, body and tags, and no geohash or terms")]
+    #[error("a withdrawal must have an empty title, body and tags, and no geohash, terms or version-2 fields")]
     TombstoneNotEmpty,
+    #[error("more than {0} availability windows")]
+    TooManyWindows(usize),
+    #[error("an availability window is empty or its weekdays or times are out of range")]
+    BadWindow,
+    #[error("an availability window lies outside the listing's life")]
+    WindowOutsideLife,
+    #[error("a standing offer's first date is after the listing expires")]
+    BadRecurrence,
+    #[error("posting on behalf: {0}")]
+    BadBehalf(&'static str),
+    #[error("a photo must be 1 byte to {} KB", crate::listing::MAX_PHOTO_BYTES / 1024)]
+    BadPhoto,
 }
 
 impl Rejection {
@@ -111,6 +127,12 @@ impl Rejection {
             BadAmount => "bad_amount",
             BadUnit => "bad_unit",
             TombstoneNotEmpty => "tombstone_not_empty",
+            TooManyWindows(_) => "too_many_windows",
+            BadWindow => "bad_window",
+            WindowOutsideLife => "window_outside_life",
+            BadRecurrence => "bad_recurrence",
+            BadBehalf(_) => "bad_behalf",
+            BadPhoto => "bad_photo",
         }
     }
 
@@ -325,12 +347,85 @@ pub fn check_content(l: &Listing, limits: &Limits) -> Result<(), Rejection> {
             && l.body.is_empty()
             && l.tags.is_empty()
             && l.geohash.is_none()
-            && l.terms == Default::default();
+            && l.terms == Default::default()
+            && l.extras.is_empty();
         if !empty {
             return Err(Rejection::TombstoneNotEmpty);
         }
     } else if l.title.trim().is_empty() {
         return Err(Rejection::EmptyTitle);
     }
+    check_extras(l)
+}
+
+/// Rules 16a to 16d: the version-2 fields.
+fn check_extras(l: &Listing) -> Result<(), Rejection> {
+    let e = &l.extras;
+    let (born, lapses) = (day_of(l.created_at), day_of(l.expires_at));
+    if e.availability.len() > MAX_WINDOWS {
+        return Err(Rejection::TooManyWindows(MAX_WINDOWS));
+    }
+    for w in &e.availability {
+        if w.from > w.to
+            || w.weekdays == 0
+            || w.weekdays > ALL_WEEKDAYS
+            || w.start_minute >= w.end_minute
+            || w.end_minute > MINUTES_PER_DAY
+        {
+            return Err(Rejection::BadWindow);
+        }
+        if w.to < born || w.from > lapses {
+            return Err(Rejection::WindowOutsideLife);
+        }
+    }
+    if let Some(r) = &e.every {
+        if r.first > lapses {
+            return Err(Rejection::BadRecurrence);
+        }
+    }
+    if let Some(b) = &e.behalf {
+        let name = b.resident.trim();
+        if name.is_empty() || b.resident.chars().count() > MAX_RESIDENT_CHARS {
+            return Err(Rejection::BadBehalf(
+                "the resident's name is empty or too long",
+            ));
+        }
+        if has_forbidden_char(&b.resident, false) || looks_like_contact(&b.resident) {
+            return Err(Rejection::BadBehalf(
+                "the resident is named by a first name or initials, never contact details",
+            ));
+        }
+        if b.statement.trim().is_empty()
+            || b.statement.len() > MAX_STATEMENT_BYTES
+            || has_forbidden_char(&b.statement, true)
+        {
+            return Err(Rejection::BadBehalf(
+                "the consent statement is empty, too long or has a control character",
+            ));
+        }
+        if b.consent_on > born.saturating_add(1) {
+            return Err(Rejection::BadBehalf("consent is dated after the listing"));
+        }
+    }
+    if let Some(p) = &e.photo {
+        if p.size == 0 || p.size > MAX_PHOTO_BYTES {
+            return Err(Rejection::BadPhoto);
+        }
+    }
     Ok(())
+}
+
+/// An e-mail address or a phone number: an `@`, or six digits in a row.
+fn looks_like_contact(s: &str) -> bool {
+    let mut run = 0;
+    for c in s.chars() {
+        if c == '@' {
+            return true;
+        }
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 6 {
+            return true;
+        }
+    }
+    false
 }

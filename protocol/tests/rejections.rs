@@ -5,7 +5,8 @@ use buurt_protocol::keys;
 use buurt_protocol::limits::DAY;
 use buurt_protocol::sample::{self, Identity, T0};
 use buurt_protocol::{
-    validate, Certificate, Limits, Listing, Money, Price, Rejection, Scope, ScopeError, Status,
+    validate, Behalf, Certificate, Limits, Listing, Media, Money, Period, Photo, Price, Recurrence,
+    Rejection, Scope, ScopeError, Status, Window,
 };
 
 fn id() -> Identity {
@@ -61,11 +62,11 @@ fn malformed_truncated_trailing_version() {
         validate(&longer, T0, &limits),
         Err(Rejection::Malformed(DecodeError::TrailingBytes(1)))
     );
-    let mut v2 = b.to_vec();
-    v2[0] = 2;
+    let mut v3 = b.to_vec();
+    v3[0] = 3;
     assert_eq!(
-        validate(&v2, T0, &limits),
-        Err(Rejection::Malformed(DecodeError::UnknownVersion(2)))
+        validate(&v3, T0, &limits),
+        Err(Rejection::Malformed(DecodeError::UnknownVersion(3)))
     );
     assert!(matches!(
         validate(&[], T0, &limits),
@@ -436,7 +437,136 @@ fn every_reason_has_a_distinct_code() {
         Rejection::BadAmount,
         Rejection::BadUnit,
         Rejection::TombstoneNotEmpty,
+        Rejection::TooManyWindows(0),
+        Rejection::BadWindow,
+        Rejection::WindowOutsideLife,
+        Rejection::BadRecurrence,
+        Rejection::BadBehalf(""),
+        Rejection::BadPhoto,
     ];
     let codes: HashSet<&str> = all.iter().map(|r| r.code()).collect();
     assert_eq!(codes.len(), all.len());
+}
+
+fn day(s: &str) -> u32 {
+    buurt_protocol::calendar::parse(s).unwrap()
+}
+
+/// The base listing lives from T0 for 30 days.
+fn life() -> (u32, u32) {
+    let l = base();
+    (
+        buurt_protocol::calendar::day_of(l.created_at),
+        buurt_protocol::calendar::day_of(l.expires_at),
+    )
+}
+
+#[test]
+fn version_2_fields_are_checked() {
+    let (born, lapses) = life();
+    let mut l = base();
+    l.extras.availability = vec![Window::days(born, born + 2)];
+    assert_eq!(check(l.clone()), Ok(()));
+    l.extras.availability = vec![Window::days(born, born); 9];
+    assert_eq!(check(l.clone()), Err(Rejection::TooManyWindows(8)));
+    l.extras.availability = vec![Window::days(born + 2, born)];
+    assert_eq!(check(l.clone()), Err(Rejection::BadWindow));
+    l.extras.availability = vec![Window {
+        weekdays: 0,
+        ..Window::days(born, born)
+    }];
+    assert_eq!(check(l.clone()), Err(Rejection::BadWindow));
+    l.extras.availability = vec![Window {
+        start_minute: 600,
+        end_minute: 600,
+        ..Window::days(born, born)
+    }];
+    assert_eq!(check(l.clone()), Err(Rejection::BadWindow));
+    l.extras.availability = vec![Window::days(lapses + 1, lapses + 2)];
+    assert_eq!(check(l.clone()), Err(Rejection::WindowOutsideLife));
+    l.extras.availability = vec![Window::days(born - 3, born - 1)];
+    assert_eq!(check(l.clone()), Err(Rejection::WindowOutsideLife));
+
+    let mut l = base();
+    l.extras.every = Some(Recurrence {
+        period: Period::Week,
+        first: lapses + 1,
+        paused: false,
+    });
+    assert_eq!(check(l), Err(Rejection::BadRecurrence));
+
+    let behalf = |resident: &str, statement: &str, consent_on: u32| {
+        let mut l = base();
+        l.extras.behalf = Some(Behalf {
+            resident: resident.into(),
+            consent_on,
+            statement: statement.into(),
+        });
+        check(l)
+    };
+    assert_eq!(
+        behalf("mevrouw J.", "Gevraagd aan de telefoon", born),
+        Ok(())
+    );
+    for (who, what) in [
+        ("", "ok"),
+        ("j@example.org", "ok"),
+        ("Jansen 0612345678", "ok"),
+        ("mevrouw J.", " "),
+        ("mevrouw J.", "\u{7}"),
+    ] {
+        assert!(
+            matches!(behalf(who, what, born), Err(Rejection::BadBehalf(_))),
+            "{who:?} {what:?}"
+        );
+    }
+    assert!(matches!(
+        behalf("mevrouw J.", "ok", born + 2),
+        Err(Rejection::BadBehalf(_))
+    ));
+
+    let photo = |size: u32| {
+        let mut l = base();
+        l.extras.photo = Some(Photo {
+            sha256: [7; 32],
+            size,
+            media: Media::Jpeg,
+        });
+        check(l)
+    };
+    assert_eq!(photo(1), Ok(()));
+    assert_eq!(photo(0), Err(Rejection::BadPhoto));
+    assert_eq!(photo(300 * 1024 + 1), Err(Rejection::BadPhoto));
+
+    let mut t = base().tombstone(2, T0);
+    t.extras.photo = Some(Photo {
+        sha256: [7; 32],
+        size: 1,
+        media: Media::Png,
+    });
+    assert_eq!(check(t), Err(Rejection::TombstoneNotEmpty));
+    let _ = day("2026-12-21");
+}
+
+#[test]
+fn version_2_without_extras_is_not_canonical_and_version_1_is_unchanged() {
+    let plain = base().sign(&id().member).unwrap();
+    assert_eq!(plain.bytes()[0], 1);
+    let mut l = base();
+    l.extras.photo = Some(Photo {
+        sha256: [7; 32],
+        size: 1,
+        media: Media::Webp,
+    });
+    let v2 = l.sign(&id().member).unwrap();
+    assert_eq!(v2.bytes()[0], 2);
+    // The same listing with every extra absent, announced as version 2.
+    let mut forged = plain.bytes().to_vec();
+    forged[0] = 2;
+    assert!(matches!(
+        validate(&forged, T0, &Limits::default()),
+        Err(Rejection::Malformed(_))
+    ));
+    let back = buurt_protocol::SignedListing::decode(v2.bytes()).unwrap();
+    assert_eq!(back.listing.extras, v2.listing.extras);
 }

@@ -399,6 +399,7 @@ pub fn offer_by(
         tags: vec![],
         geohash: None,
         terms: Terms::default(),
+        extras: Default::default(),
         certificate: cert.clone(),
     }
     .sign(key)

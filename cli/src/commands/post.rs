@@ -99,6 +99,7 @@ pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()
         tags: a.tag.iter().map(|t| t.trim().to_owned()).collect(),
         geohash,
         terms,
+        extras: Default::default(),
         certificate: cert.clone(),
     };
     let answer = sign_and_post(cli, dir, &key, listing)?;
