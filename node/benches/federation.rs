@@ -148,6 +148,7 @@ async fn start_node(
         max_listing: config.limits.max_listing_bytes,
         sync_interval: config.sync_interval,
         peer_per_second: config.rate_limits.peer_per_second,
+        photos: None,
     };
     let (client, event_loop) =
         net::start(cfg, sync, from_tee, None, Some(&mut registry)).expect("network");

@@ -14,6 +14,7 @@ pub mod dto;
 pub mod error;
 pub mod listings;
 pub mod mail;
+pub mod photos;
 pub mod search;
 pub mod serve;
 pub mod status;
@@ -38,8 +39,9 @@ use crate::store::Store;
 pub use self::dto::{PostAnswer, PostBody};
 pub use self::error::{ApiError, ApiResult};
 
-/// Largest request body: a hex-encoded listing at the wire ceiling plus JSON.
-pub const MAX_BODY_BYTES: usize = 160 * 1024;
+/// Largest request body: a photo (300 KB), or a hex-encoded listing at the
+/// wire ceiling plus JSON.
+pub const MAX_BODY_BYTES: usize = 320 * 1024;
 /// Most results one search returns.
 pub const MAX_SEARCH_LIMIT: usize = 500;
 /// Requests whose store or index work runs at once on blocking threads;
@@ -74,6 +76,8 @@ pub struct ApiState {
     pub repair: Arc<std::sync::Mutex<Option<crate::recover::repair::Progress>>>,
     /// Mailboxes, outbox and reply keys (`None`: this node keeps no mail).
     pub mail: Option<Arc<crate::mail::Mail>>,
+    /// Listings' photos (`None`: this node keeps none).
+    pub photos: Option<Arc<crate::photos::Photos>>,
 }
 
 impl ApiState {
@@ -99,6 +103,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .merge(listings::routes())
         .merge(mail::routes())
+        .merge(photos::routes())
         .merge(search::routes())
         .merge(status::routes())
         .merge(thanks::routes())

@@ -9,12 +9,26 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The current time in Unix seconds.
+/// The current time in Unix seconds, shifted by `BUURT_CLOCK_OFFSET_SECS`
+/// when that is set (for tests that run a node or the CLI days ahead, e.g.
+/// past a listing's first expiry).
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
+    let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+        .unwrap_or(0);
+    t.saturating_add(offset())
+}
+
+/// `BUURT_CLOCK_OFFSET_SECS`, read once; 0 when unset or not a number.
+fn offset() -> i64 {
+    static OFFSET: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        std::env::var("BUURT_CLOCK_OFFSET_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    })
 }
 
 /// Unix seconds as RFC 3339 in UTC; out-of-range values print as the number.

@@ -111,6 +111,11 @@ impl DataDir {
         self.root.join("watches")
     }
 
+    /// Listings' photos, one file per SHA-256.
+    pub fn photos_path(&self) -> PathBuf {
+        self.root.join("photos")
+    }
+
     /// The mail database: members' mailboxes, the outbox, reply keys.
     pub fn mail_path(&self) -> PathBuf {
         self.root.join("mail")

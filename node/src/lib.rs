@@ -17,6 +17,7 @@ pub mod mail;
 pub mod moderation;
 pub mod net;
 pub mod outcome;
+pub mod photos;
 pub mod recover;
 pub mod run;
 pub mod search;

@@ -173,7 +173,20 @@ impl Moderation {
         if let Some(r) = self.node_refusal(&l.certificate.node) {
             return Err(r);
         }
+        if l.extras.circle.is_some() {
+            return Err(Reason::Private);
+        }
+        if l.extras.behalf.is_some() && source == Source::Local && !self.is_broker(&l.author) {
+            return Err(Reason::NotABroker);
+        }
         self.within_rates(l, now, source)
+    }
+
+    /// Whether the operator made `member` a broker of this node.
+    pub fn is_broker(&self, member: &MemberId) -> bool {
+        self.members_lock()
+            .certificate(member)
+            .is_some_and(|m| m.broker)
     }
 
     /// Why the members of `node` are not accepted under the policy, if
@@ -393,6 +406,15 @@ impl Moderation {
         valid: i64,
     ) -> Result<Member, ModerationError> {
         self.members_lock().admit(member, name, scope, now, valid)
+    }
+
+    /// Grants or takes back the broker role; `None` if not admitted.
+    pub fn set_broker(
+        &self,
+        member: &MemberId,
+        broker: bool,
+    ) -> Result<Option<Member>, ModerationError> {
+        self.members_lock().set_broker(member, broker)
     }
 
     /// Ends a membership: the signed revocation of the member's current

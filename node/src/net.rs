@@ -34,6 +34,7 @@ pub mod exchange;
 pub mod gossip;
 pub mod mail;
 pub mod peers;
+pub mod photos;
 pub mod requests;
 pub mod swarm_core;
 
@@ -133,6 +134,8 @@ pub struct NetConfig {
     pub sync_interval: Duration,
     /// Gossip messages a peer may send per second.
     pub peer_per_second: u32,
+    /// Listings' photos, fetched from and served to peers.
+    pub photos: Option<Arc<crate::photos::Photos>>,
 }
 
 pub use crate::ids::node_id_of;
@@ -178,6 +181,7 @@ pub fn start(
         max_listing: cfg.max_listing,
         peers: peers::Peers::new(explicit, cfg.peer_per_second, std::time::Instant::now()),
         mail,
+        photos: cfg.photos,
     });
     Ok((client, event_loop.run()))
 }

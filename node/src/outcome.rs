@@ -65,6 +65,13 @@ pub enum Reason {
         "its author already posted {limit} listings or revisions in that {per}; try again later"
     )]
     RateLimited { per: &'static str, limit: u32 },
+    /// A listing for a private circle, offered in clear: it travels only
+    /// sealed to the circle's members.
+    #[error("a listing for a private circle is never stored or passed on in clear")]
+    Private,
+    /// Posted on a resident's behalf by a member who is not a broker here.
+    #[error("only a broker may post on a resident's behalf; the operator grants it with `buurt broker add`")]
+    NotABroker,
 }
 
 impl Reason {
@@ -79,6 +86,8 @@ impl Reason {
             Reason::Revoked => "revoked",
             Reason::RateLimited { .. } => "rate_limited",
             Reason::NodeRateLimited(_) => "node_rate_limited",
+            Reason::Private => "private",
+            Reason::NotABroker => "not_a_broker",
         }
     }
 
@@ -87,7 +96,9 @@ impl Reason {
     pub fn is_invalid(&self) -> bool {
         match self {
             Reason::Invalid(r) => r.is_invalid(),
+            Reason::Private => true,
             Reason::NotFollowed(_)
+            | Reason::NotABroker
             | Reason::Blocked
             | Reason::Untrusted(_)
             | Reason::Unvouched(_)

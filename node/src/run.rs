@@ -231,10 +231,23 @@ impl Node {
                 .map_err(|e| RunError::Other(e.to_string()))?,
             );
             mail.set_operator(dir.member_id()?);
-            let net = start_network(&dir, &parts.config, sync, parts.announcements, mail.clone())?;
-            Ok::<_, RunError>((mail, net))
+            let photos = Arc::new(
+                crate::photos::Photos::open(&dir.photos_path(), crate::photos::DEFAULT_QUOTA)
+                    .map_err(|e| {
+                        RunError::Other(format!("{}: {e}", dir.photos_path().display()))
+                    })?,
+            );
+            let net = start_network(
+                &dir,
+                &parts.config,
+                sync,
+                parts.announcements,
+                mail.clone(),
+                photos.clone(),
+            )?;
+            Ok::<_, RunError>((mail, net, photos))
         })();
-        let (mail, net) = match started {
+        let (mail, net, photos) = match started {
             Ok(s) => s,
             Err(e) => {
                 // Nothing was written: the index is as the open left it.
@@ -261,6 +274,7 @@ impl Node {
             dir: dir.clone(),
             repair: repair.clone(),
             mail: Some(mail.clone()),
+            photos: Some(photos),
         });
         let tasks = spawn_background(
             parts.ingest.clone(),
@@ -305,6 +319,7 @@ fn start_network(
     sync: Arc<sync::Context>,
     announcements: mpsc::Receiver<Announcement>,
     mail: Arc<Mail>,
+    photos: Arc<crate::photos::Photos>,
 ) -> Result<Option<crate::net::NetClient>, RunError> {
     if config.listen.is_empty() && config.peers.is_empty() {
         return Ok(None);
@@ -318,6 +333,7 @@ fn start_network(
         max_listing: config.limits.max_listing_bytes,
         sync_interval: config.sync_interval,
         peer_per_second: config.rate_limits.peer_per_second,
+        photos: Some(photos),
     };
     let (client, event_loop) = crate::net::start(cfg, sync, announcements, Some(mail), None)
         .map_err(|e| RunError::Other(e.to_string()))?;

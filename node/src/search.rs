@@ -138,6 +138,9 @@ pub struct Query {
     /// eight neighbours of the same precision. Listings carry at most 6
     /// characters, so a longer geohash is cut to 6.
     pub near: Option<String>,
+    /// Only listings available on this day (protocol.md, section 5,
+    /// "Version 2"): those without windows, and those with a window over it.
+    pub available: Option<buurt_protocol::calendar::Day>,
     /// Also find reserved, closed and expired listings (never withdrawn
     /// ones: those are not in the index).
     pub include_inactive: bool,

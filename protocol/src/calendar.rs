@@ -80,6 +80,81 @@ pub fn parse(s: &str) -> Option<Day> {
     from_civil(y, m, d)
 }
 
+/// Dutch weekday abbreviations, Monday first, as residents write them.
+pub const WEEKDAYS_NL: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
+/// English weekday abbreviations, Monday first.
+pub const WEEKDAYS_EN: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// The weekday named `s` (Dutch or English, any case): 0 is Monday.
+pub fn parse_weekday(s: &str) -> Option<u8> {
+    let s = s.trim().to_ascii_lowercase();
+    (0..7u8).find(|&i| {
+        let (nl, en) = (WEEKDAYS_NL[usize::from(i)], WEEKDAYS_EN[usize::from(i)]);
+        s == nl || s == en || (s.len() > 3 && s.starts_with(en))
+    })
+}
+
+/// A weekday mask (bit 0 Monday) from `ma-vr`, `za,zo`, `di` or a mix
+/// (`ma-wo,vr`); `None` when a part is not a weekday.
+pub fn parse_weekdays(s: &str) -> Option<u8> {
+    let mut mask = 0u8;
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (parse_weekday(a)?, parse_weekday(b)?);
+                let mut d = a;
+                loop {
+                    mask |= 1 << d;
+                    if d == b {
+                        break;
+                    }
+                    d = (d + 1) % 7;
+                }
+            }
+            None => mask |= 1 << parse_weekday(part)?,
+        }
+    }
+    Some(mask)
+}
+
+/// A weekday mask in Dutch: `ma-vr`, `za,zo`, `ma,wo,vr`; empty for every day.
+pub fn format_weekdays(mask: u8) -> String {
+    if mask & 0x7F == 0x7F {
+        return String::new();
+    }
+    let mut parts = Vec::new();
+    let mut d = 0;
+    while d < 7 {
+        if mask & (1 << d) == 0 {
+            d += 1;
+            continue;
+        }
+        let start = d;
+        while d + 1 < 7 && mask & (1 << (d + 1)) != 0 {
+            d += 1;
+        }
+        parts.push(match d - start {
+            0 => WEEKDAYS_NL[start].to_owned(),
+            1 => format!("{},{}", WEEKDAYS_NL[start], WEEKDAYS_NL[d]),
+            _ => format!("{}-{}", WEEKDAYS_NL[start], WEEKDAYS_NL[d]),
+        });
+        d += 1;
+    }
+    parts.join(",")
+}
+
+/// Minutes after midnight as `HH:MM` (1440 is `24:00`).
+pub fn format_minutes(m: u16) -> String {
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// `HH:MM` (or `H:MM`, or `24:00`) as minutes after midnight.
+pub fn parse_minutes(s: &str) -> Option<u16> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +171,23 @@ mod tests {
         );
         assert_eq!(parse("2027-02-29"), None);
         assert_eq!(parse("1969-12-31"), None);
+    }
+
+    #[test]
+    fn weekdays_and_times() {
+        assert_eq!(parse_weekdays("ma-vr"), Some(0b001_1111));
+        assert_eq!(parse_weekdays("za,zo"), Some(0b110_0000));
+        assert_eq!(parse_weekdays("vr-ma"), Some(0b111_0001));
+        assert_eq!(parse_weekdays("tuesday"), Some(0b10));
+        assert_eq!(parse_weekdays("maandag"), None);
+        assert_eq!(format_weekdays(0b001_1111), "ma-vr");
+        assert_eq!(format_weekdays(0b110_0000), "za,zo");
+        assert_eq!(format_weekdays(0b101_0101), "ma,wo,vr,zo");
+        assert_eq!(format_weekdays(0x7F), "");
+        assert_eq!(parse_minutes("18:00"), Some(1_080));
+        assert_eq!(parse_minutes("24:00"), Some(1_440));
+        assert_eq!(parse_minutes("24:01"), None);
+        assert_eq!(format_minutes(1_320), "22:00");
     }
 
     #[test]

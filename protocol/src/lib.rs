@@ -18,6 +18,7 @@ pub mod keys;
 pub mod limits;
 pub mod listing;
 pub mod mail;
+pub mod photo;
 pub mod revision;
 pub mod revocation;
 pub mod sample;

@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use buurt_protocol::{MemberId, NodeId, Scope};
 
 use super::dto::{
-    AdmitAsk, BackupAnswer, BackupAsk, Block, BlockAnswer, BlockAsk, Member, ReindexAnswer,
-    RevokeAnswer, TrustAnswer, TrustAsk, TrustedList, UnblockAnswer, UntrustAnswer,
+    AdmitAsk, BackupAnswer, BackupAsk, Block, BlockAnswer, BlockAsk, BrokerAsk, Member,
+    ReindexAnswer, RevokeAnswer, TrustAnswer, TrustAsk, TrustedList, UnblockAnswer, UntrustAnswer,
 };
 use super::{parse, ApiError, ApiResult, ApiState, PathText};
 use crate::ingest::{Revoked, Source, Vouched};
@@ -37,6 +37,7 @@ pub fn routes(state: Arc<ApiState>) -> Router<Arc<ApiState>> {
         .route("/v1/admin/blocks/{target}", delete(remove_block))
         .route("/v1/admin/members", get(list_members).post(admit))
         .route("/v1/admin/members/{member}/revoke", post(revoke))
+        .route("/v1/admin/members/{member}/broker", post(set_broker))
         .route("/v1/admin/trusted", get(list_trusted).post(add_trusted))
         .route("/v1/admin/trusted/{node}", delete(remove_trusted))
         .route("/v1/admin/mailboxes", get(list_mailboxes))
@@ -187,11 +188,44 @@ async fn admit(
     }
     let now = st.now();
     let s = st.clone();
+    let broker = ask.broker;
     let entry = st
-        .blocking(move || s.moderation.admit(member, &ask.name, scope, now, valid))
+        .blocking(move || {
+            let m = s.moderation.admit(member, &ask.name, scope, now, valid)?;
+            if broker {
+                return s
+                    .moderation
+                    .set_broker(&member, true)
+                    .map(|b| b.unwrap_or(m));
+            }
+            Ok(m)
+        })
         .await?
         .map_err(ApiError::internal)?;
     Ok(Json(entry))
+}
+
+/// `POST /v1/admin/members/{member}/broker` with `{"broker": true|false}`:
+/// grants or takes back the role of posting for residents without a device.
+async fn set_broker(
+    State(st): State<Arc<ApiState>>,
+    PathText(member): PathText,
+    body: Result<Json<BrokerAsk>, JsonRejection>,
+) -> ApiResult<Json<Member>> {
+    let member: MemberId = parse("bad_member_id", &member)?;
+    let Json(ask) = body.map_err(ApiError::bad_json)?;
+    let s = st.clone();
+    st.blocking(move || s.moderation.set_broker(&member, ask.broker))
+        .await?
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_a_member",
+                format!("{member} is not a member of this node; admit them first"),
+            )
+        })
 }
 
 /// Revokes a membership here; ingest takes the revocation in like one from

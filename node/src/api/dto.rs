@@ -3,6 +3,7 @@
 //! are a contract (design brief, "CLI contract"; docs/operator.md lists the
 //! routes): add fields, never rename them.
 
+use buurt_protocol::calendar;
 use buurt_protocol::{SignedListing, Terms};
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +53,74 @@ pub struct ListingView {
     /// (distinct thankers of accepted nodes; see docs/protocol.md 16).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub thanked_by: Option<usize>,
+    /// When it can be had; absent means whenever it is open.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub availability: Vec<WindowView>,
+    /// A standing offer's rhythm and its next dates.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub every: Option<EveryView>,
+    /// Posted by a broker (the author) for a resident.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub behalf: Option<BehalfView>,
+    /// The photo's hash, size and type; `GET /v1/photos/{sha256}` has it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub photo: Option<buurt_protocol::Photo>,
 }
+
+/// An availability window, as people write it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowView {
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: String,
+    pub to: String,
+    /// `ma-vr`, `za,zo`; absent for every day.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub days: Option<String>,
+    /// `18:00-22:00`; absent for the whole day.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hours: Option<String>,
+}
+
+impl WindowView {
+    pub fn new(w: &buurt_protocol::Window) -> WindowView {
+        let days = calendar::format_weekdays(w.weekdays);
+        let whole = w.start_minute == 0 && w.end_minute == buurt_protocol::listing::MINUTES_PER_DAY;
+        WindowView {
+            from: calendar::format(w.from),
+            to: calendar::format(w.to),
+            days: (!days.is_empty()).then_some(days),
+            hours: (!whole).then(|| {
+                format!(
+                    "{}-{}",
+                    calendar::format_minutes(w.start_minute),
+                    calendar::format_minutes(w.end_minute)
+                )
+            }),
+        }
+    }
+}
+
+/// A standing offer, with the dates it comes next.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EveryView {
+    /// `week`, `fortnight` or `month`.
+    pub period: buurt_protocol::Period,
+    pub first: String,
+    pub paused: bool,
+    /// The next three dates from today (none while paused).
+    pub next: Vec<String>,
+}
+
+/// Who a broker posted for, and the consent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BehalfView {
+    pub resident: String,
+    pub consent_on: String,
+    pub statement: String,
+}
+
+/// How many next dates of a standing offer a view shows.
+const NEXT_DATES: usize = 3;
 
 impl ListingView {
     pub fn new(s: &SignedListing) -> ListingView {
@@ -80,6 +148,26 @@ impl ListingView {
             first_created_at: None,
             revisions: None,
             thanked_by: None,
+            availability: l.extras.availability.iter().map(WindowView::new).collect(),
+            every: l.extras.every.map(|r| EveryView {
+                period: r.period,
+                first: calendar::format(r.first),
+                paused: r.paused,
+                next: if r.paused {
+                    vec![]
+                } else {
+                    r.next(calendar::day_of(crate::clock::now()), NEXT_DATES)
+                        .into_iter()
+                        .map(calendar::format)
+                        .collect()
+                },
+            }),
+            behalf: l.extras.behalf.as_ref().map(|b| BehalfView {
+                resident: b.resident.clone(),
+                consent_on: calendar::format(b.consent_on),
+                statement: b.statement.clone(),
+            }),
+            photo: l.extras.photo,
         }
     }
 
@@ -261,6 +349,16 @@ pub struct AdmitAsk {
     /// Seconds; defaults to a year.
     #[serde(default)]
     pub valid_secs: Option<i64>,
+    /// Also make the member a broker.
+    #[serde(default)]
+    pub broker: bool,
+}
+
+/// Body of `POST /v1/admin/members/{member}/broker`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerAsk {
+    pub broker: bool,
 }
 
 /// Answer of `POST /v1/admin/members/{member}/revoke`.

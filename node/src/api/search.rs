@@ -28,6 +28,8 @@ pub struct SearchParams {
     pub topic: Option<String>,
     pub scope: Option<String>,
     pub near: Option<String>,
+    /// `YYYY-MM-DD`: only what is available that day.
+    pub available: Option<String>,
     pub limit: Option<usize>,
     /// Include reserved and closed listings (expired ones never come back).
     pub all: bool,
@@ -73,6 +75,11 @@ pub fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery>
             ))
         }
     })?;
+    let available = filter(p.available.as_deref(), |d| {
+        buurt_protocol::calendar::parse(d).ok_or_else(|| {
+            ApiError::bad("bad_date", format!("`{d}` is not a date like 2026-12-21"))
+        })
+    })?;
     let limit = p.limit.unwrap_or(20);
     if limit == 0 || limit > MAX_SEARCH_LIMIT {
         return Err(ApiError::bad(
@@ -93,6 +100,7 @@ pub fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery>
         topic,
         scope,
         near,
+        available,
         include_inactive: p.all,
         limit,
     })

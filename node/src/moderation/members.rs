@@ -28,6 +28,10 @@ pub struct Member {
     pub not_after: String,
     /// The certificate, hex-encoded, as the resident's CLI fetches it.
     pub certificate: String,
+    /// A broker posts listings on behalf of residents without a device
+    /// (protocol.md, section 5, "Version 2").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broker: bool,
 }
 
 /// The admitted members, in memory and (unless in-memory only) on disk.
@@ -82,8 +86,25 @@ impl Members {
             not_before: rfc3339(cert.not_before),
             not_after: rfc3339(cert.not_after),
             certificate: hex::encode(bytes),
+            broker: false,
         });
         super::save(&self.path, &self.list)
+    }
+
+    /// Grants or takes back the broker role; `None` if not admitted.
+    pub fn set_broker(
+        &mut self,
+        member: &MemberId,
+        broker: bool,
+    ) -> Result<Option<Member>, ModerationError> {
+        let text = member.to_string();
+        let Some(m) = self.list.iter_mut().rev().find(|m| m.member_id == text) else {
+            return Ok(None);
+        };
+        m.broker = broker;
+        let m = m.clone();
+        super::save(&self.path, &self.list)?;
+        Ok(Some(m))
     }
 
     /// Ends a membership: the signed revocation of the member's current
@@ -135,6 +156,8 @@ impl Members {
             now + valid,
         );
         let bytes = cert.to_bytes()?;
+        // A renewal keeps the role.
+        let broker = self.certificate(&member).is_some_and(|m| m.broker);
         let entry = Member {
             member_id: member.to_string(),
             name: name.to_owned(),
@@ -142,6 +165,7 @@ impl Members {
             not_before: rfc3339(cert.not_before),
             not_after: rfc3339(cert.not_after),
             certificate: hex::encode(bytes),
+            broker,
         };
         self.list.retain(|m| m.member_id != entry.member_id);
         self.list.push(entry.clone());

@@ -1,6 +1,7 @@
 //! The protocols a node speaks, and how its swarm is built: TCP + Noise +
 //! Yamux, gossipsub (anonymous, content-addressed ids, manual validation),
-//! identify, ping, optional mDNS, `/buurt/sync/1` and `/buurt/mail/1`.
+//! identify, ping, optional mDNS, `/buurt/sync/1`, `/buurt/mail/1` and
+//! `/buurt/photo/1`.
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: request_response::Behaviour<SyncCodec>,
     pub mail: request_response::Behaviour<crate::mail::codec::MailCodec>,
+    pub photo: request_response::Behaviour<super::photos::PhotoCodec>,
 }
 
 /// Refuses a TCP port another process listens on. libp2p's TCP transport
@@ -137,8 +139,15 @@ pub fn build(
                     .with_request_timeout(super::MAIL_TIMEOUT)
                     .with_max_concurrent_streams(64),
             );
+            let photo = request_response::Behaviour::new(
+                [(super::photos::PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(super::photos::TIMEOUT)
+                    .with_max_concurrent_streams(16),
+            );
             Ok(Behaviour {
                 mail,
+                photo,
                 gossipsub,
                 identify,
                 ping: ping::Behaviour::default(),

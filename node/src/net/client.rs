@@ -16,6 +16,10 @@ use crate::sync::{self, RequestError, ScopeSync};
 
 /// What the network is told to do.
 pub enum Command {
+    /// A listing here names this photo: fetch it from peers if missing.
+    WantPhoto {
+        photo: buurt_protocol::Photo,
+    },
     /// How many connected peers follow `scope`'s topic (have announced
     /// their subscription).
     Followers {
@@ -142,6 +146,11 @@ impl NetClient {
     }
 
     /// Sends one mail request to `peer` if connected to it.
+    /// Asks the network to fetch `photo` from peers if it is missing.
+    pub async fn want_photo(&self, photo: buurt_protocol::Photo) {
+        let _ = self.tx.send(Command::WantPhoto { photo }).await;
+    }
+
     pub async fn mail_request(
         &self,
         peer: PeerId,

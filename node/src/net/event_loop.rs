@@ -22,6 +22,7 @@ use super::client::{Command, PeerInfo};
 use super::gossip::{self, Gossip, Validated};
 use super::mail::{self, MailAnswer, Mailroom};
 use super::peers::{Connection, Peers};
+use super::photos::Darkroom;
 use super::requests::{self, Answer, Requests};
 use super::swarm_core::Core;
 use super::{display_peer, node_id_of, topic, SYNC_DELAY, TOPIC_PREFIX};
@@ -46,6 +47,7 @@ pub struct Parts {
     pub max_listing: usize,
     pub peers: Peers,
     pub mail: Option<Arc<crate::mail::Mail>>,
+    pub photos: Option<Arc<crate::photos::Photos>>,
 }
 
 pub struct EventLoop {
@@ -58,6 +60,7 @@ pub struct EventLoop {
     answers: mpsc::Receiver<Answer>,
     mailroom: Mailroom,
     mail_answers: mpsc::Receiver<MailAnswer>,
+    darkroom: Darkroom,
     sync_interval: Duration,
 }
 
@@ -80,6 +83,7 @@ impl EventLoop {
             answers,
             mailroom,
             mail_answers,
+            darkroom: Darkroom::new(p.photos),
             sync_interval: p.sync_interval,
         }
     }
@@ -96,7 +100,14 @@ impl EventLoop {
                     Some(c) => self.on_command(c),
                     None => return,
                 },
-                Some(a) = self.announcements.recv() => gossip::publish(&mut self.core, a),
+                Some(a) = self.announcements.recv() => {
+                    if let Announcement::Listing { listing, .. } = &a {
+                        if let Some(photo) = listing.listing.extras.photo {
+                            self.darkroom.want(&mut self.core, photo);
+                        }
+                    }
+                    gossip::publish(&mut self.core, a);
+                }
                 Some(v) = self.verdicts.recv() => {
                     let grew = v.grew;
                     gossip::report(&mut self.core, v);
@@ -115,7 +126,10 @@ impl EventLoop {
                 }
                 Some(a) = self.answers.recv() => requests::answered(&mut self.core, a),
                 Some(a) = self.mail_answers.recv() => mail::answered(&mut self.core, a),
-                _ = redial.tick() => self.redial(),
+                _ = redial.tick() => {
+                    self.redial();
+                    self.darkroom.pump(&mut self.core);
+                }
                 _ = periodic.tick() => {
                     for (p, _) in self.core.peers.connected_peers() {
                         self.requests.start_session(*p, jitter(self.sync_interval / 5));
@@ -159,6 +173,7 @@ impl EventLoop {
                 request,
                 reply,
             } => self.mailroom.send(&mut self.core, peer, request, reply),
+            Command::WantPhoto { photo } => self.darkroom.want(&mut self.core, photo),
             Command::PublishReplyKey { bytes } => gossip::publish_reply_key(&mut self.core, bytes),
             Command::Connected { reply } => {
                 let peers = self.core.peers.connected_peers().map(|(p, _)| *p).collect();
@@ -265,6 +280,7 @@ impl EventLoop {
                 .on_message(core, propagation_source, message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.requests.on_event(core, e),
             SwarmEvent::Behaviour(BehaviourEvent::Mail(e)) => self.mailroom.on_event(core, e),
+            SwarmEvent::Behaviour(BehaviourEvent::Photo(e)) => self.darkroom.on_event(core, e),
             _ => {}
         }
     }

@@ -37,7 +37,8 @@ use tantivy::Term;
 
 use super::geohash;
 use super::schema::{
-    dutch_word_stemmer, english_word_stemmer, plain_analyzer, Fields, DUTCH, ENGLISH,
+    available_term, dutch_word_stemmer, english_word_stemmer, plain_analyzer, Fields, ALWAYS,
+    DUTCH, ENGLISH,
 };
 use super::{Query, SearchError};
 use buurt_protocol::limits::MAX_GEOHASH_CHARS;
@@ -267,6 +268,10 @@ pub(crate) fn filters(f: &Fields, q: &Query) -> Result<Option<Box<dyn TantivyQue
         let cells =
             geohash::with_neighbours(g).ok_or_else(|| SearchError::InvalidNear(near.clone()))?;
         let any = cells.iter().map(|c| exact(f.geo, c)).collect();
+        all.push(boxed(BooleanQuery::union(any)));
+    }
+    if let Some(day) = q.available {
+        let any = vec![exact(f.avail, ALWAYS), exact(f.avail, &available_term(day))];
         all.push(boxed(BooleanQuery::union(any)));
     }
     Ok(match all.len() {

@@ -12,6 +12,7 @@
 //! stored in the index, so an old index is refused at open and rebuilt instead
 //! of silently disagreeing with the queries.
 
+use buurt_protocol::calendar::{day_of, Day};
 use buurt_protocol::{Listing, ListingId, Status};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STRING,
@@ -77,6 +78,9 @@ pub(crate) struct Fields {
     pub scope: Field,
     /// Every prefix of the geohash (`u`, `u1`, ... `u173zq`).
     pub geo: Field,
+    /// [`ALWAYS`] for a listing without availability windows, else one
+    /// [`available_term`] for every day of its life that a window covers.
+    pub avail: Field,
     /// `[Dutch, English]` stemmed title.
     pub title: [Field; 2],
     /// `[Dutch, English]` stemmed body.
@@ -115,6 +119,7 @@ impl Fields {
             topic: b.add_text_field("topic", STRING),
             scope: b.add_text_field("scope", STRING),
             geo: b.add_text_field("geo", STRING),
+            avail: b.add_text_field("avail", STRING),
             title: [
                 b.add_text_field("title_nl", nl()),
                 b.add_text_field("title_en", en()),
@@ -143,8 +148,9 @@ impl Fields {
         d.add_u64(self.id_lo, lo);
         d.add_bytes(self.author, listing.author.as_bytes());
         d.add_i64(self.created_at, listing.created_at);
+        let paused = listing.extras.every.is_some_and(|r| r.paused);
         let open_until = match listing.status {
-            Status::Open => listing.expires_at,
+            Status::Open if !paused => listing.expires_at,
             _ => i64::MIN,
         };
         d.add_i64(self.open_until, open_until);
@@ -167,6 +173,14 @@ impl Fields {
                 }
             }
         }
+        if listing.extras.availability.is_empty() {
+            d.add_text(self.avail, ALWAYS);
+        } else {
+            let life = day_of(listing.created_at)..=day_of(listing.expires_at);
+            for day in life.filter(|&day| listing.extras.available_on(day)) {
+                d.add_text(self.avail, available_term(day));
+            }
+        }
         for lang in [DUTCH, ENGLISH] {
             d.add_text(self.title[lang], &listing.title);
             d.add_text(self.body[lang], &listing.body);
@@ -181,6 +195,14 @@ impl Fields {
         }
         d
     }
+}
+
+/// The `avail` term of a listing without availability windows.
+pub(crate) const ALWAYS: &str = "always";
+
+/// The `avail` term of one day.
+pub(crate) fn available_term(day: Day) -> String {
+    format!("d{day}")
 }
 
 /// The two big-endian halves of a listing id.

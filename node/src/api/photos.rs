@@ -1,0 +1,99 @@
+//! Photos through the API: a member's CLI uploads the image bytes (after
+//! stripping their location) before it posts the listing that names them;
+//! anyone reads a photo by its SHA-256. A photo that a listing here names
+//! but that has not arrived yet is asked of the peers when it is read with
+//! `?listing=ID`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use buurt_protocol::{ListingId, Photo};
+use serde::Deserialize;
+
+use super::{ApiError, ApiResult, ApiState, PathText};
+use crate::photos::PutError;
+
+pub fn routes() -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/v1/photos", post(upload))
+        .route("/v1/photos/{sha256}", get(read))
+}
+
+fn photos(st: &ApiState) -> ApiResult<Arc<crate::photos::Photos>> {
+    st.photos.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_photos",
+            "this node keeps no photos",
+        )
+    })
+}
+
+/// `POST /v1/photos`, the raw image bytes: kept, and described as the
+/// listing should name it.
+async fn upload(State(st): State<Arc<ApiState>>, body: Bytes) -> ApiResult<Json<Photo>> {
+    let photos = photos(&st)?;
+    let put = st.blocking(move || photos.upload(&body)).await?;
+    put.map(Json).map_err(|e| match e {
+        PutError::Invalid(why) => ApiError::bad("bad_photo", why.to_string()),
+        PutError::Full(_) => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "photos_full",
+            e.to_string(),
+        ),
+        PutError::Io(e) => ApiError::internal(e),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ReadParams {
+    /// A listing that names the photo: if the photo is missing, it is asked
+    /// of the peers.
+    listing: Option<String>,
+}
+
+/// `GET /v1/photos/{sha256}`: the image, with its type.
+async fn read(
+    State(st): State<Arc<ApiState>>,
+    PathText(text): PathText,
+    Query(params): Query<ReadParams>,
+) -> ApiResult<Response> {
+    let mut sha = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut sha)
+        .map_err(|_| ApiError::bad("bad_photo_id", "a photo is named by 64 hex characters"))?;
+    let photos = photos(&st)?;
+    let p = photos.clone();
+    if let Some(bytes) = st.blocking(move || p.get(&sha)).await? {
+        let media =
+            buurt_protocol::Media::sniff(&bytes).map_or("application/octet-stream", |m| m.mime());
+        return Ok(([(header::CONTENT_TYPE, media)], bytes).into_response());
+    }
+    if let (Some(id), Some(net)) = (params.listing, &st.net) {
+        let id: ListingId = super::parse("bad_listing_id", &id)?;
+        let s = st.clone();
+        let named = st
+            .blocking(move || s.store.get(&id))
+            .await?
+            .map_err(ApiError::internal)?;
+        if let Some(photo) = named
+            .and_then(|l| l.listing.extras.photo)
+            .filter(|ph| ph.sha256 == sha)
+        {
+            net.want_photo(photo).await;
+            return Err(ApiError::not_found(
+                "photo_fetching",
+                "this node does not have the photo yet; it is asking its peers",
+            ));
+        }
+    }
+    Err(ApiError::not_found(
+        "photo_not_here",
+        "this node does not have that photo",
+    ))
+}
