@@ -62,6 +62,42 @@ impl Client {
         self.answer(req.send_json(body))
     }
 
+    /// Posts raw bytes (a photo).
+    pub fn post_bytes<T: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<T> {
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/octet-stream");
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        self.answer(req.send(body))
+    }
+
+    /// Raw bytes (a photo); `None` when the node answers 404.
+    pub fn get_bytes(&self, path: &str, query: &[(&str, String)]) -> Result<Option<Vec<u8>>> {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        for (k, v) in query {
+            req = req.query(*k, v);
+        }
+        let resp = req.call();
+        if let Ok(r) = &resp {
+            if r.status() == 404 {
+                return Ok(None);
+            }
+        }
+        match resp {
+            Ok(mut r) if r.status().is_success() => Ok(Some(
+                r.body_mut()
+                    .with_config()
+                    .limit(1024 * 1024)
+                    .read_to_vec()
+                    .map_err(|e| anyhow!("reading the answer of {}: {e}", self.base))?,
+            )),
+            other => self.answer::<serde_json::Value>(other).map(|_| None),
+        }
+    }
+
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let mut req = self.agent.delete(format!("{}{path}", self.base));
         if let Some(t) = &self.token {

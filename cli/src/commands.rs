@@ -12,10 +12,12 @@ mod agreements;
 mod inbox;
 mod mail;
 mod node;
+mod photos;
 mod post;
 mod query;
 mod recover;
 mod reports;
+mod standing;
 mod thank;
 mod watch;
 
@@ -71,7 +73,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Offer(a) => post::post_new(&cli, &dir, Kind::Offer, a),
         Command::Request(a) => post::post_new(&cli, &dir, Kind::Request, a),
         Command::Search(a) => query::search(&cli, &dir, a),
-        Command::Show { id } => query::show(&cli, &dir, id),
+        Command::Show { id, photo } => query::show(&cli, &dir, id, photo.as_deref()),
+        Command::Renew { id } => standing::renew(&cli, &dir, id.as_deref()),
+        Command::Pause { id } => standing::pause(&cli, &dir, id, true),
+        Command::Resume { id } => standing::pause(&cli, &dir, id, false),
         Command::Mine => query::mine(&cli, &dir),
         Command::Update(a) => post::update(&cli, &dir, a),
         Command::Withdraw { id } => post::withdraw(&cli, &dir, id),
@@ -97,7 +102,17 @@ pub fn run(cli: Cli) -> Result<()> {
             name,
             scope,
             valid,
-        } => admin::admit(&cli, &dir, member_id, name, scope.as_deref(), valid),
+            broker,
+        } => admin::admit(
+            &cli,
+            &dir,
+            member_id,
+            name,
+            scope.as_deref(),
+            valid,
+            *broker,
+        ),
+        Command::Broker { action } => admin::broker(&cli, &dir, action),
         Command::Members => admin::members(&cli, &dir),
         Command::Mailboxes => admin::mailboxes(&cli, &dir),
         Command::Revoke { member_id } => admin::revoke(&cli, &dir, member_id),

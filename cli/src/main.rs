@@ -1,16 +1,21 @@
 //! `buurt`: run a neighbourhood sharing node, and post, find and manage
 //! listings on it from the command line.
 
+mod args;
 mod client;
 mod commands;
 mod compose;
+mod extras;
 mod letters;
 mod output;
+mod photo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+
+pub use args::*;
 
 /// jemalloc rather than the system allocator: ingest allocates and frees
 /// many small buffers on several threads at once (see docs/performance.md).
@@ -86,6 +91,27 @@ pub enum Command {
     Search(SearchArgs),
     /// Show one listing
     Show {
+        /// Listing id, or any unique prefix of it
+        id: String,
+        /// Save the listing's photo to FILE (fetched from peers if needed)
+        #[arg(long, value_name = "FILE")]
+        photo: Option<PathBuf>,
+    },
+    /// Renew your standing offers that expire within a week (or the one
+    /// given): a new revision with a fresh expiry; `buurt node` does this
+    /// by itself while it runs
+    Renew {
+        /// Listing id, or any unique prefix of it [default: every due one]
+        id: Option<String>,
+    },
+    /// Pause a standing offer: not found by search and not renewed until
+    /// `buurt resume`
+    Pause {
+        /// Listing id, or any unique prefix of it
+        id: String,
+    },
+    /// Resume a paused standing offer
+    Resume {
         /// Listing id, or any unique prefix of it
         id: String,
     },
@@ -292,6 +318,15 @@ pub enum Command {
         /// How long the membership runs: 90d, 52w, 1y
         #[arg(long, default_value = "1y")]
         valid: String,
+        /// Also let them post for residents without a device (`buurt broker`)
+        #[arg(long)]
+        broker: bool,
+    },
+    /// Brokers post listings for residents who have no device, with their
+    /// consent recorded in the listing (operator only)
+    Broker {
+        #[command(subcommand)]
+        action: BrokerAction,
     },
     /// The residents this node admitted (operator only)
     Members,
@@ -316,142 +351,6 @@ pub enum Command {
         /// A scope added with `buurt follow`
         scope: String,
     },
-}
-
-#[derive(Args, Debug)]
-pub struct PostArgs {
-    /// Short title, e.g. "Boormachine te leen"
-    pub title: String,
-    /// Longer description
-    #[arg(long)]
-    pub body: Option<String>,
-    /// give, lend, rent, sell, help, meal or swap [default: give for offers, help for requests]
-    #[arg(long)]
-    pub exchange: Option<String>,
-    /// Topic key or label, up to 3 (see `buurt topics`) [default: other]
-    #[arg(long)]
-    pub topic: Vec<String>,
-    /// Free tag, up to 10
-    #[arg(long)]
-    pub tag: Vec<String>,
-    /// Price, e.g. 5, €2,50, "5/dag" [default: free]
-    #[arg(long)]
-    pub price: Option<String>,
-    /// Deposit asked, e.g. 20
-    #[arg(long)]
-    pub deposit: Option<String>,
-    /// How long the listing runs: 12h, 3d, 2w (at most 90 days)
-    #[arg(long, default_value = "30d")]
-    pub expires: String,
-    /// Scope to post to [default: your certificate's scope]
-    #[arg(long)]
-    pub scope: Option<String>,
-    /// Coarse location, a geohash of at most 6 characters (about 1 km)
-    #[arg(long)]
-    pub geohash: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct SearchArgs {
-    /// Words to look for (Dutch or English; typos are forgiven)
-    pub query: Vec<String>,
-    /// Only offers
-    #[arg(long, conflicts_with = "requests")]
-    pub offers: bool,
-    /// Only requests
-    #[arg(long)]
-    pub requests: bool,
-    /// Only this exchange: give, lend, rent, sell, help, meal, swap
-    #[arg(long)]
-    pub exchange: Option<String>,
-    /// Only this topic or topic group (goods.tools, goods, help)
-    #[arg(long)]
-    pub topic: Option<String>,
-    /// Only this scope and below
-    #[arg(long)]
-    pub scope: Option<String>,
-    /// Only near this geohash
-    #[arg(long, value_name = "GEOHASH")]
-    pub near: Option<String>,
-    /// Most results
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
-    /// Include reserved and closed listings (expired ones are gone)
-    #[arg(long)]
-    pub all: bool,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum WatchAction {
-    /// Watch for listings with all these words (stemmed as search does)
-    Add {
-        /// The words, e.g. "boormachine"; may be empty with a filter
-        #[arg(default_value = "")]
-        text: String,
-        /// Only this topic or group (see `buurt topics`)
-        #[arg(long)]
-        topic: Option<String>,
-        /// Only offers or only requests
-        #[arg(long, value_parser = ["offer", "request"])]
-        kind: Option<String>,
-        /// Only near this geohash (at most 6 characters)
-        #[arg(long)]
-        near: Option<String>,
-    },
-    /// Your watches
-    List,
-    /// Stop a watch
-    Remove {
-        /// The watch's number, from `buurt watch list`
-        id: u64,
-    },
-}
-
-#[derive(Args, Debug)]
-pub struct ProposeArgs {
-    /// Listing id, or a conversation id (from `buurt inbox`), or a unique
-    /// prefix of either
-    pub id: String,
-    /// From when: 3d (from now), 2026-12-05 or 2026-12-05T14:00 (UTC)
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Until when (a lent thing is due back): same forms as --from
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Hours of help foreseen: 2, 1.5
-    #[arg(long)]
-    pub hours: Option<String>,
-    /// Price agreed: 5, 2.50, €2,50
-    #[arg(long)]
-    pub price: Option<String>,
-    /// Deposit, returned when the thing comes back: 20, €20
-    #[arg(long)]
-    pub deposit: Option<String>,
-    /// A note for the other member
-    #[arg(long)]
-    pub note: Option<String>,
-    /// Keep your own listing open while agreements run (a standing offer)
-    #[arg(long)]
-    pub keep_open: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct UpdateArgs {
-    /// Listing id, or any unique prefix of it
-    pub id: String,
-    /// New status: reserved while an exchange is agreed, closed when done,
-    /// open again (to withdraw, use `buurt withdraw`)
-    #[arg(long, value_parser = ["open", "reserved", "closed"])]
-    pub status: Option<String>,
-    /// New title
-    #[arg(long)]
-    pub title: Option<String>,
-    /// New description (replaces the old one)
-    #[arg(long)]
-    pub body: Option<String>,
-    /// New lifetime from now: 12h, 3d, 2w (at most 90 days)
-    #[arg(long)]
-    pub expires: Option<String>,
 }
 
 /// The part of `buurt node --help` after the options.

@@ -132,6 +132,53 @@ pub fn listing(v: &ListingView) {
         };
         row("tags", &tags);
     }
+    for (i, w) in v.availability.iter().enumerate() {
+        let mut text = if w.from == w.to {
+            w.from.clone()
+        } else {
+            format!("{} to {}", w.from, w.to)
+        };
+        if let Some(d) = &w.days {
+            text += &format!(", {d}");
+        }
+        if let Some(h) = &w.hours {
+            text += &format!(" {h}");
+        }
+        row(if i == 0 { "available" } else { "" }, &text);
+    }
+    if let Some(e) = &v.every {
+        let period = match e.period {
+            buurt_protocol::Period::Week => "every week",
+            buurt_protocol::Period::Fortnight => "every two weeks",
+            buurt_protocol::Period::Month => "every month",
+        };
+        let next = if e.paused {
+            "paused".to_owned()
+        } else {
+            format!("next {}", e.next.join(", "))
+        };
+        row("standing", &format!("{period} from {}; {next}", e.first));
+    }
+    if let Some(b) = &v.behalf {
+        row(
+            "for",
+            &format!(
+                "{}, via {} (consent {}: {})",
+                b.resident, v.author, b.consent_on, b.statement
+            ),
+        );
+    }
+    if let Some(p) = &v.photo {
+        row(
+            "photo",
+            &format!(
+                "{}, {} KB (buurt show {} --photo FILE)",
+                p.media.mime(),
+                p.size.div_ceil(1024),
+                &v.id[..12]
+            ),
+        );
+    }
     row("scope", &v.scope);
     row("author", &v.author);
     if let Some(n) = v.thanked_by {

@@ -53,10 +53,16 @@ impl Run {
 
 /// Runs `buurt --data-dir DIR ARGS...` and returns what happened.
 pub fn buurt(bin: &Path, dir: &Path, args: &[&str]) -> Run {
+    buurt_with(bin, dir, args, &[])
+}
+
+/// Like [`buurt`], with extra environment variables.
+pub fn buurt_with(bin: &Path, dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
     let out = Command::new(bin)
         .arg("--data-dir")
         .arg(dir)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env_remove("BUURT_DIR")
         .env_remove("BUURT_API")
         .stdin(Stdio::null())
@@ -75,6 +81,10 @@ pub struct TestNode {
     stderr_path: PathBuf,
     /// Peers given with `--peer` at every start.
     peers: Vec<String>,
+    /// Environment of the node and of [`TestNode::cli`] runs, e.g.
+    /// `BUURT_CLOCK_OFFSET_SECS` to run days ahead (taken up at the next
+    /// [`TestNode::spawn`] by the node).
+    pub env: Vec<(String, String)>,
 }
 
 impl TestNode {
@@ -139,6 +149,7 @@ impl TestNode {
             api: String::new(),
             stderr_path,
             peers: peers.to_vec(),
+            env: Vec::new(),
         };
         n.spawn();
         n
@@ -166,6 +177,7 @@ impl TestNode {
             .arg(self.path())
             .args(NODE_ARGS)
             .args(self.peers.iter().flat_map(|p| ["--peer", p.as_str()]))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env_remove("BUURT_DIR")
             .env_remove("BUURT_API")
             .stdin(Stdio::null())
@@ -270,7 +282,15 @@ impl TestNode {
 
     /// Runs the CLI against this node's data directory.
     pub fn cli(&self, args: &[&str]) -> Run {
-        buurt(&self.bin, self.path(), args)
+        buurt_with(&self.bin, self.path(), args, &self.env)
+    }
+
+    /// Runs this node (from its next spawn) and its CLI `secs` ahead of the
+    /// wall clock.
+    pub fn clock_ahead(&mut self, secs: i64) {
+        self.env.retain(|(k, _)| k != "BUURT_CLOCK_OFFSET_SECS");
+        self.env
+            .push(("BUURT_CLOCK_OFFSET_SECS".into(), secs.to_string()));
     }
 
     /// Runs the CLI and asserts it succeeded.

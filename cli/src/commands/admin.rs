@@ -120,6 +120,7 @@ pub fn admit(
     name: &str,
     scope: Option<&str>,
     valid: &str,
+    broker: bool,
 ) -> Result<()> {
     let member: buurt_protocol::MemberId = member_id.trim().parse()?;
     let valid_secs = parse_validity(valid)?;
@@ -129,6 +130,7 @@ pub fn admit(
         name: name.to_owned(),
         scope: scope.map(str::to_owned),
         valid_secs: Some(valid_secs),
+        broker,
     };
     let m: Member = c.post("/v1/admin/members", &ask)?;
     if cli.json {
@@ -139,6 +141,30 @@ pub fn admit(
         m.scope,
         output::date(&m.not_after)
     );
+    Ok(())
+}
+
+pub fn broker(cli: &Cli, dir: &DataDir, action: &crate::BrokerAction) -> Result<()> {
+    let (member_id, on) = match action {
+        crate::BrokerAction::Add { member_id } => (member_id, true),
+        crate::BrokerAction::Remove { member_id } => (member_id, false),
+    };
+    let member: buurt_protocol::MemberId = member_id.trim().parse()?;
+    let c = client(cli, dir)?;
+    let m: Member = c.post(
+        &format!("/v1/admin/members/{member}/broker"),
+        &json!({ "broker": on }),
+    )?;
+    if cli.json {
+        return print_json(&m);
+    }
+    if on {
+        println!(
+            "{member} is a broker now: they may post for residents without a device (`buurt offer … --for NAME --consent …`)."
+        );
+    } else {
+        println!("{member} is no longer a broker.");
+    }
     Ok(())
 }
 
@@ -174,10 +200,11 @@ pub fn members(cli: &Cli, dir: &DataDir) -> Result<()> {
                 m.name.clone(),
                 m.scope.clone(),
                 output::date(&m.not_after).to_owned(),
+                if m.broker { "broker" } else { "" }.to_owned(),
             ]
         })
         .collect();
-    output::table(&["MEMBER", "NAME", "SCOPE", "UNTIL"], &rows);
+    output::table(&["MEMBER", "NAME", "SCOPE", "UNTIL", "ROLE"], &rows);
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use buurt_node::datadir::{random_bytes, DataDir};
 use buurt_protocol::agreement::{
     Action, Agreement, AgreementId, Event, Proposal, SignedEvent, Stage,
 };
+use buurt_protocol::calendar::{self, day_of};
 use buurt_protocol::{keys, Certificate, Exchange, MemberId, Status};
 use serde::{Deserialize, Serialize};
 
@@ -374,7 +375,7 @@ pub fn step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<()> {
     if cli.json {
         let mut v = serde_json::to_value(super::agreements::view(&after, &me, now()))?;
         v["sent"] = detail.into();
-        v["listing_status"] = listing.map(|s| s.to_string()).into();
+        v["listing_change"] = listing.into();
         return print_json(&v);
     }
     println!(
@@ -383,17 +384,25 @@ pub fn step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<()> {
         after.stage.as_str()
     );
     if let Some(s) = listing {
-        println!("Your listing {} is {s} now.", after.proposal.listing);
+        println!("Your listing {}: {s}.", after.proposal.listing);
     }
     Ok(())
+}
+
+/// True for an agreement about given days (from and until), such as a car
+/// rented for two days.
+fn dated(a: &Agreement) -> bool {
+    a.proposal.from != 0 && a.proposal.until != 0
 }
 
 /// The status the author's listing should have for its agreements, if the
 /// agreements say anything about it.
 fn wanted(list: &[&Agreement]) -> Option<Status> {
+    // An agreement for some days takes those days out of the listing's
+    // availability instead (see `follow_listing`).
     if list
         .iter()
-        .any(|a| matches!(a.stage, Stage::Accepted | Stage::Underway))
+        .any(|a| matches!(a.stage, Stage::Accepted | Stage::Underway) && !dated(a))
     {
         return Some(Status::Reserved);
     }
@@ -410,14 +419,15 @@ fn wanted(list: &[&Agreement]) -> Option<Status> {
 /// Brings the status of the member's own listing about `a` in line with
 /// its agreements (unless kept open): reserved while one runs, open again
 /// after, closed once given or sold. Never touches a listing the author
-/// closed or withdrew. Returns the new status if it changed.
+/// closed or withdrew. An agreement for given days takes those days out of
+/// the listing's availability instead. Returns what changed, in words.
 pub(super) fn follow_listing(
     cli: &Cli,
     dir: &DataDir,
     me: &MemberId,
     a: &Agreement,
     all: &[Agreement],
-) -> Result<Option<Status>> {
+) -> Result<Option<String>> {
     let listing = a.proposal.listing.to_string();
     if load_prefs(dir)?.keep_open.contains(&listing) {
         return Ok(None);
@@ -430,6 +440,20 @@ pub(super) fn follow_listing(
     if l.author != *me || !matches!(l.status, Status::Open | Status::Reserved) {
         return Ok(None);
     }
+    if a.stage == Stage::Accepted && dated(a) {
+        let (from, to) = (
+            day_of(a.proposal.from),
+            day_of(a.proposal.until.max(a.proposal.from)),
+        );
+        let taken = post::take_days(cli, dir, &listing, from, to)?;
+        return Ok(taken.map(|_| {
+            format!(
+                "no longer available from {} to {}",
+                calendar::format(from),
+                calendar::format(to)
+            )
+        }));
+    }
     let about: Vec<&Agreement> = all
         .iter()
         .filter(|x| x.proposal.listing == a.proposal.listing && x.id != a.id)
@@ -438,7 +462,7 @@ pub(super) fn follow_listing(
     match wanted(&about) {
         Some(s) if s != l.status => {
             post::set_status(cli, dir, &listing, s)?;
-            Ok(Some(s))
+            Ok(Some(s.to_string()))
         }
         _ => Ok(None),
     }

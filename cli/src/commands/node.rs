@@ -117,6 +117,9 @@ pub fn node(
                 tracing::warn!("the operator's reply key could not be published: {e}");
             }
         });
+        // The member's standing offers are renewed while the node runs.
+        let (d, a) = (dir.clone(), addr.to_owned());
+        std::thread::spawn(move || super::standing::renew_while_running(d, a));
         if json {
             // One line for scripts, once the API answers.
             println!(

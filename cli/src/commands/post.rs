@@ -14,11 +14,13 @@ use buurt_protocol::{
 
 use super::{client, member, print_json};
 use crate::client::Client;
-use crate::compose;
+use crate::{compose, extras};
 use crate::{Cli, PostArgs, UpdateArgs};
+use buurt_protocol::calendar::{day_of, Day};
+use buurt_protocol::Extras;
 
 /// Signs, checks locally, posts. Returns the node's answer.
-fn sign_and_post(
+pub(super) fn sign_and_post(
     cli: &Cli,
     dir: &DataDir,
     key: &keys::SigningKey,
@@ -69,6 +71,26 @@ pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()
         }
     }
     let lifetime = compose::parse_duration(&a.expires).context("--expires")?;
+    let (born, lapses) = (day_of(t), day_of(t + lifetime));
+    let mut more = Extras {
+        availability: extras::parse_windows(&a.available, born, lapses)?,
+        ..Extras::default()
+    };
+    if let Some(every) = &a.every {
+        more.every = Some(extras::parse_every(every, a.on.as_deref(), born)?);
+    }
+    if let Some(resident) = &a.for_resident {
+        let consent = a.consent.as_deref().unwrap_or_default();
+        more.behalf = Some(extras::parse_behalf(
+            resident,
+            consent,
+            a.consent_on.as_deref(),
+            born,
+        )?);
+    }
+    if let Some(path) = &a.photo {
+        more.photo = Some(super::photos::upload(&client(cli, dir)?, path)?);
+    }
     let terms = Terms {
         price: a
             .price
@@ -99,7 +121,7 @@ pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()
         tags: a.tag.iter().map(|t| t.trim().to_owned()).collect(),
         geohash,
         terms,
-        extras: Default::default(),
+        extras: more,
         certificate: cert.clone(),
     };
     let answer = sign_and_post(cli, dir, &key, listing)?;
@@ -148,15 +170,26 @@ fn urlencode(s: &str) -> String {
 }
 
 /// The next revision of one of the member's own listings.
-fn own_next(
+pub(super) fn own_next(
     cli: &Cli,
     dir: &DataDir,
     id: &str,
 ) -> Result<(keys::SigningKey, Listing, Listing, i64)> {
+    own_next_with(cli, dir, id, |_| {})
+}
+
+/// Like [`own_next`], with the current listing changed by `edit` first.
+fn own_next_with(
+    cli: &Cli,
+    dir: &DataDir,
+    id: &str,
+    edit: impl FnOnce(&mut Listing),
+) -> Result<(keys::SigningKey, Listing, Listing, i64)> {
     let (key, cert) = member(cli, dir)?;
     let c = client(cli, dir)?;
     let (_, current) = fetch(&c, id)?;
-    let old = current.into_listing();
+    let mut old = current.into_listing();
+    edit(&mut old);
     if old.author != keys::member_id(&key) {
         bail!(
             "listing {} is not yours: you can only change your own listings",
@@ -174,14 +207,36 @@ fn own_next(
     next.revision = revision::next_revision(t, Some(old.revision));
     next.created_at = t;
     next.certificate = cert;
+    if next.status != Status::Withdrawn {
+        let windows = &old.extras.availability;
+        next.extras.availability = extras::fit_windows(windows, day_of(t), day_of(old.expires_at))
+            .ok_or_else(|| {
+                anyhow!(
+                    "every day listing {} was available has passed: give new ones with \
+                     `buurt update {} --available …`",
+                    old.listing_id(),
+                    &old.listing_id().to_string()[..12]
+                )
+            })?;
+    }
     Ok((key, old, next, t))
 }
 
 pub fn update(cli: &Cli, dir: &DataDir, a: &UpdateArgs) -> Result<()> {
-    if a.status.is_none() && a.title.is_none() && a.body.is_none() && a.expires.is_none() {
-        bail!("nothing to change: give --status, --title, --body or --expires");
+    if a.status.is_none()
+        && a.title.is_none()
+        && a.body.is_none()
+        && a.expires.is_none()
+        && a.available.is_empty()
+    {
+        bail!("nothing to change: give --status, --title, --body, --expires or --available");
     }
-    let (key, _old, mut next, t) = own_next(cli, dir, &a.id)?;
+    let (key, mut old, mut next, t) = if a.available.is_empty() {
+        own_next(cli, dir, &a.id)?
+    } else {
+        // The old windows give way to the new ones, even if all have passed.
+        own_next_with(cli, dir, &a.id, |l| l.extras.availability.clear())?
+    };
     if let Some(s) = &a.status {
         let st = s.parse::<Status>().map_err(|e| anyhow!("--status: {e}"))?;
         if st == Status::Withdrawn {
@@ -199,6 +254,15 @@ pub fn update(cli: &Cli, dir: &DataDir, a: &UpdateArgs) -> Result<()> {
         next.expires_at = t + compose::parse_duration(e).context("--expires")?;
     } else if next.expires_at - t > 90 * DAY {
         next.expires_at = t + 90 * DAY;
+    }
+    if !a.available.is_empty() {
+        let always = a.available.iter().any(|w| w.trim() == "always");
+        next.extras.availability = if always {
+            vec![]
+        } else {
+            extras::parse_windows(&a.available, day_of(t), day_of(next.expires_at))?
+        };
+        old.extras.availability.clear();
     }
     let answer = sign_and_post(cli, dir, &key, next)?;
     if cli.json {
@@ -233,6 +297,33 @@ pub fn withdraw(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
         &answer.id[..12]
     );
     Ok(())
+}
+
+/// Publishes a new revision of one of the member's own listings without
+/// the days `from..=to` (an accepted agreement's): they are no longer
+/// available. `None` when none of them was.
+pub(super) fn take_days(
+    cli: &Cli,
+    dir: &DataDir,
+    id: &str,
+    from: Day,
+    to: Day,
+) -> Result<Option<PostAnswer>> {
+    let (key, old, mut next, t) = own_next(cli, dir, id)?;
+    if !(from..=to).any(|d| old.extras.available_on(d)) {
+        return Ok(None);
+    }
+    if next.expires_at - t > 90 * DAY {
+        next.expires_at = t + 90 * DAY;
+    }
+    let (born, lapses) = (day_of(t), day_of(next.expires_at));
+    let left = next.extras.without_days(from, to, born, lapses);
+    next.extras.availability = extras::fit_windows(&left, born, lapses).unwrap_or_default();
+    if next.extras.availability.is_empty() {
+        // Nothing left to have: reserved until the author says otherwise.
+        next.status = Status::Reserved;
+    }
+    sign_and_post(cli, dir, &key, next).map(Some)
 }
 
 /// Publishes a new revision of one of the member's own listings with

@@ -27,6 +27,7 @@ pub fn search(cli: &Cli, dir: &DataDir, a: &SearchArgs) -> Result<()> {
         ("topic", &a.topic),
         ("scope", &a.scope),
         ("near", &a.near),
+        ("available", &a.available),
     ] {
         if let Some(v) = v {
             q.push((k, v.trim().to_lowercase()));
@@ -43,10 +44,23 @@ pub fn search(cli: &Cli, dir: &DataDir, a: &SearchArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn show(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
+pub fn show(cli: &Cli, dir: &DataDir, id: &str, photo: Option<&std::path::Path>) -> Result<()> {
     let c = client(cli, dir)?;
-    let (mut v, _) = fetch(&c, id)?;
+    let (mut v, signed) = fetch(&c, id)?;
     v.signed_bytes = None;
+    if let Some(out) = photo {
+        let Some(p) = signed.listing.extras.photo else {
+            bail!("listing {} has no photo", &v.id[..12]);
+        };
+        let bytes = super::photos::fetch(&c, &p, &v.id)?;
+        std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!(
+            "Saved the photo ({} bytes, {}) to {}",
+            bytes.len(),
+            p.media.mime(),
+            out.display()
+        );
+    }
     if cli.json {
         return print_json(&v);
     }

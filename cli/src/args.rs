@@ -1,0 +1,191 @@
+//! The arguments of the commands that take many: posting, searching,
+//! watches, agreements and updates.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+#[derive(Args, Debug)]
+pub struct PostArgs {
+    /// Short title, e.g. "Boormachine te leen"
+    pub title: String,
+    /// Longer description
+    #[arg(long)]
+    pub body: Option<String>,
+    /// give, lend, rent, sell, help, meal or swap [default: give for offers, help for requests]
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Topic key or label, up to 3 (see `buurt topics`) [default: other]
+    #[arg(long)]
+    pub topic: Vec<String>,
+    /// Free tag, up to 10
+    #[arg(long)]
+    pub tag: Vec<String>,
+    /// Price, e.g. 5, €2,50, "5/dag" [default: free]
+    #[arg(long)]
+    pub price: Option<String>,
+    /// Deposit asked, e.g. 20
+    #[arg(long)]
+    pub deposit: Option<String>,
+    /// How long the listing runs: 12h, 3d, 2w (at most 90 days)
+    #[arg(long, default_value = "30d")]
+    pub expires: String,
+    /// Scope to post to [default: your certificate's scope]
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Coarse location, a geohash of at most 6 characters (about 1 km)
+    #[arg(long)]
+    pub geohash: Option<String>,
+    /// When it can be had, repeatable (at most 8): 2026-12-20..2026-12-23,
+    /// "ma-vr 18:00-22:00", "2026-12-20..2026-12-31 za,zo" [default:
+    /// whenever it is open]
+    #[arg(long, value_name = "WHEN")]
+    pub available: Vec<String>,
+    /// A standing offer, back every week, 2w or month; renewed before it
+    /// expires while your `buurt node` runs, or by `buurt renew`
+    #[arg(long, value_parser = ["week", "2w", "month"])]
+    pub every: Option<String>,
+    /// The weekday of a standing offer: ma, di, wo, do, vr, za, zo (or
+    /// mon … sun) [default: today]
+    #[arg(long, requires = "every", value_name = "DAY")]
+    pub on: Option<String>,
+    /// Brokers: post for a resident without a device, named by first name
+    /// or initials ("mevrouw J."), never contact details; replies come to you
+    #[arg(long = "for", value_name = "NAME", requires = "consent")]
+    pub for_resident: Option<String>,
+    /// With --for: how the resident agreed, in your words ("vroeg dit aan de
+    /// telefoon")
+    #[arg(long, requires = "for_resident", value_name = "STATEMENT")]
+    pub consent: Option<String>,
+    /// With --for: the day the resident agreed, YYYY-MM-DD [default: today]
+    #[arg(long, requires = "for_resident", value_name = "DATE")]
+    pub consent_on: Option<String>,
+    /// One photo: JPEG, PNG or WebP of at most 300 KB; its location and
+    /// camera tags are removed on this device before it is sent
+    #[arg(long, value_name = "FILE")]
+    pub photo: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Words to look for (Dutch or English; typos are forgiven)
+    pub query: Vec<String>,
+    /// Only offers
+    #[arg(long, conflicts_with = "requests")]
+    pub offers: bool,
+    /// Only requests
+    #[arg(long)]
+    pub requests: bool,
+    /// Only this exchange: give, lend, rent, sell, help, meal, swap
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Only this topic or topic group (goods.tools, goods, help)
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Only this scope and below
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Only near this geohash
+    #[arg(long, value_name = "GEOHASH")]
+    pub near: Option<String>,
+    /// Most results
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Include reserved and closed listings (expired ones are gone)
+    #[arg(long)]
+    pub all: bool,
+    /// Only what can be had on this day: YYYY-MM-DD
+    #[arg(long, value_name = "DATE")]
+    pub available: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WatchAction {
+    /// Watch for listings with all these words (stemmed as search does)
+    Add {
+        /// The words, e.g. "boormachine"; may be empty with a filter
+        #[arg(default_value = "")]
+        text: String,
+        /// Only this topic or group (see `buurt topics`)
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only offers or only requests
+        #[arg(long, value_parser = ["offer", "request"])]
+        kind: Option<String>,
+        /// Only near this geohash (at most 6 characters)
+        #[arg(long)]
+        near: Option<String>,
+    },
+    /// Your watches
+    List,
+    /// Stop a watch
+    Remove {
+        /// The watch's number, from `buurt watch list`
+        id: u64,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ProposeArgs {
+    /// Listing id, or a conversation id (from `buurt inbox`), or a unique
+    /// prefix of either
+    pub id: String,
+    /// From when: 3d (from now), 2026-12-05 or 2026-12-05T14:00 (UTC)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Until when (a lent thing is due back): same forms as --from
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Hours of help foreseen: 2, 1.5
+    #[arg(long)]
+    pub hours: Option<String>,
+    /// Price agreed: 5, 2.50, €2,50
+    #[arg(long)]
+    pub price: Option<String>,
+    /// Deposit, returned when the thing comes back: 20, €20
+    #[arg(long)]
+    pub deposit: Option<String>,
+    /// A note for the other member
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Keep your own listing open while agreements run (a standing offer)
+    #[arg(long)]
+    pub keep_open: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Listing id, or any unique prefix of it
+    pub id: String,
+    /// New status: reserved while an exchange is agreed, closed when done,
+    /// open again (to withdraw, use `buurt withdraw`)
+    #[arg(long, value_parser = ["open", "reserved", "closed"])]
+    pub status: Option<String>,
+    /// New title
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New description (replaces the old one)
+    #[arg(long)]
+    pub body: Option<String>,
+    /// New lifetime from now: 12h, 3d, 2w (at most 90 days)
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// New availability, replacing the old, repeatable: same forms as for
+    /// `buurt offer`; "always" for whenever it is open
+    #[arg(long, value_name = "WHEN")]
+    pub available: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BrokerAction {
+    /// Let a member post listings for residents without a device
+    Add {
+        /// The member id (bm…)
+        member_id: String,
+    },
+    /// Take the broker role back
+    Remove {
+        /// The member id (bm…)
+        member_id: String,
+    },
+}
