@@ -64,6 +64,10 @@ pub struct PostArgs {
     /// camera tags are removed on this device before it is sent
     #[arg(long, value_name = "FILE")]
     pub photo: Option<PathBuf>,
+    /// Only for the members of this private circle (its name or id; see
+    /// `buurt circle`): sealed to each of them, never gossiped
+    #[arg(long, value_name = "CIRCLE")]
+    pub circle: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +101,10 @@ pub struct SearchArgs {
     /// Only what can be had on this day: YYYY-MM-DD
     #[arg(long, value_name = "DATE")]
     pub available: Option<String>,
+    /// Search your private circles' listings instead (all circles, or the
+    /// one named), opened on this device
+    #[arg(long, value_name = "CIRCLE", num_args = 0..=1, default_missing_value = "")]
+    pub circle: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -188,4 +196,32 @@ pub enum BrokerAction {
         /// The member id (bm…)
         member_id: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CircleAction {
+    /// Make a circle of helpers; its key goes to each member, sealed
+    Create {
+        /// The circle's name, e.g. "Hulp voor mevrouw Jansen"
+        name: String,
+        /// A member: bm…, or bm…@bn… with their home node; repeatable
+        #[arg(long, required = true)]
+        member: Vec<String>,
+    },
+    /// Add a member (owner only): a new key for the members from now on
+    Add {
+        /// The circle's name or id
+        circle: String,
+        /// bm…, or bm…@bn…
+        member: String,
+    },
+    /// Remove a member (owner only): a new key they do not get
+    Remove {
+        /// The circle's name or id
+        circle: String,
+        /// bm…
+        member: String,
+    },
+    /// The circles on this device
+    List,
 }

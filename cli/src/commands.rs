@@ -9,6 +9,7 @@
 mod admin;
 mod agree;
 mod agreements;
+mod circle;
 mod inbox;
 mod mail;
 mod node;
@@ -113,6 +114,7 @@ pub fn run(cli: Cli) -> Result<()> {
             *broker,
         ),
         Command::Broker { action } => admin::broker(&cli, &dir, action),
+        Command::Circle { action } => circle::run(&cli, &dir, action),
         Command::Members => admin::members(&cli, &dir),
         Command::Mailboxes => admin::mailboxes(&cli, &dir),
         Command::Revoke { member_id } => admin::revoke(&cli, &dir, member_id),

@@ -322,6 +322,12 @@ pub enum Command {
         #[arg(long)]
         broker: bool,
     },
+    /// Private circles: listings for named members only, sealed to each of
+    /// them and never gossiped
+    Circle {
+        #[command(subcommand)]
+        action: CircleAction,
+    },
     /// Brokers post listings for residents who have no device, with their
     /// consent recorded in the listing (operator only)
     Broker {

@@ -367,3 +367,115 @@ fn a_photo_posted_on_a_is_shown_on_c_and_a_tampered_copy_is_refused() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("not a JPEG, PNG or WebP"), "{}", r.stderr);
 }
+
+fn node_of(node: &TestNode) -> String {
+    node.ok(&["--json", "status"]).json()["node_id"]
+        .as_str()
+        .expect("a node id")
+        .to_owned()
+}
+
+/// Every file under `dir`, searched for `marker` as bytes.
+fn holds(dir: &std::path::Path, marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                if b.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+                    found.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+fn circle_titles(node: &TestNode) -> Vec<String> {
+    node.ok(&["--json", "search", "--circle"])
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v["title"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_circle_request_reaches_exactly_the_circles_members() {
+    // B, in the middle, is no member: it carries the circle's mail sealed.
+    let (a, b, c) = TestNode::line(BIN.as_ref(), SCOPE);
+    let (mb, mc) = (member_of(&b), member_of(&c));
+    let at_c = format!("{mc}@{}", node_of(&c));
+    let name = "Hulp voor mevrouw Jansen";
+    a.ok(&["circle", "create", name, "--member", &at_c]);
+    let marker = "MEDICIJNEN-7Q2";
+    let ask = format!("Wie haalt de medicijnen van mevrouw Jansen? {marker}");
+    let id = id_of(&a.ok(&[
+        "--json", "request", &ask, "--topic", "zorg", "--circle", name,
+    ]));
+
+    // C, a member, sees it and answers as usual.
+    assert!(TestNode::eventually(20, || circle_titles(&c).contains(&ask)));
+    let found = c
+        .ok(&["--json", "search", "--circle", name, "medicijnen"])
+        .json();
+    assert_eq!(found[0]["id"], id.as_str(), "{found}");
+    c.ok(&["reply", &id, "Ik haal ze morgen om 9 uur"]);
+    let inbox = a.ok(&["--json", "inbox"]).json();
+    assert_eq!(
+        inbox[0]["last_text"], "Ik haal ze morgen om 9 uur",
+        "{inbox}"
+    );
+
+    // B, no member, has nothing: a public listing posted after it arrives,
+    // the circle listing does not, and nothing readable is on B's disk.
+    let public = id_of(&a.ok(&["--json", "offer", "Rollator te leen", "--topic", "zorg"]));
+    assert!(b.finds(&["rollator"], &public, true, 20));
+    assert!(circle_titles(&b).is_empty());
+    assert!(!b.search_ids(&["medicijnen"]).contains(&id));
+    assert_eq!(holds(b.path(), marker), Vec::<String>::new());
+    // Nor in the nodes' own databases at either end: only the members'
+    // devices open it (here they share the data directory with the node).
+    for n in [&a, &c] {
+        for sub in ["db", "mail", "index"] {
+            assert_eq!(
+                holds(&n.path().join(sub), marker),
+                Vec::<String>::new(),
+                "{sub}"
+            );
+        }
+    }
+
+    // The owner adds B and removes C: a new key, for B and not for C.
+    a.ok(&["circle", "add", name, &format!("{mb}@{}", node_of(&b))]);
+    a.ok(&["circle", "remove", name, &mc]);
+    let second = format!("Wie kookt zondag voor mevrouw Jansen? {marker}-2");
+    a.ok(&["request", &second, "--topic", "maaltijd", "--circle", name]);
+    assert!(TestNode::eventually(20, || circle_titles(&b).contains(&second)));
+    let epochs = b.ok(&["--json", "circle", "list"]).json();
+    assert_eq!(epochs[0]["epoch"], 3, "{epochs}");
+    let public2 = id_of(&a.ok(&["--json", "offer", "Rolstoel te leen", "--topic", "zorg"]));
+    assert!(c.finds(&["rolstoel"], &public2, true, 20));
+    assert!(!circle_titles(&c).contains(&second), "C left the circle");
+
+    // A circle listing offered in clear is refused by any node.
+    let t = buurt_node::clock::now();
+    let someone = buurt_protocol::sample::Identity::new([0x61; 32], [0x62; 32], SCOPE, t - 3_600);
+    let mut l = someone.offer([3; 16], "Geheim", t);
+    l.extras.circle = Some([9; 16]);
+    let signed = l.sign(&someone.member).unwrap();
+    let r = ureq::post(&b.url("/v1/listings"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(serde_json::json!({ "signed": hex::encode(signed.bytes()) }))
+        .unwrap()
+        .body_mut()
+        .read_json::<Value>()
+        .unwrap();
+    assert_eq!(r["reason"], "private", "{r}");
+}

@@ -11,6 +11,7 @@
 pub mod agreement;
 pub mod calendar;
 pub mod certificate;
+pub mod circle;
 pub mod codec;
 pub mod geohash;
 pub mod id;

@@ -32,7 +32,10 @@ pub struct Conversation {
 /// The conversations, newest first.
 pub(super) fn conversations(all: &[Opened], state: &State, me: &MemberId) -> Vec<Conversation> {
     let mut by: std::collections::HashMap<&str, Vec<&Opened>> = Default::default();
-    for o in all.iter().filter(|o| !o.text.starts_with(REPORT_PREFIX)) {
+    // Reports and circle keys and listings are letters too, not talk.
+    let talk =
+        |o: &&Opened| !o.text.starts_with(REPORT_PREFIX) && !o.text.starts_with("buurt-circle/v1 ");
+    for o in all.iter().filter(talk) {
         by.entry(o.conversation.as_str()).or_default().push(o);
     }
     let me = me.to_string();

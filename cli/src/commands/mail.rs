@@ -197,7 +197,7 @@ pub(super) struct Recipient {
     pub key: ReplyKey,
 }
 
-fn their_key(c: &Client, member: &MemberId, home: &NodeId) -> Result<ReplyKey> {
+pub(super) fn their_key(c: &Client, member: &MemberId, home: &NodeId) -> Result<ReplyKey> {
     let a: ReplyKeyAnswer = c.get(
         &format!("/v1/members/{member}/reply-key"),
         &[("node", home.to_string())],
@@ -322,7 +322,11 @@ pub fn reply(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
     let me = keys::member_id(&key);
     let c = client(cli, dir)?;
     let list = conversations(&all, &state, &me);
-    let to = recipient(&c, id, &me, &list, &all)?;
+    let to = match recipient(&c, id, &me, &list, &all) {
+        Ok(to) => to,
+        // Not on the node: perhaps a circle listing, opened on this device.
+        Err(e) => super::circle::recipient(cli, dir, &c, id)?.ok_or(e)?,
+    };
     let (first, conversation) = send_letter(&c, &letters, &key, &cert, &to, text)?;
     if cli.json {
         return print_json(&ReplyView {

@@ -124,6 +124,9 @@ pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()
         extras: more,
         certificate: cert.clone(),
     };
+    if let Some(which) = &a.circle {
+        return super::circle::post(cli, dir, &key, listing, which);
+    }
     let answer = sign_and_post(cli, dir, &key, listing)?;
     // Neighbours answer a listing by sealing to the author's reply key: make
     // and publish one now, so that replies can come before the author's

@@ -14,6 +14,9 @@ use crate::output;
 use crate::{Cli, SearchArgs};
 
 pub fn search(cli: &Cli, dir: &DataDir, a: &SearchArgs) -> Result<()> {
+    if let Some(which) = &a.circle {
+        return super::circle::search(cli, dir, which, &a.query);
+    }
     let c = client(cli, dir)?;
     let mut q: Vec<(&str, String)> = vec![("q", a.query.join(" ")), ("limit", a.limit.to_string())];
     if a.offers {

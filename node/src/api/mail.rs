@@ -214,7 +214,8 @@ async fn put_reply_key(
 
 #[derive(Debug, Deserialize)]
 struct KeyQuery {
-    /// The member's home node (`bn…`); this node when left out.
+    /// The member's home node (`bn…`); when left out, this node, or the key
+    /// this node heard from the member's home node.
     node: Option<String>,
 }
 
@@ -247,7 +248,17 @@ async fn get_reply_key(
         )
     };
     let record = if home == mail.node_id() {
+        // Without a node named: a member of this node, else a member of
+        // another whose key this node heard (its certificate names the
+        // home node).
+        let known = || {
+            q.node
+                .is_none()
+                .then(|| mail.foreign_key(&member, now))
+                .flatten()
+        };
         mail.reply_key(&member, now)
+            .or_else(known)
             .map(|(b, _)| b)
             .ok_or_else(none)?
     } else if let Some((b, _)) = mail.foreign_key(&member, now) {
