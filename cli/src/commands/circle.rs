@@ -11,99 +11,27 @@ use anyhow::{anyhow, bail, Context, Result};
 use buurt_node::api::dto::ListingView;
 use buurt_node::api::mail::{Sealed, SendAnswer, SendBody};
 use buurt_node::clock::now;
-use buurt_node::datadir::{random_bytes, write_secret, DataDir};
-use buurt_protocol::circle::{self, CircleKey};
+use buurt_node::datadir::{random_bytes, DataDir};
+use buurt_protocol::circle;
 use buurt_protocol::keys::{self, SigningKey};
 use buurt_protocol::mail::mailbox::Op;
 use buurt_protocol::mail::{Envelope, Letter, ReplyKey, MAX_TEXT_BYTES};
 use buurt_protocol::{
     validate, Certificate, Limits, Listing, ListingId, MemberId, NodeId, SignedListing,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::mail::{reply_key, signed_request, sync, their_key, Recipient};
+use super::mail::{reply_key, signed_request, their_key, Recipient};
 use super::{client, member, print_json};
 use crate::client::Client;
-use crate::letters::{Letters, Opened};
+use crate::letters::Letters;
 use crate::{output, CircleAction, Cli};
 
-/// One circle as this device knows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
-    /// The circle id, hex.
-    pub circle: String,
-    pub name: String,
-    pub owner: String,
-    /// The newest epoch known.
-    pub epoch: u32,
-    /// Its members: member id and home node.
-    pub members: Vec<(String, String)>,
-    /// Every epoch's key, hex, so that older listings still open.
-    pub keys: BTreeMap<u32, String>,
-}
+mod store;
+mod take;
 
-impl Entry {
-    fn id(&self) -> Result<[u8; 16]> {
-        let mut id = [0u8; 16];
-        hex::decode_to_slice(&self.circle, &mut id)
-            .map_err(|_| anyhow!("circles.json: bad circle id"))?;
-        Ok(id)
-    }
-
-    fn members(&self) -> Result<Vec<(MemberId, NodeId)>> {
-        self.members
-            .iter()
-            .map(|(m, n)| Ok((m.parse()?, n.parse()?)))
-            .collect()
-    }
-
-    fn current(&self) -> Result<CircleKey> {
-        let key = self
-            .keys
-            .get(&self.epoch)
-            .ok_or_else(|| anyhow!("circles.json: no current key"))?;
-        let mut k = [0u8; 32];
-        hex::decode_to_slice(key, &mut k).map_err(|_| anyhow!("circles.json: bad key"))?;
-        Ok(CircleKey {
-            circle: self.id()?,
-            epoch: self.epoch,
-            key: k,
-            name: self.name.clone(),
-            owner: self.owner.parse()?,
-            members: self.members()?,
-        })
-    }
-}
-
-fn path(dir: &DataDir) -> std::path::PathBuf {
-    dir.root().join("circles.json")
-}
-
-fn load(dir: &DataDir) -> Result<Vec<Entry>> {
-    match std::fs::read(path(dir)) {
-        Ok(b) => serde_json::from_slice(&b).context("circles.json"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
-        Err(e) => Err(e).context("circles.json"),
-    }
-}
-
-fn save(dir: &DataDir, all: &[Entry]) -> Result<()> {
-    write_secret(&path(dir), &serde_json::to_vec_pretty(all)?).context("circles.json")
-}
-
-/// A circle by name or id prefix.
-fn find<'a>(all: &'a [Entry], what: &str) -> Result<&'a Entry> {
-    let w = what.trim().to_lowercase();
-    let hits: Vec<&Entry> = all
-        .iter()
-        .filter(|e| e.name.to_lowercase() == w || (w.len() >= 4 && e.circle.starts_with(&w)))
-        .collect();
-    match hits.as_slice() {
-        [one] => Ok(one),
-        [] => bail!("no circle `{what}` on this device (`buurt circle list`)"),
-        _ => bail!("`{what}` names {} circles: give more of the id", hits.len()),
-    }
-}
+use store::{find, load, save, Entry};
+pub use take::refresh;
 
 /// A member as given: `bm…`, or `bm…@bn…` with their home node. Returns
 /// the member, their home node and their reply key.
@@ -380,106 +308,6 @@ fn list(cli: &Cli, dir: &DataDir) -> Result<()> {
         .collect();
     output::table(&["CIRCLE", "NAME", "OWNER", "MEMBERS", "EPOCH"], &rows);
     Ok(())
-}
-
-/// Fetches the member's mail and takes in the circle letters: keys (from
-/// the circle's owner only) into `circles.json`, and the circle listings
-/// that open, validate and come from a member of their epoch.
-pub fn refresh(cli: &Cli, dir: &DataDir) -> Result<(Vec<Entry>, Vec<SignedListing>)> {
-    let (key, _, letters, _, _) = sync(cli, dir)?;
-    let me = keys::member_id(&key);
-    let mut all = load(dir)?;
-    let mut changed = false;
-    let mut epochs: BTreeMap<([u8; 16], u32), CircleKey> = BTreeMap::new();
-    let mut by_time: Vec<&Opened> = letters.iter().collect();
-    by_time.sort_by_key(|o| (o.created_at, o.seq));
-    for o in &by_time {
-        let Some(Ok(k)) = CircleKey::from_letter(&o.text) else {
-            continue;
-        };
-        if o.from != k.owner.to_string() || !k.has(&me) {
-            continue;
-        }
-        let id = hex::encode(k.circle);
-        match all.iter_mut().find(|e| e.circle == id) {
-            Some(e) if e.owner != k.owner.to_string() => continue,
-            Some(e) => {
-                changed |= e.keys.insert(k.epoch, hex::encode(k.key)).is_none();
-                if k.epoch >= e.epoch {
-                    e.epoch = k.epoch;
-                    e.name = k.name.clone();
-                    e.members = k
-                        .members
-                        .iter()
-                        .map(|(m, n)| (m.to_string(), n.to_string()))
-                        .collect();
-                }
-            }
-            None => {
-                changed = true;
-                all.push(Entry {
-                    circle: id,
-                    name: k.name.clone(),
-                    owner: k.owner.to_string(),
-                    epoch: k.epoch,
-                    members: k
-                        .members
-                        .iter()
-                        .map(|(m, n)| (m.to_string(), n.to_string()))
-                        .collect(),
-                    keys: BTreeMap::from([(k.epoch, hex::encode(k.key))]),
-                });
-            }
-        }
-        epochs.insert((k.circle, k.epoch), k);
-    }
-    if changed {
-        save(dir, &all)?;
-    }
-    // This device's own circles: every epoch's members are in the entry's
-    // newest list only, so an older epoch is taken as the union since.
-    let key_of = |c: &[u8; 16], e: u32| {
-        let entry = all.iter().find(|x| x.circle == hex::encode(c))?;
-        let mut k = [0u8; 32];
-        hex::decode_to_slice(entry.keys.get(&e)?, &mut k).ok()?;
-        Some(k)
-    };
-    let member_of = |c: &[u8; 16], e: u32, m: &MemberId| match epochs.get(&(*c, e)) {
-        Some(k) => k.has(m),
-        None => all
-            .iter()
-            .find(|x| x.circle == hex::encode(c))
-            .is_some_and(|x| x.members.iter().any(|(y, _)| *y == m.to_string())),
-    };
-    let t = now();
-    let mut found: BTreeMap<ListingId, SignedListing> = BTreeMap::new();
-    for o in &by_time {
-        let Some(sealed) = circle::listing_from_letter(&o.text) else {
-            continue;
-        };
-        let Some((c, e)) = circle::sealed_for(&sealed) else {
-            continue;
-        };
-        let Ok(bytes) = circle::open(&sealed, key_of) else {
-            continue;
-        };
-        let Ok(l) = validate(&bytes, t, &Limits::default()) else {
-            continue;
-        };
-        if l.listing.extras.circle != Some(c)
-            || !member_of(&c, e, &l.listing.author)
-            || o.from != l.listing.author.to_string()
-        {
-            continue;
-        }
-        let newer = found
-            .get(&l.listing_id())
-            .is_none_or(|old| buurt_protocol::revision::supersedes(&l, old));
-        if newer {
-            found.insert(l.listing_id(), l);
-        }
-    }
-    Ok((all, found.into_values().collect()))
 }
 
 /// Posts `listing` to the circle `which`: signed, sealed under the circle's
