@@ -3,8 +3,8 @@
 //! run as written, in order, by bash. Only `buurt node &` gets the test
 //! node's free loopback ports (and a wait until its API answers; the
 //! neighbour's `--api 127.0.0.1:4747` becomes that address), `HOME` is a
-//! temporary folder, and the `cargo install` line is left out: the test's
-//! own binary is on `PATH`.
+//! temporary folder holding a photo (`fiets.jpg`, with a location tag), and
+//! the `cargo install` line is left out: the test's own binary is on `PATH`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -20,6 +20,14 @@ fn block_after(readme: &str, heading: &str) -> Vec<String> {
     let start = rest.find("```sh\n").expect("a shell block follows") + 6;
     let end = rest[start..].find("```").expect("the block ends") + start;
     rest[start..end].lines().map(str::to_owned).collect()
+}
+
+/// A small JPEG whose EXIF segment names a place.
+fn photo() -> Vec<u8> {
+    let mut p = vec![0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x1B];
+    p.extend_from_slice(b"Exif\0\0GPSLatitude 52.36\0\0");
+    p.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x04, 1, 2, 0xFF, 0xD9]);
+    p
 }
 
 /// The quick start's node: started on a fresh data directory, waited for,
@@ -65,6 +73,7 @@ fn the_readme_walk_through_runs_as_written() {
     let walk = block_after(&readme, "## Walk-through");
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("buurt");
+    std::fs::write(dir.path().join("fiets.jpg"), photo()).expect("a photo");
     quick_start(&data);
 
     let mut script = String::from(
@@ -236,4 +245,16 @@ fn the_readme_walk_through_runs_as_written() {
     // The neighbour's watch saw the ladder.
     let alerts = of("buurt --data-dir ~/buurt-buur --api 127.0.0.1:4747 notifications");
     assert!(alerts.contains("Ladder te leen"), "{alerts}");
+    // Each seed platform's job.
+    let cars = of("buurt search auto --available");
+    assert!(cars.contains("Auto te huur"), "{cars}");
+    let meal = of("buurt show $MEAL");
+    assert!(
+        meal.contains("every week") && meal.contains("next "),
+        "{meal}"
+    );
+    let circle = of("buurt --data-dir ~/buurt-buur --api 127.0.0.1:4747 search --circle");
+    assert!(circle.contains("medicijnen"), "{circle}");
+    let bike = of("buurt offer \"Kinderfiets\"");
+    assert!(bike.trim().len() == 32, "an id: {bike}");
 }

@@ -384,7 +384,7 @@ pub fn step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<()> {
         after.stage.as_str()
     );
     if let Some(s) = listing {
-        println!("Your listing {}: {s}.", after.proposal.listing);
+        println!("Your listing {} {s}.", after.proposal.listing);
     }
     Ok(())
 }
@@ -448,7 +448,7 @@ pub(super) fn follow_listing(
         let taken = post::take_days(cli, dir, &listing, from, to)?;
         return Ok(taken.map(|_| {
             format!(
-                "no longer available from {} to {}",
+                "is no longer available from {} to {}",
                 calendar::format(from),
                 calendar::format(to)
             )
@@ -462,7 +462,7 @@ pub(super) fn follow_listing(
     match wanted(&about) {
         Some(s) if s != l.status => {
             post::set_status(cli, dir, &listing, s)?;
-            Ok(Some(s.to_string()))
+            Ok(Some(format!("is {s} now")))
         }
         _ => Ok(None),
     }
