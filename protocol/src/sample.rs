@@ -313,3 +313,47 @@ pub fn agreement() -> AgreementVector {
         pledge,
     }
 }
+
+/// The circle test vector of section 18: the fixed identity's member owns
+/// a circle with the resident of section 14; epoch 1's key record, and a
+/// request for the circle sealed under that key with a fixed nonce.
+pub struct CircleVector {
+    pub key: crate::circle::CircleKey,
+    pub listing: crate::listing::SignedListing,
+    pub nonce: [u8; 12],
+    pub sealed: Vec<u8>,
+    pub now: i64,
+}
+
+/// Builds the circle vector; every seed and time is fixed.
+pub fn circle() -> CircleVector {
+    let owner = Identity::fixed();
+    let resident = Identity::new([0x31; 32], [0x32; 32], SCOPE, T0 - 86_400);
+    let key = crate::circle::CircleKey {
+        circle: [0xc1; 16],
+        epoch: 1,
+        key: [0x4b; 32],
+        name: "Hulp voor mevrouw Jansen".into(),
+        owner: owner.certificate.member,
+        members: vec![
+            (owner.certificate.member, owner.certificate.node),
+            (resident.certificate.member, resident.certificate.node),
+        ],
+    };
+    let mut l = owner.offer([0x55; 16], "Wie haalt woensdag de medicijnen?", T0 + 240);
+    l.kind = Kind::Request;
+    l.exchange = Exchange::Help;
+    l.topics = vec!["help.care".into()];
+    l.expires_at = l.created_at + 7 * DAY;
+    l.extras.circle = Some(key.circle);
+    let listing = l.sign(&owner.member).expect("the vector signs");
+    let nonce = [0x0e; 12];
+    let sealed = crate::circle::seal(&key, nonce, listing.bytes());
+    CircleVector {
+        key,
+        listing,
+        nonce,
+        sealed,
+        now: T0 + 240,
+    }
+}

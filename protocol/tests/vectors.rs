@@ -923,3 +923,78 @@ fn agreement_vector_matches() {
         assert!(pledge.windows(64).any(|w| w == s.as_slice()));
     }
 }
+
+#[test]
+fn circle_vector_matches() {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+
+    let doc = doc();
+    let blocks = fenced_blocks(&doc, "circle");
+    assert_eq!(blocks.len(), 1, "expected one circle vector");
+    let v: Value = serde_json::from_str(&blocks[0]).expect("circle vector JSON");
+    let regenerate = "docs/protocol.md section 18 is out of date; regenerate its ```circle \
+                      block with `cargo run -q -p buurt-protocol --example circle_vectors`";
+    let s = sample::circle();
+    assert_eq!(
+        hex::encode(s.key.encode().unwrap()),
+        text(&v, "key_record"),
+        "{regenerate}"
+    );
+    assert_eq!(
+        hex::encode(s.listing.bytes()),
+        text(&v, "listing"),
+        "{regenerate}"
+    );
+    assert_eq!(hex::encode(&s.sealed), text(&v, "sealed"), "{regenerate}");
+
+    // Following the text: the record, the sealed form, the AEAD.
+    let record = bytes(&v, "key_record");
+    assert_eq!(record[..16], bytes(&v, "circle")[..]);
+    assert_eq!(record[16..20], 1u32.to_be_bytes());
+    assert_eq!(record[20..52], bytes(&v, "key")[..]);
+    let sealed = bytes(&v, "sealed");
+    assert_eq!(sealed[..16], bytes(&v, "circle")[..]);
+    assert_eq!(sealed[20..32], bytes(&v, "nonce")[..]);
+    let aad = [
+        b"buurt/circle/v1".as_slice(),
+        &sealed[..16],
+        &sealed[16..20],
+    ]
+    .concat();
+    assert_eq!(hex::encode(&aad), text(&v, "aad"));
+    let key = bytes(&v, "key");
+    let plain = ChaCha20Poly1305::new(Key::from_slice(&key))
+        .decrypt(
+            Nonce::from_slice(&sealed[20..32]),
+            Payload {
+                msg: &sealed[32..],
+                aad: &aad,
+            },
+        )
+        .expect("the sealed listing opens");
+    assert_eq!(plain, bytes(&v, "listing"));
+    let now = v["now"].as_i64().unwrap();
+    let l = validate(&plain, now, &Limits::default()).expect("the listing is valid");
+    assert_eq!(
+        l.listing.extras.circle.map(hex::encode).as_deref(),
+        Some(text(&v, "circle"))
+    );
+    // The letters' texts.
+    let key_text = text(&v, "key_letter_text");
+    let b64 = key_text
+        .strip_prefix("buurt-circle/v1 key ")
+        .expect("the key prefix");
+    assert_eq!(
+        data_encoding::BASE64.decode(b64.as_bytes()).unwrap(),
+        record
+    );
+    let listing_text = text(&v, "listing_letter_text");
+    let b64 = listing_text
+        .strip_prefix("buurt-circle/v1 listing ")
+        .expect("the listing prefix");
+    assert_eq!(
+        data_encoding::BASE64.decode(b64.as_bytes()).unwrap(),
+        sealed
+    );
+}
