@@ -1,9 +1,13 @@
 //! Property tests of the wire format: round trips, bit flips, junk input.
 
+use buurt_protocol::calendar::day_of;
 use buurt_protocol::listing::{Exchange, Kind, Status};
 use buurt_protocol::sample::{Identity, T0};
 use buurt_protocol::taxonomy::TOPICS;
-use buurt_protocol::{validate, Limits, Listing, Money, Price, SignedListing, Terms};
+use buurt_protocol::{
+    validate, Behalf, Limits, Listing, Media, Money, Period, Photo, Price, Recurrence,
+    SignedListing, Terms, Window,
+};
 use proptest::prelude::*;
 
 fn arb_terms() -> impl Strategy<Value = Terms> {
@@ -36,6 +40,10 @@ prop_compose! {
         geohash in prop::option::of("[0-9b-hjkmnp-z]{1,6}"),
         terms in arb_terms(),
         revision in any::<u64>(),
+        windows in prop::collection::vec((any::<u32>(), 0u32..10, 1u8..=0x7F, 0u16..1439), 0..=8),
+        every in prop::option::of((prop::sample::select(vec![Period::Week, Period::Fortnight, Period::Month]), any::<u32>(), any::<bool>())),
+        behalf in prop::option::of(("[A-Za-z][A-Za-z. ]{0,20}", "[a-z][a-z ]{0,50}")),
+        photo in prop::option::of((any::<[u8; 32]>(), 1u32..=307_200, prop::sample::select(vec![Media::Jpeg, Media::Png, Media::Webp]))),
     ) -> Listing {
         let mut l = Identity::fixed().offer(key, &title, created);
         l.expires_at = created + life;
@@ -48,6 +56,33 @@ prop_compose! {
         l.geohash = geohash;
         l.terms = terms;
         l.revision = revision;
+        // Version-2 fields, inside the listing's life.
+        let (born, lapses) = (day_of(created), day_of(created + life));
+        let span = lapses - born + 1;
+        l.extras.availability = windows
+            .into_iter()
+            .map(|(at, len, weekdays, start)| {
+                let from = born + at % span;
+                Window {
+                    from,
+                    to: (from + len).min(lapses),
+                    weekdays,
+                    start_minute: start,
+                    end_minute: 1_440,
+                }
+            })
+            .collect();
+        l.extras.every = every.map(|(period, at, paused)| Recurrence {
+            period,
+            first: born + at % span,
+            paused,
+        });
+        l.extras.behalf = behalf.map(|(resident, statement)| Behalf {
+            resident,
+            consent_on: born,
+            statement,
+        });
+        l.extras.photo = photo.map(|(sha256, size, media)| Photo { sha256, size, media });
         l
     }
 }
