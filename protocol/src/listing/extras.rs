@@ -412,6 +412,11 @@ mod tests {
         parse(s).unwrap()
     }
 
+    /// The next `n` dates of `r` from `from`, as text.
+    fn dates(r: &Recurrence, from: Day, n: usize) -> Vec<String> {
+        r.next(from, n).into_iter().map(calendar::format).collect()
+    }
+
     #[test]
     fn weekly_and_fortnightly_dates_follow_the_first() {
         let r = Recurrence {
@@ -419,21 +424,13 @@ mod tests {
             first: day("2026-12-01"),
             paused: false,
         };
-        let next: Vec<String> = r
-            .next(day("2026-12-09"), 3)
-            .into_iter()
-            .map(calendar::format)
-            .collect();
+        let next = dates(&r, day("2026-12-09"), 3);
         assert_eq!(next, ["2026-12-15", "2026-12-22", "2026-12-29"]);
         let r = Recurrence {
             period: Period::Fortnight,
             ..r
         };
-        let next: Vec<String> = r
-            .next(day("2026-11-01"), 2)
-            .into_iter()
-            .map(calendar::format)
-            .collect();
+        let next = dates(&r, day("2026-11-01"), 2);
         assert_eq!(next, ["2026-12-01", "2026-12-15"]);
     }
 
@@ -445,22 +442,14 @@ mod tests {
             first: day("2026-12-08"),
             paused: false,
         };
-        let next: Vec<String> = r
-            .next(day("2026-12-09"), 3)
-            .into_iter()
-            .map(calendar::format)
-            .collect();
+        let next = dates(&r, day("2026-12-09"), 3);
         assert_eq!(next, ["2027-01-12", "2027-02-09", "2027-03-09"]);
         // A fifth Tuesday skips the months without one.
         let r = Recurrence {
             first: day("2026-12-29"),
             ..r
         };
-        let next: Vec<String> = r
-            .next(day("2026-12-29"), 2)
-            .into_iter()
-            .map(calendar::format)
-            .collect();
+        let next = dates(&r, day("2026-12-29"), 2);
         assert_eq!(next, ["2026-12-29", "2027-03-30"]);
     }
 
