@@ -3,9 +3,12 @@
 //! and size before they are kept, served to residents and to peers by hash
 //! (protocol.md, section 17).
 //!
-//! A leaf: the API puts a member's upload, the network puts what a peer
-//! sent, and both read. Writes are durable before they are acknowledged (a
+//! The API puts a member's upload, the network puts what a peer sent, and
+//! both read; `codec.rs` is `/buurt/photo/1` on the wire (through sync's
+//! generic codec, as mail's). Writes are durable before they are acknowledged (a
 //! temporary file, fsync, rename, fsync of the directory).
+
+pub mod codec;
 
 use std::fs;
 use std::io::Write;

@@ -29,7 +29,7 @@ pub struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: request_response::Behaviour<SyncCodec>,
     pub mail: request_response::Behaviour<crate::mail::codec::MailCodec>,
-    pub photo: request_response::Behaviour<super::photos::PhotoCodec>,
+    pub photo: request_response::Behaviour<crate::photos::codec::PhotoCodec>,
 }
 
 /// Refuses a TCP port another process listens on. libp2p's TCP transport
@@ -140,9 +140,9 @@ pub fn build(
                     .with_max_concurrent_streams(64),
             );
             let photo = request_response::Behaviour::new(
-                [(super::photos::PROTOCOL, ProtocolSupport::Full)],
+                [(crate::photos::codec::PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
-                    .with_request_timeout(super::photos::TIMEOUT)
+                    .with_request_timeout(crate::photos::codec::TIMEOUT)
                     .with_max_concurrent_streams(16),
             );
             Ok(Behaviour {

@@ -12,46 +12,20 @@ use std::time::{Duration, Instant};
 use buurt_protocol::photo::{Request, Response};
 use buurt_protocol::Photo;
 use libp2p::request_response::{self, OutboundRequestId};
-use libp2p::{PeerId, StreamProtocol};
+use libp2p::PeerId;
 
 use super::display_peer;
 use super::exchange::{self, Exchange};
 use super::swarm_core::Core;
 use crate::photos::{Photos, PutError};
-use crate::sync::{Codec, Message, Wire};
+use crate::sync::Wire;
 
-/// The protocol name as libp2p wants it.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new(buurt_protocol::photo::PROTOCOL);
-/// Reads and writes photo messages.
-pub type PhotoCodec = Codec<Request, Response>;
-/// How long one peer may take to send a photo.
-pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// Rounds over the connected peers before a photo is given up.
 const ROUNDS: u32 = 6;
 /// Wait after a round that found nothing, times the round's number.
 const ROUND_WAIT: Duration = Duration::from_secs(2);
 /// Photos wanted at once; more wait for the next listing that names them.
 const MAX_WANTED: usize = 256;
-
-impl Message for Request {
-    const MAX: usize = buurt_protocol::photo::MAX_REQUEST;
-    fn to_bytes(&self) -> Vec<u8> {
-        self.encode()
-    }
-    fn from_bytes(b: &[u8]) -> Result<Self, buurt_protocol::DecodeError> {
-        Request::decode(b)
-    }
-}
-
-impl Message for Response {
-    const MAX: usize = buurt_protocol::photo::MAX_RESPONSE;
-    fn to_bytes(&self) -> Vec<u8> {
-        self.encode()
-    }
-    fn from_bytes(b: &[u8]) -> Result<Self, buurt_protocol::DecodeError> {
-        Response::decode(b)
-    }
-}
 
 struct Want {
     photo: Photo,
