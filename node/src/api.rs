@@ -100,7 +100,13 @@ impl ApiState {
 
 /// Builds the router.
 pub fn router(state: Arc<ApiState>) -> Router {
+    let board = if state.config.board {
+        crate::board::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(board)
         .merge(listings::routes())
         .merge(mail::routes())
         .merge(photos::routes())

@@ -116,6 +116,10 @@ pub struct FileConfig {
     pub trust_depth: u8,
     /// Mailboxes of this node's members: quotas, rates, expiry.
     pub mail: MailLimits,
+    /// Serve the public board (`/`, read-only HTML) beside the API. Unset:
+    /// on when the API listens on loopback, off otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub board: Option<bool>,
 }
 
 /// What the mailboxes of a node's members hold at most, and how much mail
@@ -202,6 +206,7 @@ impl Default for FileConfig {
             trust_depth: DEFAULT_TRUST_DEPTH,
             limits: Limits::default(),
             mail: MailLimits::default(),
+            board: None,
         }
     }
 }
@@ -259,6 +264,8 @@ pub struct Config {
     pub trust_depth: u8,
     pub limits: Limits,
     pub mail: MailLimits,
+    /// Whether the public board is served.
+    pub board: bool,
 }
 
 impl Config {
@@ -366,6 +373,7 @@ impl Config {
             trust_depth: file.trust_depth,
             limits,
             mail: file.mail,
+            board: file.board.unwrap_or(api.ip().is_loopback()),
         })
     }
 

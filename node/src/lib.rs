@@ -8,6 +8,7 @@
 //! repository's root is the map.
 
 pub mod api;
+pub mod board;
 pub mod clock;
 pub mod config;
 pub mod datadir;

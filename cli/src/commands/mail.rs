@@ -308,26 +308,7 @@ struct ReplyView<'a> {
 }
 
 pub fn reply(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
-    let text = text.trim();
-    if text.is_empty() {
-        bail!("the reply is empty: write something to send");
-    }
-    if text.len() > MAX_TEXT_BYTES {
-        bail!(
-            "the reply is {} bytes; at most {MAX_TEXT_BYTES} fit in one letter",
-            text.len()
-        );
-    }
-    let (key, cert, all, state, letters) = sync(cli, dir)?;
-    let me = keys::member_id(&key);
-    let c = client(cli, dir)?;
-    let list = conversations(&all, &state, &me);
-    let to = match recipient(&c, id, &me, &list, &all) {
-        Ok(to) => to,
-        // Not on the node: perhaps a circle listing, opened on this device.
-        Err(e) => super::circle::recipient(cli, dir, &c, id)?.ok_or(e)?,
-    };
-    let (first, conversation) = send_letter(&c, &letters, &key, &cert, &to, text)?;
+    let (first, conversation, to) = send_reply(cli, dir, id, text)?;
     if cli.json {
         return print_json(&ReplyView {
             conversation,
@@ -355,6 +336,37 @@ pub fn reply(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Writes, seals and sends a reply about a listing or in a conversation:
+/// its delivery state, the conversation id and whom it went to.
+pub fn send_reply(
+    cli: &Cli,
+    dir: &DataDir,
+    id: &str,
+    text: &str,
+) -> Result<(buurt_node::api::mail::SentView, String, Recipient)> {
+    let text = text.trim();
+    if text.is_empty() {
+        bail!("the reply is empty: write something to send");
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        bail!(
+            "the reply is {} bytes; at most {MAX_TEXT_BYTES} fit in one letter",
+            text.len()
+        );
+    }
+    let (key, cert, all, state, letters) = sync(cli, dir)?;
+    let me = keys::member_id(&key);
+    let c = client(cli, dir)?;
+    let list = conversations(&all, &state, &me);
+    let to = match recipient(&c, id, &me, &list, &all) {
+        Ok(to) => to,
+        // Not on the node: perhaps a circle listing, opened on this device.
+        Err(e) => super::circle::recipient(cli, dir, &c, id)?.ok_or(e)?,
+    };
+    let (first, conversation) = send_letter(&c, &letters, &key, &cert, &to, text)?;
+    Ok((first, conversation, to))
 }
 
 /// Signs and seals `text` as a letter to `to` (and the sender's own copy),

@@ -38,6 +38,45 @@ pub(super) fn sign_and_post(
 }
 
 pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()> {
+    if let Some(which) = &a.circle {
+        let (key, _) = member(cli, dir)?;
+        let listing = compose(cli, dir, kind, a)?;
+        return super::circle::post(cli, dir, &key, listing, which);
+    }
+    let answer = create(cli, dir, kind, a)?;
+    if cli.json {
+        return print_json(&answer);
+    }
+    println!("{}", answer.id);
+    eprintln!(
+        "Posted {kind}: {} (id {}){}",
+        a.title.trim(),
+        &answer.id[..12],
+        reach(&answer)
+    );
+    Ok(())
+}
+
+/// Composes, signs and posts a new listing (the photo uploaded first), and
+/// publishes the author's reply key: what `offer`, `request` and the
+/// resident's page do.
+pub fn create(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<PostAnswer> {
+    let (key, cert) = member(cli, dir)?;
+    let listing = compose(cli, dir, kind, a)?;
+    let answer = sign_and_post(cli, dir, &key, listing)?;
+    // Neighbours answer a listing by sealing to the author's reply key: make
+    // and publish one now, so that replies can come before the author's
+    // first `buurt inbox`.
+    if let Err(e) = super::mail::publish_reply_key(cli, dir, &key, &cert) {
+        eprintln!(
+            "Note: your reply key could not be published yet ({e}); `buurt inbox` tries again."
+        );
+    }
+    Ok(answer)
+}
+
+/// The new listing `a` describes, unsigned (its photo already uploaded).
+fn compose(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<Listing> {
     let (key, cert) = member(cli, dir)?;
     let t = now();
     let exchange = match &a.exchange {
@@ -122,31 +161,9 @@ pub fn post_new(cli: &Cli, dir: &DataDir, kind: Kind, a: &PostArgs) -> Result<()
         geohash,
         terms,
         extras: more,
-        certificate: cert.clone(),
+        certificate: cert,
     };
-    if let Some(which) = &a.circle {
-        return super::circle::post(cli, dir, &key, listing, which);
-    }
-    let answer = sign_and_post(cli, dir, &key, listing)?;
-    // Neighbours answer a listing by sealing to the author's reply key: make
-    // and publish one now, so that replies can come before the author's
-    // first `buurt inbox`.
-    if let Err(e) = super::mail::publish_reply_key(cli, dir, &key, &cert) {
-        eprintln!(
-            "Note: your reply key could not be published yet ({e}); `buurt inbox` tries again."
-        );
-    }
-    if cli.json {
-        return print_json(&answer);
-    }
-    println!("{}", answer.id);
-    eprintln!(
-        "Posted {kind}: {} (id {}){}",
-        a.title.trim(),
-        &answer.id[..12],
-        reach(&answer)
-    );
-    Ok(())
+    Ok(listing)
 }
 
 /// How far a post got, in words.
@@ -282,15 +299,7 @@ pub fn update(cli: &Cli, dir: &DataDir, a: &UpdateArgs) -> Result<()> {
 }
 
 pub fn withdraw(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
-    let (key, old, next, t) = own_next(cli, dir, id)?;
-    if old.expires_at <= t {
-        bail!("listing {} has already expired", old.listing_id());
-    }
-    let tomb = Listing {
-        certificate: next.certificate,
-        ..old.tombstone(next.revision, t)
-    };
-    let answer = sign_and_post(cli, dir, &key, tomb)?;
+    let answer = withdraw_listing(cli, dir, id)?;
     if cli.json {
         return print_json(&answer);
     }
@@ -300,6 +309,19 @@ pub fn withdraw(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {
         &answer.id[..12]
     );
     Ok(())
+}
+
+/// Signs and posts the withdrawal of one of the member's own listings.
+pub fn withdraw_listing(cli: &Cli, dir: &DataDir, id: &str) -> Result<PostAnswer> {
+    let (key, old, next, t) = own_next(cli, dir, id)?;
+    if old.expires_at <= t {
+        bail!("listing {} has already expired", old.listing_id());
+    }
+    let tomb = Listing {
+        certificate: next.certificate,
+        ..old.tombstone(next.revision, t)
+    };
+    sign_and_post(cli, dir, &key, tomb)
 }
 
 /// Publishes a new revision of one of the member's own listings without

@@ -128,34 +128,37 @@ async fn get_listing(
 ) -> ApiResult<Json<ListingView>> {
     let s = st.clone();
     let now = st.now();
-    st.blocking(move || {
-        let lid = resolve(&*s.store, &id)?;
-        match s.store.get(&lid).map_err(ApiError::internal)? {
-            // Gone as surely as after the next sweep, which removes it.
-            Some(l) if l.listing.expires_at <= now => Err(ApiError::new(
-                StatusCode::GONE,
-                "expired",
-                format!(
-                    "listing {lid} expired on {}",
-                    crate::clock::rfc3339(l.listing.expires_at)
-                ),
-            )),
-            Some(l) => {
-                let mut v = ListingView::new(&l)
-                    .with_bytes(&l)
-                    .with_thanks(s.ingest.thanks());
-                if let Some(h) = s.store.history(&lid).map_err(ApiError::internal)? {
-                    v = v.with_history(h);
-                }
-                Ok(Json(v))
+    st.blocking(move || one(&s, &id, now).map(|(v, l)| Json(v.with_bytes(&l))))
+        .await?
+}
+
+/// One listing by id or unique prefix, with its history and the author's
+/// thanks (blocking), and its signed form; `410 expired` once it has
+/// expired.
+pub fn one(s: &ApiState, id: &str, now: i64) -> ApiResult<(ListingView, SignedListing)> {
+    let lid = resolve(&*s.store, id)?;
+    match s.store.get(&lid).map_err(ApiError::internal)? {
+        // Gone as surely as after the next sweep, which removes it.
+        Some(l) if l.listing.expires_at <= now => Err(ApiError::new(
+            StatusCode::GONE,
+            "expired",
+            format!(
+                "listing {lid} expired on {}",
+                crate::clock::rfc3339(l.listing.expires_at)
+            ),
+        )),
+        Some(l) => {
+            let mut v = ListingView::new(&l).with_thanks(s.ingest.thanks());
+            if let Some(h) = s.store.history(&lid).map_err(ApiError::internal)? {
+                v = v.with_history(h);
             }
-            None => Err(ApiError::not_found(
-                "not_found",
-                format!("no listing with id `{id}`"),
-            )),
+            Ok((v, l))
         }
-    })
-    .await?
+        None => Err(ApiError::not_found(
+            "not_found",
+            format!("no listing with id `{id}`"),
+        )),
+    }
 }
 
 async fn member_listings(

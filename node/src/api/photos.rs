@@ -64,17 +64,30 @@ async fn read(
     PathText(text): PathText,
     Query(params): Query<ReadParams>,
 ) -> ApiResult<Response> {
+    serve(&st, &text, params.listing).await
+}
+
+/// The photo named `text` (hex SHA-256); when it is missing and `listing`
+/// names it, the network is asked to fetch it.
+pub async fn serve(st: &Arc<ApiState>, text: &str, listing: Option<String>) -> ApiResult<Response> {
     let mut sha = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut sha)
         .map_err(|_| ApiError::bad("bad_photo_id", "a photo is named by 64 hex characters"))?;
-    let photos = photos(&st)?;
+    let photos = photos(st)?;
     let p = photos.clone();
     if let Some(bytes) = st.blocking(move || p.get(&sha)).await? {
         let media =
             buurt_protocol::Media::sniff(&bytes).map_or("application/octet-stream", |m| m.mime());
-        return Ok(([(header::CONTENT_TYPE, media)], bytes).into_response());
+        return Ok((
+            [
+                (header::CONTENT_TYPE, media),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            bytes,
+        )
+            .into_response());
     }
-    if let (Some(id), Some(net)) = (params.listing, &st.net) {
+    if let (Some(id), Some(net)) = (listing, &st.net) {
         let id: ListingId = super::parse("bad_listing_id", &id)?;
         let s = st.clone();
         let named = st

@@ -106,6 +106,26 @@ pub fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery>
     })
 }
 
+/// Runs a search and reads each hit back from the store, with the author's
+/// thanks (blocking: call it on a blocking thread).
+pub fn run(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Vec<ListingView>, ApiError> {
+    s.ingest.searchable().map_err(ApiError::internal)?;
+    let hits = s.index.search(q, now).map_err(ApiError::internal)?;
+    let mut out = Vec::with_capacity(hits.len());
+    for h in hits {
+        // Expired ones are gone, as after the next sweep, with --all too.
+        match s.store.get(&h.id).map_err(ApiError::internal)? {
+            Some(l) if l.listing.expires_at > now => out.push(
+                ListingView::new(&l)
+                    .with_score(h.score)
+                    .with_thanks(s.ingest.thanks()),
+            ),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 async fn search(
     State(st): State<Arc<ApiState>>,
     params: Result<Query<SearchParams>, QueryRejection>,
@@ -114,25 +134,6 @@ async fn search(
     let q = parse_query(params, st.config.limits.max_scope_levels)?;
     let now = st.now();
     let s = st.clone();
-    let views = st
-        .blocking(move || -> Result<Vec<ListingView>, ApiError> {
-            s.ingest.searchable().map_err(ApiError::internal)?;
-            let hits = s.index.search(&q, now).map_err(ApiError::internal)?;
-            let mut out = Vec::with_capacity(hits.len());
-            for h in hits {
-                // Expired ones are gone, as after the next sweep, with --all
-                // too.
-                match s.store.get(&h.id).map_err(ApiError::internal)? {
-                    Some(l) if l.listing.expires_at > now => out.push(
-                        ListingView::new(&l)
-                            .with_score(h.score)
-                            .with_thanks(s.ingest.thanks()),
-                    ),
-                    _ => {}
-                }
-            }
-            Ok(out)
-        })
-        .await??;
+    let views = st.blocking(move || run(&s, &q, now)).await??;
     Ok(Json(views))
 }
