@@ -35,6 +35,11 @@ impl Client {
         }
     }
 
+    /// The node's base URL, `http://HOST:PORT`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
         let mut req = self.agent.get(format!("{}{path}", self.base));
         for (k, v) in query {

@@ -20,6 +20,7 @@ mod recover;
 mod reports;
 mod standing;
 mod thank;
+mod ui;
 mod watch;
 
 use std::path::PathBuf;
@@ -75,6 +76,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Request(a) => post::post_new(&cli, &dir, Kind::Request, a),
         Command::Search(a) => query::search(&cli, &dir, a),
         Command::Show { id, photo } => query::show(&cli, &dir, id, photo.as_deref()),
+        Command::Ui { port, open } => ui::run(&cli, &dir, *port, *open),
         Command::Renew { id } => standing::renew(&cli, &dir, id.as_deref()),
         Command::Pause { id } => standing::pause(&cli, &dir, id, true),
         Command::Resume { id } => standing::pause(&cli, &dir, id, false),

@@ -97,6 +97,17 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         photo: Option<PathBuf>,
     },
+    /// Your own page in the browser: post, change and withdraw your
+    /// listings, read and answer your letters; served by this program on
+    /// 127.0.0.1 only, signing with your key here
+    Ui {
+        /// Port on 127.0.0.1 [default: any free one]
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Open the page in the browser (xdg-open)
+        #[arg(long)]
+        open: bool,
+    },
     /// Renew your standing offers that expire within a week (or the one
     /// given): a new revision with a fresh expiry; `buurt node` does this
     /// by itself while it runs

@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::api::search::{parse_query, SearchParams};
 use crate::api::{ApiError, ApiState};
-pub use view::{money, Card, Group};
+pub use view::{groups, money, Card, Group};
 use words::{Lang, Words};
 
 /// The one stylesheet, shared with the resident's own page (`buurt ui`).
