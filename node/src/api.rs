@@ -100,13 +100,14 @@ impl ApiState {
 
 /// Builds the router.
 pub fn router(state: Arc<ApiState>) -> Router {
-    let board = if state.config.board {
-        crate::board::routes()
-    } else {
-        Router::new()
-    };
+    router_with(state, Router::new())
+}
+
+/// The API's routes and `extra` (the public board, which `run` adds when
+/// it is on), behind the same limits.
+pub fn router_with(state: Arc<ApiState>, extra: Router<Arc<ApiState>>) -> Router {
     Router::new()
-        .merge(board)
+        .merge(extra)
         .merge(listings::routes())
         .merge(mail::routes())
         .merge(photos::routes())

@@ -287,11 +287,16 @@ impl Node {
             parts.moderation.clone(),
             repair.clone(),
         );
+        let board = if parts.config.board {
+            crate::board::routes()
+        } else {
+            axum::Router::new()
+        };
         dir.write_api_addr(&addr)?;
         on_ready(&addr);
         let served = api::serve::serve(
             listener,
-            api::router(state),
+            api::router_with(state, board),
             parts.config.api_max_connections,
             shutdown,
         )

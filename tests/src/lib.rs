@@ -4,6 +4,7 @@
 //! Used by the end-to-end tests of `cli/tests/`; the binary's path comes from
 //! `env!("CARGO_BIN_EXE_buurt")` there.
 
+pub mod browser;
 pub mod hostile;
 
 use std::path::{Path, PathBuf};
