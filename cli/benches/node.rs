@@ -833,6 +833,46 @@ fn process_queries(dir: &Path, addr: &str, agent: &ureq::Agent) {
         status.push(t.elapsed());
     }
     summary("GET /v1/status", status);
+    board_pages(addr, agent);
+}
+
+/// The public board's pages over HTTP: each rendered 200 times, and the
+/// bytes of each page.
+fn board_pages(addr: &str, agent: &ureq::Agent) {
+    let found: serde_json::Value = agent
+        .get(format!("http://{addr}/v1/search?q=boormachine&limit=1"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let id = found[0]["id"].as_str().unwrap_or_default().to_owned();
+    let pages = [
+        "/".to_owned(),
+        "/search?q=boormachine".into(),
+        "/search?q=boormachien".into(),
+        "/search?topic=goods&kind=offer".into(),
+        format!("/listing/{id}"),
+        "/feed.atom".into(),
+    ];
+    let mut largest = (0, String::new());
+    for page in &pages {
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..200 {
+            let t = Instant::now();
+            let mut r = agent.get(format!("http://{addr}{page}")).call().unwrap();
+            let body = r.body_mut().read_to_vec().unwrap();
+            times.push(t.elapsed());
+            assert_eq!(r.status().as_u16(), 200, "{page}");
+            bytes = body.len();
+        }
+        summary(&format!("board GET {page} ({bytes} bytes)"), times);
+        if bytes > largest.0 {
+            largest = (bytes, page.clone());
+        }
+    }
+    println!("  largest board page: {} ({} bytes)", largest.1, largest.0);
 }
 
 fn dir_size(p: &Path) -> u64 {

@@ -301,8 +301,44 @@ pub enum Step {
     Problem { note: String },
 }
 
+/// What one step did: the agreement after it, the step's name, how its
+/// letter went, and what changed on the member's listing.
+pub(super) struct StepDone {
+    pub after: Agreement,
+    pub me: MemberId,
+    pub name: String,
+    pub detail: String,
+    pub listing: Option<String>,
+}
+
 /// `buurt accept|decline|cancel|handover|return|done|problem AGREEMENT`.
 pub fn step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<()> {
+    let StepDone {
+        after,
+        me,
+        name,
+        detail,
+        listing,
+    } = take_step(cli, dir, id, step)?;
+    if cli.json {
+        let mut v = serde_json::to_value(super::agreements::view(&after, &me, now()))?;
+        v["sent"] = detail.into();
+        v["listing_change"] = listing.into();
+        return print_json(&v);
+    }
+    println!(
+        "{name}: agreement {} is {} ({detail}).",
+        &after.id.to_hex()[..12],
+        after.stage.as_str()
+    );
+    if let Some(s) = listing {
+        println!("Your listing {} {s}.", after.proposal.listing);
+    }
+    Ok(())
+}
+
+/// Signs and sends one step, and brings the member's listing in line.
+pub(super) fn take_step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<StepDone> {
     let ctx = load(cli, dir)?;
     let me = keys::member_id(&ctx.key);
     let a = find(&ctx.list, id)?;
@@ -372,21 +408,13 @@ pub fn step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Result<()> {
     let mut after = a.clone();
     after.apply(e).map_err(|e| anyhow!("{e}"))?;
     let listing = follow_listing(cli, dir, &me, &after, &ctx.list)?;
-    if cli.json {
-        let mut v = serde_json::to_value(super::agreements::view(&after, &me, now()))?;
-        v["sent"] = detail.into();
-        v["listing_change"] = listing.into();
-        return print_json(&v);
-    }
-    println!(
-        "{name}: agreement {} is {} ({detail}).",
-        &after.id.to_hex()[..12],
-        after.stage.as_str()
-    );
-    if let Some(s) = listing {
-        println!("Your listing {} {s}.", after.proposal.listing);
-    }
-    Ok(())
+    Ok(StepDone {
+        after,
+        me,
+        name,
+        detail,
+        listing,
+    })
 }
 
 /// True for an agreement about given days (from and until), such as a car

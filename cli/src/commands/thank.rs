@@ -21,6 +21,31 @@ use crate::Cli;
 
 /// `buurt thank AGREEMENT TEXT`.
 pub fn thank(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
+    let (answer, other) = send_thanks(cli, dir, id, text)?;
+    if cli.json {
+        return print_json(&answer);
+    }
+    match &answer.reveal_at {
+        Some(at) => println!(
+            "Thanked {}: your node keeps it unseen until they thank you too, or until {at}.",
+            short(&other.to_string())
+        ),
+        None => println!(
+            "Thanked {}: both of you have, so both thanks are public now.",
+            short(&other.to_string())
+        ),
+    }
+    Ok(())
+}
+
+/// Signs a thanks for a completed agreement and hands it, with its pledge,
+/// to the node: its answer, and the member thanked.
+pub(super) fn send_thanks(
+    cli: &Cli,
+    dir: &DataDir,
+    id: &str,
+    text: &str,
+) -> Result<(ThankAnswer, buurt_protocol::MemberId)> {
     let text = text.trim();
     if text.is_empty() {
         bail!("say what you thank them for");
@@ -82,20 +107,7 @@ pub fn thank(cli: &Cli, dir: &DataDir, id: &str, text: &str) -> Result<()> {
             pledge: hex::encode(&pledge.bytes),
         },
     )?;
-    if cli.json {
-        return print_json(&answer);
-    }
-    match &answer.reveal_at {
-        Some(at) => println!(
-            "Thanked {}: your node keeps it unseen until they thank you too, or until {at}.",
-            short(&other.to_string())
-        ),
-        None => println!(
-            "Thanked {}: both of you have, so both thanks are public now.",
-            short(&other.to_string())
-        ),
-    }
-    Ok(())
+    Ok((answer, other))
 }
 
 /// `buurt member MEMBER`: a member's thanks, as this node counts them.
