@@ -224,6 +224,60 @@ fn a_resident_posts_in_the_browser_and_finds_it_on_another_nodes_board() {
         "{inbox}"
     );
 
+    // Change the bike's title on the page; the other board shows the new one.
+    b.goto(&format!("{base}/listing/{bike}/edit"));
+    assert_eq!(
+        b.run("return document.querySelector('#title').value;"),
+        "Kinderfiets te geef"
+    );
+    assert_accessible(&b, &axe, "the edit form");
+    b.set_value("#title", "Kinderfiets te geef, 16 inch");
+    b.click_to_next_page("form.post button[type=submit]");
+    assert!(
+        b.text("p.notice").starts_with("Gewijzigd"),
+        "{}",
+        b.text("p.notice")
+    );
+    assert!(TestNode::eventually(30, || {
+        b.goto(&a.url(&format!("/listing/{bike}")));
+        b.find("article h1")
+            .is_some_and(|_| b.text("article h1") == "Kinderfiets te geef, 16 inch")
+    }));
+
+    // An agreement about the ladder, taken step by step on the page.
+    let conv = inbox[0]["conversation"].as_str().unwrap().to_owned();
+    let deal = a.ok(&["--json", "propose", &conv, "--until", "2d"]).json()["agreement"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    b.goto(&format!("{base}/agreements"));
+    assert!(b.source().contains("voorgesteld"), "{}", b.source());
+    assert_accessible(&b, &axe, "the agreements");
+    b.click_to_next_page(&format!("form[action='/agreement/{deal}/accept'] button"));
+    assert!(
+        b.text("p.notice").contains("afgesproken"),
+        "{}",
+        b.text("p.notice")
+    );
+    a.ok(&["handover", &deal[..8]]);
+    b.click_to_next_page(&format!("form[action='/agreement/{deal}/handover'] button"));
+    assert!(
+        b.text("p.notice").contains("bezig"),
+        "{}",
+        b.text("p.notice")
+    );
+    b.click_to_next_page(&format!("form[action='/agreement/{deal}/return'] button"));
+    a.ok(&["return", &deal[..8]]);
+    b.goto(&format!("{base}/agreements"));
+    assert!(b.source().contains("klaar"), "completed: {}", b.source());
+    b.type_into(&format!("#thanks-{deal}"), "Dank voor de ladder!");
+    b.click_to_next_page(&format!("form[action='/agreement/{deal}/thank'] button"));
+    assert!(
+        b.text("p.notice").starts_with("Bedankt"),
+        "{}",
+        b.text("p.notice")
+    );
+
     // Withdraw the bike: gone from the other board too.
     b.goto(&format!("{base}/"));
     b.click_to_next_page(&format!("form[action='/listing/{bike}/withdraw'] button"));

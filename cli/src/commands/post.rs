@@ -243,6 +243,23 @@ fn own_next_with(
 }
 
 pub fn update(cli: &Cli, dir: &DataDir, a: &UpdateArgs) -> Result<()> {
+    let answer = revise(cli, dir, a)?;
+    if cli.json {
+        return print_json(&answer);
+    }
+    println!("{}", answer.id);
+    eprintln!(
+        "Updated {} (revision {}){}",
+        &answer.id[..12],
+        &answer.revision_id[..12],
+        reach(&answer)
+    );
+    Ok(())
+}
+
+/// Signs and posts the revision `a` describes of one of the member's own
+/// listings.
+pub fn revise(cli: &Cli, dir: &DataDir, a: &UpdateArgs) -> Result<PostAnswer> {
     if a.status.is_none()
         && a.title.is_none()
         && a.body.is_none()
@@ -284,18 +301,7 @@ pub fn update(cli: &Cli, dir: &DataDir, a: &UpdateArgs) -> Result<()> {
         };
         old.extras.availability.clear();
     }
-    let answer = sign_and_post(cli, dir, &key, next)?;
-    if cli.json {
-        return print_json(&answer);
-    }
-    println!("{}", answer.id);
-    eprintln!(
-        "Updated {} (revision {}){}",
-        &answer.id[..12],
-        &answer.revision_id[..12],
-        reach(&answer)
-    );
-    Ok(())
+    sign_and_post(cli, dir, &key, next)
 }
 
 pub fn withdraw(cli: &Cli, dir: &DataDir, id: &str) -> Result<()> {

@@ -6,6 +6,8 @@
 //! is refused, as is a request for another host name (DNS rebinding) and
 //! every form post without the page's CSRF token or from another origin.
 
+mod deals;
+mod letters;
 mod pages;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -134,9 +136,15 @@ fn router(ui: Arc<Ui>) -> Router {
         .route("/post", post(pages::post))
         .route("/listing/{id}/status", post(pages::status))
         .route("/listing/{id}/withdraw", post(pages::withdraw))
-        .route("/inbox", get(pages::inbox))
-        .route("/conversation/{id}", get(pages::conversation))
-        .route("/reply", post(pages::reply))
+        .route(
+            "/listing/{id}/edit",
+            get(pages::edit_form).post(pages::edit),
+        )
+        .route("/inbox", get(letters::inbox))
+        .route("/conversation/{id}", get(letters::conversation))
+        .route("/reply", post(letters::reply))
+        .route("/agreements", get(deals::list))
+        .route("/agreement/{id}/{step}", post(deals::step))
         .route("/static/buurt.css", get(css))
         .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
         .layer(axum::middleware::from_fn_with_state(ui.clone(), guard))

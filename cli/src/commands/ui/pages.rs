@@ -11,15 +11,15 @@ use axum::Form;
 use buurt_node::api::dto::ListingView;
 use buurt_node::board::words::Lang;
 use buurt_node::board::Group;
-use buurt_protocol::{keys, Exchange, Kind, Status};
+use buurt_protocol::{Exchange, Kind, Status};
 use serde::Deserialize;
 
 use super::{refuse, same, Ui};
-use crate::commands::{client, inbox, mail, post};
+use crate::commands::{client, post};
 use crate::PostArgs;
 
 /// Runs blocking command code for the page.
-async fn work<T: Send + 'static>(
+pub(super) async fn work<T: Send + 'static>(
     ui: &Arc<Ui>,
     f: impl FnOnce(&crate::Cli, &buurt_node::datadir::DataDir) -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
@@ -29,7 +29,7 @@ async fn work<T: Send + 'static>(
         .map_err(|e| anyhow::anyhow!("{e}"))?
 }
 
-fn html(t: &impl Template) -> Response {
+pub(super) fn html(t: &impl Template) -> Response {
     match t.render() {
         Ok(s) => Html(s).into_response(),
         Err(e) => refuse(
@@ -40,14 +40,14 @@ fn html(t: &impl Template) -> Response {
 }
 
 /// An error as one line, as the CLI prints it.
-fn line(e: &anyhow::Error) -> String {
+pub(super) fn line(e: &anyhow::Error) -> String {
     e.chain()
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
         .join(": ")
 }
 
-fn short(id: &str) -> String {
+pub(super) fn short(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
@@ -118,7 +118,7 @@ pub async fn home(State(ui): State<Arc<Ui>>) -> Response {
     })
 }
 
-fn csrf_ok(ui: &Ui, given: &str) -> Option<Response> {
+pub(super) fn csrf_ok(ui: &Ui, given: &str) -> Option<Response> {
     (!same(given, &ui.csrf)).then(|| {
         refuse(
             axum::http::StatusCode::FORBIDDEN,
@@ -282,157 +282,85 @@ pub async fn withdraw(
     Redirect::to("/").into_response()
 }
 
-pub struct Conv {
-    conversation: String,
-    with_short: String,
-    unread: usize,
-    last_text: String,
-}
-
 #[derive(Template)]
-#[template(path = "ui/inbox.html")]
-struct InboxPage {
-    me_short: String,
-    board_url: String,
-    notice: Option<String>,
-    error: Option<String>,
-    list: Vec<Conv>,
-}
-
-pub async fn inbox(State(ui): State<Arc<Ui>>) -> Response {
-    let (notice, mut error) = ui.take_flash();
-    let list = match work(&ui, |cli, dir| {
-        let (key, _, all, state, _) = mail::sync(cli, dir)?;
-        Ok(inbox::conversations(&all, &state, &keys::member_id(&key)))
-    })
-    .await
-    {
-        Ok(l) => l,
-        Err(e) => {
-            error = Some(line(&e));
-            vec![]
-        }
-    };
-    html(&InboxPage {
-        me_short: short(&ui.me),
-        board_url: ui.board_url.clone(),
-        notice,
-        error,
-        list: list
-            .into_iter()
-            .map(|c| Conv {
-                with_short: short(&c.with),
-                conversation: c.conversation,
-                unread: c.unread,
-                last_text: c.last_text,
-            })
-            .collect(),
-    })
-}
-
-pub struct Letter {
-    who: String,
-    when: String,
-    text: String,
-}
-
-#[derive(Template)]
-#[template(path = "ui/thread.html")]
-struct ThreadPage {
+#[template(path = "ui/edit.html")]
+struct EditPage {
     me_short: String,
     board_url: String,
     notice: Option<String>,
     error: Option<String>,
     csrf: String,
-    conversation: String,
-    listing: String,
-    with_short: String,
-    letters: Vec<Letter>,
+    id: String,
+    title: String,
+    body: String,
 }
 
-pub async fn conversation(State(ui): State<Arc<Ui>>, Path(id): Path<String>) -> Response {
+/// `GET /listing/{id}/edit`: the form, filled in.
+pub async fn edit_form(State(ui): State<Arc<Ui>>, Path(id): Path<String>) -> Response {
     let (notice, error) = ui.take_flash();
-    let me = ui.me.clone();
     let want = id.clone();
     let found = work(&ui, move |cli, dir| {
-        let (_, _, all, mut state, letters) = mail::sync(cli, dir)?;
-        let mut ls: Vec<_> = all.into_iter().filter(|o| o.conversation == want).collect();
-        ls.sort_by_key(|o| (o.created_at, o.seq));
-        if let Some(max) = ls.iter().map(|o| o.seq).max() {
-            state.read.insert(want.clone(), max);
-            letters.save_state(&state)?;
-        }
-        Ok(ls)
+        client(cli, dir)?.get::<ListingView>(&format!("/v1/listings/{want}"), &[])
     })
     .await;
-    let ls = match found {
-        Ok(ls) if !ls.is_empty() => ls,
-        Ok(_) => {
-            return refuse(
-                axum::http::StatusCode::NOT_FOUND,
-                "Geen gesprek met dit nummer.",
-            )
-        }
-        Err(e) => return refuse(axum::http::StatusCode::BAD_GATEWAY, &line(&e)),
+    let v = match found {
+        Ok(v) => v,
+        Err(e) => return refuse(axum::http::StatusCode::NOT_FOUND, &line(&e)),
     };
-    let with = ls
-        .iter()
-        .map(|o| {
-            if o.from == me {
-                o.to.clone()
-            } else {
-                o.from.clone()
-            }
-        })
-        .next()
-        .unwrap_or_default();
-    html(&ThreadPage {
+    html(&EditPage {
         me_short: short(&ui.me),
         board_url: ui.board_url.clone(),
         notice,
         error,
         csrf: ui.csrf.clone(),
-        listing: ls[0].listing.clone(),
-        conversation: id,
-        with_short: short(&with),
-        letters: ls
-            .iter()
-            .map(|o| Letter {
-                who: if o.from == me {
-                    "u".into()
-                } else {
-                    short(&o.from)
-                },
-                when: buurt_node::clock::rfc3339(o.created_at)
-                    .replace('T', " ")
-                    .replace('Z', " UTC"),
-                text: crate::commands::agree::describe(&o.text).unwrap_or_else(|| o.text.clone()),
-            })
-            .collect(),
+        id: v.id,
+        title: v.title,
+        body: v.body,
     })
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ReplyForm {
+pub struct EditForm {
     #[serde(default)]
     csrf: String,
-    id: String,
-    text: String,
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    expires: String,
+    #[serde(default)]
+    available: String,
 }
 
-pub async fn reply(State(ui): State<Arc<Ui>>, Form(f): Form<ReplyForm>) -> Response {
+/// `POST /listing/{id}/edit`: a new signed revision.
+pub async fn edit(
+    State(ui): State<Arc<Ui>>,
+    Path(id): Path<String>,
+    Form(f): Form<EditForm>,
+) -> Response {
     if let Some(r) = csrf_ok(&ui, &f.csrf) {
         return r;
     }
-    let (id, text) = (f.id.trim().to_owned(), f.text);
-    match work(&ui, move |cli, dir| mail::send_reply(cli, dir, &id, &text)).await {
-        Ok((sent, conversation, _)) => {
-            ui.say(sent.state != "failed", format!("Bericht: {}.", sent.detail));
-            Redirect::to(&format!("/conversation/{conversation}")).into_response()
-        }
-        Err(e) => {
-            ui.say(false, format!("Niet verstuurd: {}", line(&e)));
-            Redirect::to("/").into_response()
-        }
+    let args = crate::UpdateArgs {
+        id,
+        status: None,
+        title: Some(f.title),
+        body: Some(f.body),
+        expires: Some(f.expires).filter(|e| !e.trim().is_empty()),
+        available: Some(f.available)
+            .filter(|a| !a.trim().is_empty())
+            .into_iter()
+            .collect(),
+    };
+    match work(&ui, move |cli, dir| post::revise(cli, dir, &args)).await {
+        Ok(a) => ui.say(
+            true,
+            format!(
+                "Gewijzigd: {} (een nieuwe ondertekende versie).",
+                short(&a.id)
+            ),
+        ),
+        Err(e) => ui.say(false, line(&e)),
     }
+    Redirect::to("/").into_response()
 }
