@@ -225,3 +225,22 @@ pub enum CircleAction {
     /// The circles on this device
     List,
 }
+
+#[derive(Args, Debug)]
+pub struct ImpactArgs {
+    /// First day counted, YYYY-MM-DD [default: a year before --until]
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Last day counted, YYYY-MM-DD [default: today]
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Rows by topic group, month or quarter
+    #[arg(long, value_parser = ["topic", "month", "quarter"])]
+    pub by: Option<String>,
+    /// table, json or csv
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
+    pub format: String,
+    /// Write to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}

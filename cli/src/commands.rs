@@ -10,6 +10,7 @@ mod admin;
 mod agree;
 mod agreements;
 mod circle;
+mod impact;
 mod inbox;
 mod mail;
 mod node;
@@ -118,6 +119,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Broker { action } => admin::broker(&cli, &dir, action),
         Command::Circle { action } => circle::run(&cli, &dir, action),
         Command::Members => admin::members(&cli, &dir),
+        Command::Impact(a) => impact::impact(&cli, &dir, a),
         Command::Mailboxes => admin::mailboxes(&cli, &dir),
         Command::Revoke { member_id } => admin::revoke(&cli, &dir, member_id),
         Command::Topics => query::topics(&cli),

@@ -347,6 +347,10 @@ pub enum Command {
     },
     /// The residents this node admitted (operator only)
     Members,
+    /// What sharing did for the neighbourhood, publishable without
+    /// exposing anyone: offers and requests, requests answered (operator
+    /// only)
+    Impact(ImpactArgs),
     /// How many letters and bytes wait in each member's mailbox (operator
     /// only; what they say is sealed to the member)
     Mailboxes,

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod dto;
 pub mod error;
+pub mod impact;
 pub mod listings;
 pub mod mail;
 pub mod photos;

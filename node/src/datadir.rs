@@ -111,6 +111,11 @@ impl DataDir {
         self.root.join("watches")
     }
 
+    /// The impact ledger: anonymous facts of listings and first reactions.
+    pub fn impact_path(&self) -> PathBuf {
+        self.root.join("impact")
+    }
+
     /// Listings' photos, one file per SHA-256.
     pub fn photos_path(&self) -> PathBuf {
         self.root.join("photos")

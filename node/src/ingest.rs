@@ -115,6 +115,7 @@ pub struct Ingest {
     thanks: Arc<crate::thanks::Book>,
     /// The members' watches, checked against every listing stored.
     watches: Option<Arc<crate::watch::Watches>>,
+    impact: std::sync::OnceLock<Arc<crate::impact::Ledger>>,
 }
 
 impl Ingest {
@@ -162,6 +163,7 @@ impl Ingest {
             local_mark: AtomicU64::new(0),
             thanks,
             watches: None,
+            impact: std::sync::OnceLock::new(),
         }
     }
 
@@ -177,10 +179,27 @@ impl Ingest {
         self.watches.as_ref()
     }
 
-    /// Checks a stored listing against the watches.
+    /// The impact ledger, once set.
+    pub fn impact(&self) -> Option<&Arc<crate::impact::Ledger>> {
+        self.impact.get()
+    }
+
+    /// Notes every listing stored from now on in the impact ledger.
+    pub fn set_impact(&self, ledger: Arc<crate::impact::Ledger>) {
+        let _ = self.impact.set(ledger);
+    }
+
+    /// Checks a stored listing against the watches, and notes it in the
+    /// impact ledger.
     fn watch(&self, l: &SignedListing, now: i64) {
         if let Some(w) = &self.watches {
             w.on_stored(l, now);
+        }
+        if let Some(ledger) = self.impact.get() {
+            let own = l.listing.certificate.node == self.moderation.own_node();
+            if let Err(e) = ledger.listing(l, own) {
+                tracing::warn!("{e}");
+            }
         }
     }
 

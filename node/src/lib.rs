@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod datadir;
 pub mod ids;
+pub mod impact;
 pub mod ingest;
 pub mod mail;
 pub mod moderation;

@@ -72,6 +72,8 @@ pub struct Mail {
     pub(crate) settled: tokio::sync::Notify,
     /// This node's operator (their member id), to whom reports go.
     pub(crate) operator: std::sync::OnceLock<buurt_protocol::MemberId>,
+    /// Where the first reaction to a member's listing is noted.
+    pub(crate) impact: std::sync::OnceLock<Arc<crate::impact::Ledger>>,
 }
 
 impl Mail {
@@ -102,6 +104,7 @@ impl Mail {
             wake: tokio::sync::Notify::new(),
             settled: tokio::sync::Notify::new(),
             operator: std::sync::OnceLock::new(),
+            impact: std::sync::OnceLock::new(),
         })
     }
 
@@ -143,6 +146,11 @@ impl Mail {
     /// [`OPERATOR`](crate::mail::OPERATOR) answers with the operator's key.
     pub fn set_operator(&self, member: buurt_protocol::MemberId) {
         let _ = self.operator.set(member);
+    }
+
+    /// Notes in `ledger` when a member's listing gets its first reaction.
+    pub fn set_impact(&self, ledger: Arc<crate::impact::Ledger>) {
+        let _ = self.impact.set(ledger);
     }
 
     pub fn node_id(&self) -> NodeId {

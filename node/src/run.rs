@@ -167,6 +167,20 @@ impl Node {
             Some(Arc::new(watches)),
         );
         let ingest = &parts.ingest;
+        let ledger = Arc::new(
+            crate::impact::Ledger::open(&dir.impact_path(), &dir.node_key()?.to_bytes())
+                .map_err(|e| RunError::Other(e.to_string()))?,
+        );
+        if ledger.is_empty() {
+            // A node from before the ledger: what it holds now is noted once.
+            let own = parts.moderation.own_node();
+            for l in parts.store.all()? {
+                ledger
+                    .listing(&l, l.listing.certificate.node == own)
+                    .map_err(|e| RunError::Other(e.to_string()))?;
+            }
+        }
+        ingest.set_impact(ledger.clone());
         let mut rebuild = needs == IndexNeeds::Rebuild;
         if needs == IndexNeeds::CatchUp {
             match ingest.catch_up_index()? {
@@ -231,6 +245,9 @@ impl Node {
                 .map_err(|e| RunError::Other(e.to_string()))?,
             );
             mail.set_operator(dir.member_id()?);
+            if let Some(ledger) = parts.ingest.impact() {
+                mail.set_impact(ledger.clone());
+            }
             let photos = Arc::new(
                 crate::photos::Photos::open(&dir.photos_path(), crate::photos::DEFAULT_QUOTA)
                     .map_err(|e| {

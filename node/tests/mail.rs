@@ -80,8 +80,13 @@ fn key_record(who: &Identity, seed: u8) -> Vec<u8> {
 /// A letter of the resident to the author, sealed to the author's reply key
 /// and signed by the resident's node, with ephemeral seed `n`.
 fn envelope(h: &Home, text: &str, n: u8) -> Vec<u8> {
+    envelope_about(h, LISTING, text, n)
+}
+
+/// Like [`envelope`], about `listing`.
+fn envelope_about(h: &Home, listing: ListingId, text: &str, n: u8) -> Vec<u8> {
     let letter = Letter {
-        listing: LISTING,
+        listing,
         to: keys::member_id(&h.author.member),
         created_at: T0,
         text: text.into(),
@@ -95,7 +100,7 @@ fn envelope(h: &Home, text: &str, n: u8) -> Vec<u8> {
         &letter,
         &to,
         h.author.certificate.node,
-        LISTING,
+        listing,
         T0,
         &h.resident.node,
         [n; 32],
@@ -329,4 +334,69 @@ fn mailbox_requests_are_fresh_signed_by_their_member_and_never_replayed() {
     let stale = request(&h.author, me, T0 - 660, 4, Op::Fetch { after: 0 });
     let r = h.mail.authorise(&stale, T0).unwrap_err();
     assert!(r.to_string().contains("check the clock"), "{r}");
+}
+
+#[test]
+fn the_first_letter_about_a_members_listing_is_its_first_reaction() {
+    use buurt_node::store::Store;
+    let file = FileConfig {
+        scope: SCOPE.into(),
+        policy: buurt_node::config::Policy::Open,
+        ..FileConfig::default()
+    };
+    let config = Arc::new(Config::build(file, Overrides::default()).expect("config"));
+    let node_key = keys::from_seed(NODE_SEED);
+    let moderation = Arc::new(Moderation::in_memory(config, node_key.clone()));
+    let author = Identity::fixed();
+    moderation
+        .admit(
+            keys::member_id(&author.member),
+            "auteur",
+            Scope::parse(SCOPE, 8).unwrap(),
+            T0 - 86_400,
+            365 * 86_400,
+        )
+        .expect("admitted");
+    let store = Arc::new(MemoryStore::new());
+    let ask = author
+        .offer(
+            [0x21; 16],
+            "Wie helpt met de belastingaangifte?",
+            T0 - 7_200,
+        )
+        .sign(&author.member)
+        .unwrap();
+    store.put(&ask).unwrap();
+    let mail = Mail::in_memory(node_key, moderation.clone(), store, MailLimits::default()).unwrap();
+    let ledger = Arc::new(buurt_node::impact::Ledger::in_memory(b"node secret").unwrap());
+    ledger.listing(&ask, true).unwrap();
+    mail.set_impact(ledger.clone());
+    let h = Home {
+        mail,
+        moderation,
+        author,
+        resident: Identity::new([0x31; 32], [0x32; 32], SCOPE, T0 - 86_400),
+    };
+    // A letter about another listing is no reaction to this one.
+    assert_eq!(
+        h.mail
+            .deliver(&envelope(&h, "Over iets anders", 1), T0)
+            .unwrap(),
+        Accepted::Stored
+    );
+    assert_eq!(ledger.facts().unwrap()[0].1, None);
+    let first = envelope_about(&h, ask.listing_id(), "Ik help graag", 2);
+    assert_eq!(h.mail.deliver(&first, T0).unwrap(), Accepted::Stored);
+    let second = envelope_about(&h, ask.listing_id(), "Ik ook", 3);
+    assert_eq!(
+        h.mail.deliver(&second, T0 + 3_600).unwrap(),
+        Accepted::Stored
+    );
+    let facts = ledger.facts().unwrap();
+    assert_eq!(facts.len(), 1);
+    assert_eq!(
+        facts[0].1,
+        Some(T0 / 3_600 * 3_600),
+        "the first letter's hour"
+    );
 }

@@ -41,6 +41,7 @@ pub fn routes(state: Arc<ApiState>) -> Router<Arc<ApiState>> {
         .route("/v1/admin/trusted", get(list_trusted).post(add_trusted))
         .route("/v1/admin/trusted/{node}", delete(remove_trusted))
         .route("/v1/admin/mailboxes", get(list_mailboxes))
+        .route("/v1/admin/impact", get(super::impact::impact))
         .route_layer(axum::middleware::from_fn_with_state(state, operator_only))
 }
 

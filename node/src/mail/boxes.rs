@@ -210,7 +210,25 @@ impl Mail {
             })
             .map_err(tx_err)?;
         self.flush()?;
+        self.note_reaction(&env);
         Ok(Accepted::Stored)
+    }
+
+    /// A letter about a member's own listing, in their mailbox: the first
+    /// is the listing's first reaction (its author cannot write first), and
+    /// the impact ledger notes its hour.
+    fn note_reaction(&self, env: &Envelope) {
+        let Some(ledger) = self.impact.get() else {
+            return;
+        };
+        match self.store.get(&env.listing) {
+            Ok(Some(l)) if l.listing.author == env.to_member => {
+                if let Err(e) = ledger.reaction(&env.listing, env.hour) {
+                    tracing::warn!("{e}");
+                }
+            }
+            _ => {}
+        }
     }
 
     /// When a letter about `env.listing` leaves the mailbox: `keep_days`

@@ -1,0 +1,96 @@
+//! `buurt impact` against a real node: twelve residents (members of other
+//! nodes, under the open policy) offer tools and two offer meals; the
+//! export shows the tools (twelve residents, rounded to 10) and hides the
+//! meals (two residents), in every format, and holds no member id and no
+//! word of any title.
+
+use buurt_protocol::sample::Identity;
+use buurt_tests::TestNode;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_buurt");
+const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
+
+fn post(node: &TestNode, l: &buurt_protocol::SignedListing) {
+    let r = ureq::post(&node.url("/v1/listings"))
+        .send_json(serde_json::json!({ "signed": hex::encode(l.bytes()) }))
+        .expect("the node takes it");
+    assert_eq!(r.status(), 201);
+}
+
+#[test]
+fn the_export_shows_what_ten_residents_stand_behind_and_nothing_of_anyone() {
+    let node = TestNode::start(BIN.as_ref(), SCOPE);
+    let now = buurt_node::clock::now();
+    let mut members = Vec::new();
+    let mut words = Vec::new();
+    for i in 0..12u8 {
+        let who = Identity::new([0x40 + i; 32], [0x80 + i; 32], SCOPE, now - 3_600);
+        let title = format!("Gereedschapkist{i} te leen");
+        words.push(format!("Gereedschapkist{i}"));
+        let mut l = who.offer([i; 16], &title, now);
+        l.expires_at = now + 7 * 86_400;
+        post(&node, &l.sign(&who.member).unwrap());
+        if i < 2 {
+            let mut meal = who.offer([0x70 + i; 16], &format!("Stamppot{i} voor twee"), now);
+            meal.topics = vec!["food.meal".into()];
+            meal.expires_at = now + 7 * 86_400;
+            words.push(format!("Stamppot{i}"));
+            post(&node, &meal.sign(&who.member).unwrap());
+        }
+        members.push(buurt_protocol::keys::member_id(&who.member).to_string());
+    }
+    let json = node.ok(&["impact", "--format", "json"]).json();
+    let cell = |table: &str, row: &str, column: &str| -> Value {
+        json["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["table"] == table && f["row"] == row && f["column"] == column)
+            .cloned()
+            .unwrap_or_else(|| panic!("{table}/{row}/{column} in {json}"))
+    };
+    assert_eq!(cell("listings", "goods", "offers")["value"], 10, "{json}");
+    let food = cell("listings", "food", "offers");
+    assert_eq!(food["value"], Value::Null);
+    assert!(food["suppressed"]
+        .as_str()
+        .unwrap()
+        .contains("fewer than 10"));
+    assert!(json["rules_text"]
+        .as_str()
+        .unwrap()
+        .contains("at least 10 distinct residents"));
+
+    let csv = node.ok(&["impact", "--format", "csv"]).stdout;
+    assert!(
+        csv.starts_with("table,row,column,value,suppressed\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("listings,goods,offers,10,"));
+    let out = node.path().join("impact.csv");
+    node.ok(&["impact", "--format", "csv", "--out", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
+    let table = node.ok(&["impact", "--by", "month"]).stdout;
+    assert!(
+        table.contains("Rules:") && table.contains("listings"),
+        "{table}"
+    );
+    // Nothing of anyone: no member id, no word of a title, in any format.
+    for export in [json.to_string(), csv, table] {
+        for m in &members {
+            assert!(!export.contains(m.as_str()), "a member id leaked");
+        }
+        for w in &words {
+            assert!(!export.contains(w.as_str()), "a title word leaked: {w}");
+        }
+    }
+    // The operator's own figures: not for anyone else.
+    let r = ureq::get(&node.url("/v1/admin/impact"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
