@@ -243,4 +243,10 @@ pub struct ImpactArgs {
     /// Write to FILE instead of stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// A member: leave your agreements out of the figures
+    #[arg(long, conflicts_with = "opt_in")]
+    pub opt_out: bool,
+    /// A member: count your agreements again
+    #[arg(long)]
+    pub opt_in: bool,
 }

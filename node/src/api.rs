@@ -112,6 +112,7 @@ pub fn router_with(state: Arc<ApiState>, extra: Router<Arc<ApiState>>) -> Router
         .merge(listings::routes())
         .merge(mail::routes())
         .merge(photos::routes())
+        .merge(impact::routes())
         .merge(search::routes())
         .merge(status::routes())
         .merge(thanks::routes())

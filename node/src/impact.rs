@@ -19,6 +19,7 @@
 //! counts rounded to [`Rules::round_to`], and secondary suppression so that
 //! a hidden cell cannot be recomputed from a total.
 
+pub mod deals;
 pub mod report;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ use buurt_protocol::calendar::{self, Day};
 use buurt_protocol::{taxonomy, Kind, ListingId, MemberId, SignedListing};
 use sha2::{Digest, Sha256};
 
+pub use deals::{AgreementReport, Deal, Reached};
 pub use report::{Figure, Report, Rules};
 
 /// Why the ledger could not be read or written.
@@ -107,6 +109,8 @@ pub struct Ledger {
     db: sled::Db,
     listings: sled::Tree,
     reactions: sled::Tree,
+    deals: sled::Tree,
+    optouts: sled::Tree,
     salt: [u8; 32],
 }
 
@@ -141,6 +145,8 @@ impl Ledger {
         Ok(Ledger {
             listings: db.open_tree("listings").map_err(err)?,
             reactions: db.open_tree("reactions").map_err(err)?,
+            deals: db.open_tree("agreements").map_err(err)?,
+            optouts: db.open_tree("optouts").map_err(err)?,
             db,
             salt,
             path,
@@ -194,6 +200,15 @@ impl Ledger {
             .map_err(|e| self.err(e))?
             .ok();
         Ok(())
+    }
+
+    /// The fact of one listing, if noted.
+    pub fn listing_fact(&self, id: &ListingId) -> Result<Option<Fact>, LedgerError> {
+        Ok(self
+            .listings
+            .get(id.0)
+            .map_err(|e| self.err(e))?
+            .and_then(|v| Fact::decode(&v)))
     }
 
     /// Every listing fact, with the hour of its first reaction if any.

@@ -408,6 +408,7 @@ pub(super) fn take_step(cli: &Cli, dir: &DataDir, id: &str, step: Step) -> Resul
     let mut after = a.clone();
     after.apply(e).map_err(|e| anyhow!("{e}"))?;
     let listing = follow_listing(cli, dir, &me, &after, &ctx.list)?;
+    let _ = super::impact::report_agreements(cli, dir, std::slice::from_ref(&after), &ctx.all);
     Ok(StepDone {
         after,
         me,

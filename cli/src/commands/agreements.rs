@@ -118,6 +118,11 @@ pub fn list(cli: &Cli, dir: &DataDir, all: bool) -> Result<()> {
             let _ = follow_listing(cli, dir, &me, a, &ctx.list);
         }
     }
+    // The member's agreements count in the node's impact figures, unless
+    // they opted out; a failure here is no reason to fail the listing.
+    if let Err(e) = super::impact::report_agreements(cli, dir, &ctx.list, &ctx.all) {
+        tracing::debug!("impact report: {e}");
+    }
     let mut views: Vec<AgreementView> = ctx
         .list
         .iter()

@@ -10,8 +10,118 @@ use anyhow::{bail, Context, Result};
 use buurt_node::datadir::DataDir;
 use buurt_node::impact::Report;
 
-use super::client;
+use buurt_node::api::impact::{ImpactAnswer, ImpactBody, ImpactCall};
+use buurt_node::impact::{AgreementReport, Reached};
+use buurt_protocol::agreement::{Action, Agreement, Stage};
+use buurt_protocol::calendar::day_of;
+use buurt_protocol::mail::mailbox::Op;
+use buurt_protocol::MemberId;
+use sha2::{Digest, Sha256};
+
+use super::mail::signed_request;
+use super::{client, member};
+use crate::letters::Opened;
 use crate::Cli;
+
+/// Sends one call about the member's part in the figures.
+fn call(cli: &Cli, dir: &DataDir, call: &ImpactCall) -> Result<ImpactAnswer> {
+    let (key, _) = member(cli, dir)?;
+    let text = serde_json::to_string(call)?;
+    let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    let body = ImpactBody {
+        request: signed_request(&key, Op::Call { digest })?,
+        call: text,
+    };
+    client(cli, dir)?.post("/v1/impact", &body)
+}
+
+/// What the ledger is told of one agreement: how far it got, the days,
+/// the hours; nothing of what was said. `None` for one never accepted.
+fn report_of(
+    a: &Agreement,
+    me: &MemberId,
+    home: &buurt_protocol::NodeId,
+    letters: &[Opened],
+) -> Option<AgreementReport> {
+    let reached = match a.stage {
+        Stage::Completed => Reached::Completed,
+        Stage::Accepted | Stage::Underway => Reached::Accepted,
+        _ => return None,
+    };
+    let accepted = a
+        .events
+        .iter()
+        .find(|e| matches!(e.event.action, Action::Accept))
+        .map(|e| day_of(e.event.at))?;
+    let completed = (reached == Reached::Completed)
+        .then(|| a.events.last().map(|e| day_of(e.event.at)))
+        .flatten();
+    let other = if *me == a.proposer {
+        a.proposal.with
+    } else {
+        a.proposer
+    };
+    // Their home node, from a letter of theirs.
+    let across = letters
+        .iter()
+        .find(|o| o.from == other.to_string())
+        .is_some_and(|o| o.from_node != home.to_string());
+    Some(AgreementReport {
+        agreement: a.id.to_hex(),
+        listing: a.proposal.listing,
+        proposer: a.proposer,
+        other: a.proposal.with,
+        reached,
+        accepted,
+        completed,
+        minutes: a
+            .minutes
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .min(u64::from(u32::MAX)) as u32,
+        exchange: a.proposal.exchange.as_str().to_owned(),
+        group: a.proposal.group.clone(),
+        across_nodes: across,
+    })
+}
+
+/// Reports the member's agreements to their home node for the impact
+/// figures (quietly: a node that keeps none, or a member who opted out,
+/// takes none). Called whenever the member's agreements are loaded.
+pub(super) fn report_agreements(
+    cli: &Cli,
+    dir: &DataDir,
+    list: &[Agreement],
+    letters: &[Opened],
+) -> Result<usize> {
+    let (key, cert) = member(cli, dir)?;
+    let me = buurt_protocol::keys::member_id(&key);
+    let agreements: Vec<AgreementReport> = list
+        .iter()
+        .filter_map(|a| report_of(a, &me, &cert.node, letters))
+        .take(buurt_node::api::impact::MAX_REPORTS)
+        .collect();
+    if agreements.is_empty() {
+        return Ok(0);
+    }
+    Ok(call(cli, dir, &ImpactCall::Agreements { agreements })?.taken)
+}
+
+/// `buurt impact --opt-out` / `--opt-in`, by a member.
+pub fn consent(cli: &Cli, dir: &DataDir, out: bool) -> Result<()> {
+    let a = call(cli, dir, &ImpactCall::OptOut { out })?;
+    if cli.json {
+        return super::print_json(&a);
+    }
+    if a.opted_out {
+        println!("You are out of this node's impact figures: none of your agreements counts (`buurt impact --opt-in` to count again).");
+    } else {
+        println!("Your agreements count in this node's impact figures again (never with your name; `--opt-out` to leave).");
+    }
+    Ok(())
+}
 
 /// The figures as text: a table per table, `–` where the rules hide a cell.
 fn table(r: &Report) -> String {
@@ -83,6 +193,9 @@ fn csv(r: &Report) -> String {
 }
 
 pub fn impact(cli: &Cli, dir: &DataDir, a: &crate::ImpactArgs) -> Result<()> {
+    if a.opt_out || a.opt_in {
+        return consent(cli, dir, a.opt_out);
+    }
     let c = client(cli, dir)?;
     let mut q = Vec::new();
     for (k, v) in [("since", &a.since), ("until", &a.until), ("by", &a.by)] {

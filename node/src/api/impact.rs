@@ -1,17 +1,22 @@
 //! `GET /v1/admin/impact`: the published figures of what sharing did here
-//! (operator token), under the rules of `crate::impact::report`.
+//! (operator token), under the rules of `crate::impact::report`; and
+//! `POST /v1/impact`: a member reports their agreements, or opts out.
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::Json;
 use buurt_protocol::calendar;
-use serde::Deserialize;
+use buurt_protocol::mail::mailbox::Op;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
+use super::mail::{hex_body, mail_of, refused};
 use super::{ApiError, ApiResult, ApiState};
+use crate::impact::deals::ReportError;
 use crate::impact::report::{report, By};
-use crate::impact::{Report, Rules};
+use crate::impact::{AgreementReport, Report, Rules};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -53,15 +58,116 @@ pub async fn impact(
             .map_or(Ok(By::Topic), str::parse)
             .map_err(|e| ApiError::bad("bad_by", e))?;
     let s = st.clone();
-    let facts = st
-        .blocking(move || {
-            s.ingest
-                .impact()
-                .map(|l| l.facts())
-                .transpose()
-                .map(Option::unwrap_or_default)
+    let (facts, deals) = st
+        .blocking(move || match s.ingest.impact() {
+            Some(l) => Ok((l.facts()?, l.deals()?)),
+            None => Ok((vec![], vec![])),
         })
         .await?
-        .map_err(ApiError::internal)?;
-    Ok(Json(report(&facts, since, until, by, &Rules::default())))
+        .map_err(|e: crate::impact::LedgerError| ApiError::internal(e))?;
+    Ok(Json(report(
+        &facts,
+        &deals,
+        since,
+        until,
+        by,
+        &Rules::default(),
+    )))
 }
+
+/// A member's call about the impact figures: their agreements, or their
+/// consent. Carried like a watch call: the JSON text of the call, named by
+/// the SHA-256 in the member's signed mailbox request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ImpactCall {
+    /// The member's own agreements, as far as each got.
+    Agreements { agreements: Vec<AgreementReport> },
+    /// Out of (or back into) the figures.
+    OptOut { out: bool },
+}
+
+/// Body of `POST /v1/impact`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImpactBody {
+    pub request: String,
+    pub call: String,
+}
+
+/// What the node did with a member's call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImpactAnswer {
+    /// Agreements taken (none while the member is opted out).
+    pub taken: usize,
+    pub opted_out: bool,
+}
+
+pub fn routes() -> axum::Router<Arc<ApiState>> {
+    axum::Router::new().route("/v1/impact", axum::routing::post(member_call))
+}
+
+async fn member_call(
+    State(st): State<Arc<ApiState>>,
+    body: Result<Json<ImpactBody>, JsonRejection>,
+) -> ApiResult<Json<ImpactAnswer>> {
+    let Json(body) = body.map_err(ApiError::bad_json)?;
+    let request = hex_body(&body.request, "request")?;
+    let mail = mail_of(&st)?;
+    let now = st.now();
+    let s = st.clone();
+    st.blocking(move || {
+        let req = mail.authorise(&request, now).map_err(refused)?;
+        let digest: [u8; 32] = Sha256::digest(body.call.as_bytes()).into();
+        if req.op != (Op::Call { digest }) {
+            return Err(ApiError::bad(
+                "bad_op",
+                "the signed request does not name this call",
+            ));
+        }
+        if !s.moderation.is_member(&req.member) {
+            return Err(ApiError::bad(
+                "not_a_member",
+                "only this node's members report here",
+            ));
+        }
+        let ledger = s
+            .ingest
+            .impact()
+            .ok_or_else(|| ApiError::bad("no_impact", "this node keeps no impact ledger"))?;
+        let call: ImpactCall = serde_json::from_str(&body.call)
+            .map_err(|e| ApiError::bad("bad_call", format!("the call is not understood: {e}")))?;
+        let mut answer = ImpactAnswer::default();
+        match call {
+            ImpactCall::Agreements { agreements } => {
+                if agreements.len() > MAX_REPORTS {
+                    return Err(ApiError::bad(
+                        "too_many",
+                        format!("at most {MAX_REPORTS} agreements a call"),
+                    ));
+                }
+                for a in &agreements {
+                    match ledger.agreement(&req.member, a) {
+                        Ok(true) => answer.taken += 1,
+                        Ok(false) => {}
+                        Err(ReportError::Ledger(e)) => return Err(ApiError::internal(e)),
+                        // One agreement the node cannot place does not
+                        // spoil the others.
+                        Err(_) => {}
+                    }
+                }
+            }
+            ImpactCall::OptOut { out } => ledger
+                .opt_out(&req.member, out)
+                .map_err(ApiError::internal)?,
+        }
+        answer.opted_out = ledger
+            .opted_out(&ledger.pseudonym(&req.member))
+            .map_err(ApiError::internal)?;
+        ledger.flush().map_err(ApiError::internal)?;
+        Ok(Json(answer))
+    })
+    .await?
+}
+
+/// Most agreements one call reports.
+pub const MAX_REPORTS: usize = 1_000;

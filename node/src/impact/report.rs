@@ -11,7 +11,7 @@ use buurt_protocol::calendar::{self, Day};
 use buurt_protocol::Kind;
 use serde::{Deserialize, Serialize};
 
-use super::{groups, Fact};
+use super::{groups, Deal, Fact};
 
 /// The publication rules; written into every export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +123,12 @@ impl Tally {
         self.count += 1;
         self.residents.insert(author);
     }
+
+    /// Adds `n` with the residents `who` behind it.
+    fn add_n(&mut self, who: &[[u8; 8]], n: u64) {
+        self.count += n;
+        self.residents.extend(who.iter().copied());
+    }
 }
 
 const TOTAL: &str = "total";
@@ -151,6 +157,12 @@ impl Table {
     fn add(&mut self, row: &str, column: &'static str, author: [u8; 8]) {
         self.tally(row, column).add(author);
         self.tally(TOTAL, column).add(author);
+    }
+
+    /// Adds `n`, with the residents `who` behind it, to the row and total.
+    fn add_n(&mut self, row: &str, column: &'static str, who: &[[u8; 8]], n: u64) {
+        self.tally(row, column).add_n(who, n);
+        self.tally(TOTAL, column).add_n(who, n);
     }
 
     /// The published cells of counts, with primary and secondary suppression.
@@ -205,9 +217,16 @@ fn median(mut xs: Vec<i64>) -> Option<i64> {
 /// - `listings` — offers and requests, every listing the node holds or held
 ///   (the neighbourhood's board);
 /// - `requests` — this node's members' requests, those answered within 48
-///   hours, and the median hours to the first reaction.
+///   hours, and the median hours to the first reaction;
+/// - `agreements` — accepted and completed in the period (as their members
+///   here reported them), hours of help, things lent, meals shared;
+/// - `funnel` — this node's members' listings, those with a first
+///   reaction, agreements accepted and completed;
+/// - `reciprocity` — members who both gave and received, pairs who
+///   completed more than once, agreements across nodes.
 pub fn report(
     facts: &[(Fact, Option<i64>)],
+    deals: &[Deal],
     since: Day,
     until: Day,
     by: By,
@@ -254,9 +273,114 @@ pub fn report(
             }
         }
     }
+    // Agreements: accepted in the period, completed in the period.
+    let mut agreements = Table::new(
+        "agreements",
+        vec![
+            "accepted",
+            "completed",
+            "hours_of_help",
+            "items_lent",
+            "meals_shared",
+        ],
+    );
+    let mut funnel = Table::new(
+        "funnel",
+        vec![
+            "members_listings",
+            "with_first_reaction",
+            "accepted",
+            "completed",
+        ],
+    );
+    for (f, first) in in_range.iter().filter(|(f, _)| f.own) {
+        let row = row_of(f, by);
+        funnel.add(&row, "members_listings", f.author);
+        if first.is_some() {
+            funnel.add(&row, "with_first_reaction", f.author);
+        }
+    }
+    let deal_row = |d: &Deal, day: Day| {
+        row_of(
+            &Fact {
+                author: d.giver,
+                kind: Kind::Offer,
+                group: d.group,
+                exchange: d.exchange,
+                day,
+                own: true,
+            },
+            by,
+        )
+    };
+    let mut given: BTreeSet<[u8; 8]> = BTreeSet::new();
+    let mut received: BTreeSet<[u8; 8]> = BTreeSet::new();
+    let mut pairs: BTreeMap<([u8; 8], [u8; 8]), u32> = BTreeMap::new();
+    let mut across = Tally::default();
+    for d in deals {
+        let who = [d.giver, d.receiver];
+        if d.accepted >= since && d.accepted <= until {
+            let row = deal_row(d, d.accepted);
+            agreements.add_n(&row, "accepted", &who, 1);
+            funnel.add_n(&row, "accepted", &who, 1);
+        }
+        if d.reached == super::Reached::Completed && d.completed >= since && d.completed <= until {
+            let row = deal_row(d, d.completed);
+            agreements.add_n(&row, "completed", &who, 1);
+            funnel.add_n(&row, "completed", &who, 1);
+            match buurt_protocol::Exchange::from_code(d.exchange) {
+                Some(buurt_protocol::Exchange::Help) => {
+                    agreements.add_n(&row, "hours_of_help", &who, u64::from(d.minutes) / 60)
+                }
+                Some(buurt_protocol::Exchange::Lend | buurt_protocol::Exchange::Rent) => {
+                    agreements.add_n(&row, "items_lent", &who, 1)
+                }
+                Some(buurt_protocol::Exchange::Meal) => {
+                    agreements.add_n(&row, "meals_shared", &who, 1)
+                }
+                _ => {}
+            }
+            given.insert(d.giver);
+            received.insert(d.receiver);
+            let pair = if d.giver < d.receiver {
+                (d.giver, d.receiver)
+            } else {
+                (d.receiver, d.giver)
+            };
+            *pairs.entry(pair).or_default() += 1;
+            if d.across_nodes {
+                across.add_n(&who, 1);
+            }
+        }
+    }
     let mut figures = Vec::new();
     listings.publish(&rows, rules, &mut figures);
     requests.publish(&rows, rules, &mut figures);
+    agreements.publish(&rows, rules, &mut figures);
+    funnel.publish(&rows, rules, &mut figures);
+    // Reciprocity, for the whole period: members who both gave and
+    // received; pairs who completed more than once; across nodes.
+    let both: BTreeSet<[u8; 8]> = given.intersection(&received).copied().collect();
+    let repeat: Vec<_> = pairs
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(p, _)| *p)
+        .collect();
+    let repeat_members: BTreeSet<[u8; 8]> = repeat.iter().flat_map(|(a, b)| [*a, *b]).collect();
+    for (column, count, residents) in [
+        ("gave_and_received", both.len() as u64, both.len()),
+        ("repeat_pairs", repeat.len() as u64, repeat_members.len()),
+        ("across_nodes", across.count, across.residents.len()),
+    ] {
+        let shown = residents >= rules.min_residents;
+        figures.push(Figure {
+            table: "reciprocity".into(),
+            row: TOTAL.into(),
+            column: column.into(),
+            value: shown.then(|| rules.round(count)),
+            suppressed: (!shown).then(|| format!("fewer than {} residents", rules.min_residents)),
+        });
+    }
     for row in rows.iter().map(String::as_str).chain([TOTAL]) {
         let w = waits.get(row).cloned().unwrap_or_default();
         let shown = w.residents.len() >= rules.min_residents;
@@ -319,7 +443,7 @@ mod tests {
         for i in 0..12u8 {
             facts.push((fact(200 + i, Kind::Offer, 2, day(11), true), None));
         }
-        let r = report(&facts, day(9), day(11), By::Month, &Rules::default());
+        let r = report(&facts, &[], day(9), day(11), By::Month, &Rules::default());
         assert_eq!(
             cell(&r, "listings", "2026-09", "offers").value,
             Some(25),
@@ -343,7 +467,7 @@ mod tests {
         );
         assert!(r.rules_text.contains("at least 10 distinct residents"));
         // By topic: goods has 10 residents, food 9.
-        let r = report(&facts, day(9), day(11), By::Topic, &Rules::default());
+        let r = report(&facts, &[], day(9), day(11), By::Topic, &Rules::default());
         assert_eq!(cell(&r, "listings", "goods", "offers").value, Some(25));
         assert_eq!(cell(&r, "listings", "food", "offers").value, None);
     }
@@ -364,7 +488,7 @@ mod tests {
         }
         // Another node's member's request: not this node's to count.
         facts.push((fact(50, Kind::Request, 2, d, false), Some(start)));
-        let r = report(&facts, d, d, By::Topic, &Rules::default());
+        let r = report(&facts, &[], d, d, By::Topic, &Rules::default());
         assert_eq!(
             cell(&r, "requests", "help", "requests").value,
             Some(10),
