@@ -78,6 +78,9 @@ fn a_generated_neighbourhood_gives_the_figures_its_record_says() {
             Kind::Request
         };
         l.topics = vec![TOPICS[j % 3].into()];
+        if j % 3 == 2 {
+            l.exchange = buurt_protocol::Exchange::Help;
+        }
         l.expires_at = l.created_at + 30 * 86_400;
         let signed = l.sign(&who.member).unwrap();
         ledger.listing(&signed, true).unwrap();
@@ -130,13 +133,60 @@ fn a_generated_neighbourhood_gives_the_figures_its_record_says() {
     }
     let last = first_day + 29;
     let facts = ledger.facts().unwrap();
+    // 12 members joined in November, 9 in October.
+    let joined: Vec<([u8; 8], u32)> = (0..21)
+        .map(|i| {
+            (
+                ledger.pseudonym(&id(i)),
+                if i < 12 {
+                    first_day + 3
+                } else {
+                    first_day - 10
+                },
+            )
+        })
+        .collect();
+    let deals = ledger.deals().unwrap();
     let r = report(
         &facts,
-        &ledger.deals().unwrap(),
+        &deals,
+        &joined,
         first_day,
         last,
         By::Topic,
         &Rules::default(),
+    );
+    assert_eq!(
+        value(&r, "members", "total", "joined"),
+        Some(10),
+        "12 rounds to 10"
+    );
+    assert_eq!(value(&r, "members", "total", "active"), Some(200));
+    let helpers: BTreeSet<usize> = (0..1_000usize)
+        .filter(|j| j % 2 == 0 && j % 3 == 2)
+        .map(|j| j % 200)
+        .collect();
+    assert_eq!(
+        value(&r, "members", "total", "first_time_helpers"),
+        Some(round5(helpers.len() as u64))
+    );
+    let by_month = report(
+        &facts,
+        &deals,
+        &joined,
+        first_day - 31,
+        last,
+        By::Month,
+        &Rules::default(),
+    );
+    // October's 9 are hidden; November's 12 too, or October would be the
+    // total (21, shown as 20) less November.
+    assert_eq!(value(&by_month, "members", "total", "joined"), Some(20));
+    assert_eq!(value(&by_month, "members", "2026-11", "joined"), None);
+    assert_eq!(
+        value(&by_month, "members", "2026-10", "joined"),
+        None,
+        "9 residents"
     );
 
     // Listings: 500 offers and 500 requests from 200 residents; each group
@@ -214,6 +264,7 @@ fn a_generated_neighbourhood_gives_the_figures_its_record_says() {
     let r = report(
         &ledger.facts().unwrap(),
         &ledger.deals().unwrap(),
+        &joined,
         first_day,
         last,
         By::Topic,

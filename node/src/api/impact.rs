@@ -58,16 +58,39 @@ pub async fn impact(
             .map_or(Ok(By::Topic), str::parse)
             .map_err(|e| ApiError::bad("bad_by", e))?;
     let s = st.clone();
-    let (facts, deals) = st
+    let (facts, deals, joined) = st
         .blocking(move || match s.ingest.impact() {
-            Some(l) => Ok((l.facts()?, l.deals()?)),
-            None => Ok((vec![], vec![])),
+            Some(l) => {
+                // When each member of this node first joined: their
+                // certificate's start, less the hour of slack it is
+                // issued with.
+                let joined = s
+                    .moderation
+                    .members()
+                    .iter()
+                    .filter_map(|m| {
+                        let member: buurt_protocol::MemberId = m.member_id.parse().ok()?;
+                        let t = time::OffsetDateTime::parse(
+                            &m.not_before,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()?;
+                        Some((
+                            l.pseudonym(&member),
+                            calendar::day_of(t.unix_timestamp() + 3_600),
+                        ))
+                    })
+                    .collect::<Vec<_>>();
+                Ok((l.facts()?, l.deals()?, joined))
+            }
+            None => Ok((vec![], vec![], vec![])),
         })
         .await?
         .map_err(|e: crate::impact::LedgerError| ApiError::internal(e))?;
     Ok(Json(report(
         &facts,
         &deals,
+        &joined,
         since,
         until,
         by,

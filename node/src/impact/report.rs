@@ -11,7 +11,10 @@ use buurt_protocol::calendar::{self, Day};
 use buurt_protocol::Kind;
 use serde::{Deserialize, Serialize};
 
+mod table;
+
 use super::{groups, Deal, Fact};
+use table::{add_member, median, Table, Tally, TOTAL};
 
 /// The publication rules; written into every export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,108 +113,6 @@ fn row_of(f: &Fact, by: By) -> String {
     }
 }
 
-/// A count and the residents behind it.
-#[derive(Default, Clone)]
-struct Tally {
-    count: u64,
-    residents: BTreeSet<[u8; 8]>,
-    hours: Vec<i64>,
-}
-
-impl Tally {
-    fn add(&mut self, author: [u8; 8]) {
-        self.count += 1;
-        self.residents.insert(author);
-    }
-
-    /// Adds `n` with the residents `who` behind it.
-    fn add_n(&mut self, who: &[[u8; 8]], n: u64) {
-        self.count += n;
-        self.residents.extend(who.iter().copied());
-    }
-}
-
-const TOTAL: &str = "total";
-
-/// One table: rows × columns of tallies, with a total row.
-struct Table {
-    name: &'static str,
-    columns: Vec<&'static str>,
-    cells: BTreeMap<(String, &'static str), Tally>,
-}
-
-impl Table {
-    fn new(name: &'static str, columns: Vec<&'static str>) -> Table {
-        Table {
-            name,
-            columns,
-            cells: BTreeMap::new(),
-        }
-    }
-
-    fn tally(&mut self, row: &str, column: &'static str) -> &mut Tally {
-        self.cells.entry((row.to_owned(), column)).or_default()
-    }
-
-    /// Adds to the row and to the total.
-    fn add(&mut self, row: &str, column: &'static str, author: [u8; 8]) {
-        self.tally(row, column).add(author);
-        self.tally(TOTAL, column).add(author);
-    }
-
-    /// Adds `n`, with the residents `who` behind it, to the row and total.
-    fn add_n(&mut self, row: &str, column: &'static str, who: &[[u8; 8]], n: u64) {
-        self.tally(row, column).add_n(who, n);
-        self.tally(TOTAL, column).add_n(who, n);
-    }
-
-    /// The published cells of counts, with primary and secondary suppression.
-    fn publish(&self, rows: &[String], rules: &Rules, out: &mut Vec<Figure>) {
-        for &column in &self.columns {
-            let mut cells: Vec<Figure> = Vec::new();
-            let mut raw: Vec<u64> = Vec::new();
-            for row in rows.iter().map(String::as_str).chain([TOTAL]) {
-                let t = self
-                    .cells
-                    .get(&(row.to_owned(), column))
-                    .cloned()
-                    .unwrap_or_default();
-                let shown = t.residents.len() >= rules.min_residents;
-                cells.push(Figure {
-                    table: self.name.to_owned(),
-                    row: row.to_owned(),
-                    column: column.to_owned(),
-                    value: shown.then(|| rules.round(t.count)),
-                    suppressed: (!shown)
-                        .then(|| format!("fewer than {} residents", rules.min_residents)),
-                });
-                raw.push(t.count);
-            }
-            let last = cells.len() - 1;
-            let hidden = cells[..last].iter().filter(|c| c.value.is_none()).count();
-            if hidden == 1 && cells[last].value.is_some() {
-                let smallest = (0..last)
-                    .filter(|&i| cells[i].value.is_some())
-                    .min_by_key(|&i| raw[i]);
-                if let Some(i) = smallest {
-                    cells[i].value = None;
-                    cells[i].suppressed = Some("hides another cell from the total".into());
-                }
-            }
-            out.extend(cells);
-        }
-    }
-}
-
-/// The median of whole hours, if any.
-fn median(mut xs: Vec<i64>) -> Option<i64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_unstable();
-    Some(xs[xs.len() / 2])
-}
-
 /// The tables of facts first posted from `since` to `until` (days,
 /// inclusive):
 /// - `listings` — offers and requests, every listing the node holds or held
@@ -223,10 +124,14 @@ fn median(mut xs: Vec<i64>) -> Option<i64> {
 /// - `funnel` — this node's members' listings, those with a first
 ///   reaction, agreements accepted and completed;
 /// - `reciprocity` — members who both gave and received, pairs who
-///   completed more than once, agreements across nodes.
+///   completed more than once, agreements across nodes;
+/// - `members` — this node's members who joined, who were active (posted,
+///   or took part in an agreement), and who offered help or a skill for
+///   the first time (by period; one total row when by topic).
 pub fn report(
     facts: &[(Fact, Option<i64>)],
     deals: &[Deal],
+    joined: &[([u8; 8], Day)],
     since: Day,
     until: Day,
     by: By,
@@ -238,12 +143,27 @@ pub fn report(
         .collect();
     let rows: Vec<String> = match by {
         By::Topic => groups().into_iter().map(str::to_owned).collect(),
-        _ => in_range
-            .iter()
-            .map(|(f, _)| row_of(f, by))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
+        _ => {
+            let at = |day: Day| Fact {
+                author: [0; 8],
+                kind: Kind::Offer,
+                group: 0,
+                exchange: 0,
+                day,
+                own: true,
+            };
+            let inside = |d: Day| d >= since && d <= until;
+            in_range
+                .iter()
+                .map(|(f, _)| f.day)
+                .chain(deals.iter().flat_map(|d| [d.accepted, d.completed]))
+                .chain(joined.iter().map(|(_, d)| *d))
+                .filter(|d| inside(*d))
+                .map(|d| row_of(&at(d), by))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        }
     };
     let mut listings = Table::new("listings", vec!["offers", "requests"]);
     let mut requests = Table::new("requests", vec!["requests", "answered_within_48h"]);
@@ -353,11 +273,64 @@ pub fn report(
             }
         }
     }
+    // Members: joined, active, first time offering help or a skill.
+    let period_rows: Vec<String> = match by {
+        By::Topic => vec![],
+        _ => rows.clone(),
+    };
+    let period = |day: Day| match by {
+        By::Topic => TOTAL.to_owned(),
+        _ => row_of(
+            &Fact {
+                author: [0; 8],
+                kind: Kind::Offer,
+                group: 0,
+                exchange: 0,
+                day,
+                own: true,
+            },
+            by,
+        ),
+    };
+    let mut members = Table::new("members", vec!["joined", "active", "first_time_helpers"]);
+    let in_period = |d: Day| d >= since && d <= until;
+    for (who, day) in joined.iter().filter(|(_, d)| in_period(*d)) {
+        add_member(&mut members, &period(*day), "joined", *who);
+    }
+    let mut active: BTreeSet<(String, [u8; 8])> = BTreeSet::new();
+    for (f, _) in in_range.iter().filter(|(f, _)| f.own) {
+        active.insert((period(f.day), f.author));
+    }
+    for d in deals.iter().filter(|d| in_period(d.accepted)) {
+        active.insert((period(d.accepted), d.giver));
+        active.insert((period(d.accepted), d.receiver));
+    }
+    for (row, who) in &active {
+        add_member(&mut members, row, "active", *who);
+    }
+    // A member's first offer of help or a skill, ever.
+    let helping = |f: &Fact| {
+        f.own
+            && f.kind == Kind::Offer
+            && (f.exchange == buurt_protocol::Exchange::Help.code()
+                || groups()
+                    .get(usize::from(f.group))
+                    .is_some_and(|g| *g == "skills"))
+    };
+    let mut firsts: BTreeMap<[u8; 8], Day> = BTreeMap::new();
+    for (f, _) in facts.iter().filter(|(f, _)| helping(f)) {
+        let e = firsts.entry(f.author).or_insert(f.day);
+        *e = (*e).min(f.day);
+    }
+    for (who, day) in firsts.iter().filter(|(_, d)| in_period(**d)) {
+        add_member(&mut members, &period(*day), "first_time_helpers", *who);
+    }
     let mut figures = Vec::new();
     listings.publish(&rows, rules, &mut figures);
     requests.publish(&rows, rules, &mut figures);
     agreements.publish(&rows, rules, &mut figures);
     funnel.publish(&rows, rules, &mut figures);
+    members.publish(&period_rows, rules, &mut figures);
     // Reciprocity, for the whole period: members who both gave and
     // received; pairs who completed more than once; across nodes.
     let both: BTreeSet<[u8; 8]> = given.intersection(&received).copied().collect();
@@ -407,106 +380,4 @@ pub fn report(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fact(author: u8, kind: Kind, group: u8, day: Day, own: bool) -> Fact {
-        Fact {
-            author: [author; 8],
-            kind,
-            group,
-            exchange: 0,
-            day,
-            own,
-        }
-    }
-
-    fn cell<'a>(r: &'a Report, table: &str, row: &str, column: &str) -> &'a Figure {
-        r.figures
-            .iter()
-            .find(|f| f.table == table && f.row == row && f.column == column)
-            .unwrap_or_else(|| panic!("{table}/{row}/{column}"))
-    }
-
-    #[test]
-    fn ten_residents_show_a_cell_and_nine_do_not() {
-        let day = |m: u8| calendar::from_civil(2026, m, 10).unwrap();
-        let mut facts = Vec::new();
-        // September: 10 residents, 23 offers; October: 9 residents;
-        // November: 12 residents.
-        for i in 0..23u8 {
-            facts.push((fact(i % 10, Kind::Offer, 0, day(9), true), None));
-        }
-        for i in 0..9u8 {
-            facts.push((fact(100 + i, Kind::Offer, 1, day(10), true), None));
-        }
-        for i in 0..12u8 {
-            facts.push((fact(200 + i, Kind::Offer, 2, day(11), true), None));
-        }
-        let r = report(&facts, &[], day(9), day(11), By::Month, &Rules::default());
-        assert_eq!(
-            cell(&r, "listings", "2026-09", "offers").value,
-            Some(25),
-            "23 rounds to 25"
-        );
-        let october = cell(&r, "listings", "2026-10", "offers");
-        assert_eq!(october.value, None, "9 residents");
-        assert!(october
-            .suppressed
-            .as_deref()
-            .unwrap()
-            .starts_with("fewer than 10"));
-        // The total (44 from 31 residents) is shown, so a second cell goes:
-        // November (12) is the smallest shown; September stays.
-        assert_eq!(cell(&r, "listings", "total", "offers").value, Some(45));
-        let november = cell(&r, "listings", "2026-11", "offers");
-        assert_eq!(november.value, None);
-        assert_eq!(
-            november.suppressed.as_deref(),
-            Some("hides another cell from the total")
-        );
-        assert!(r.rules_text.contains("at least 10 distinct residents"));
-        // By topic: goods has 10 residents, food 9.
-        let r = report(&facts, &[], day(9), day(11), By::Topic, &Rules::default());
-        assert_eq!(cell(&r, "listings", "goods", "offers").value, Some(25));
-        assert_eq!(cell(&r, "listings", "food", "offers").value, None);
-    }
-
-    #[test]
-    fn requests_answered_within_48_hours_and_the_median_wait() {
-        let d = calendar::from_civil(2026, 11, 2).unwrap();
-        let start = calendar::start_of(d);
-        let mut facts = Vec::new();
-        // 12 residents' requests: 10 answered after 2, 4, …, 20 hours and
-        // after 60 hours for two.
-        for i in 0..12u8 {
-            let wait = if i < 10 { 2 * (i64::from(i) + 1) } else { 60 };
-            facts.push((
-                fact(i, Kind::Request, 2, d, true),
-                Some(start + wait * 3_600),
-            ));
-        }
-        // Another node's member's request: not this node's to count.
-        facts.push((fact(50, Kind::Request, 2, d, false), Some(start)));
-        let r = report(&facts, &[], d, d, By::Topic, &Rules::default());
-        assert_eq!(
-            cell(&r, "requests", "help", "requests").value,
-            Some(10),
-            "12 rounds to 10"
-        );
-        assert_eq!(
-            cell(&r, "requests", "help", "answered_within_48h").value,
-            Some(10)
-        );
-        assert_eq!(
-            cell(&r, "requests", "help", "median_hours_to_first_reaction").value,
-            Some(14),
-            "the median of 2, 4, …, 20, 60, 60"
-        );
-        assert_eq!(
-            cell(&r, "listings", "help", "requests").value,
-            Some(15),
-            "13 on the board"
-        );
-    }
-}
+mod tests;
