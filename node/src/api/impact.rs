@@ -8,11 +8,9 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::Json;
 use buurt_protocol::calendar;
-use buurt_protocol::mail::mailbox::Op;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::mail::{hex_body, mail_of, refused};
+use super::mail::{authorise_call, hex_body, mail_of};
 use super::{ApiError, ApiResult, ApiState};
 use crate::impact::deals::ReportError;
 use crate::impact::report::{report, By};
@@ -139,14 +137,7 @@ async fn member_call(
     let now = st.now();
     let s = st.clone();
     st.blocking(move || {
-        let req = mail.authorise(&request, now).map_err(refused)?;
-        let digest: [u8; 32] = Sha256::digest(body.call.as_bytes()).into();
-        if req.op != (Op::Call { digest }) {
-            return Err(ApiError::bad(
-                "bad_op",
-                "the signed request does not name this call",
-            ));
-        }
+        let req = authorise_call(&mail, &request, &body.call, now)?;
         if !s.moderation.is_member(&req.member) {
             return Err(ApiError::bad(
                 "not_a_member",

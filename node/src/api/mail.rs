@@ -185,6 +185,26 @@ pub(super) fn refused(r: Refusal) -> ApiError {
     }
 }
 
+/// A member's call (a watch, an impact report): their signed mailbox
+/// request, fresh and never seen, must name the call's SHA-256 (blocking).
+pub(super) fn authorise_call(
+    mail: &Mail,
+    request: &[u8],
+    call: &str,
+    now: i64,
+) -> ApiResult<buurt_protocol::mail::mailbox::MailboxRequest> {
+    use sha2::{Digest, Sha256};
+    let req = mail.authorise(request, now).map_err(refused)?;
+    let digest: [u8; 32] = Sha256::digest(call.as_bytes()).into();
+    if req.op != (buurt_protocol::mail::mailbox::Op::Call { digest }) {
+        return Err(ApiError::bad(
+            "bad_op",
+            "the signed request does not name this call",
+        ));
+    }
+    Ok(req)
+}
+
 pub(super) fn hex_body(text: &str, what: &str) -> ApiResult<Vec<u8>> {
     hex::decode(text.trim()).map_err(|_| ApiError::bad("bad_hex", format!("`{what}` must be hex")))
 }

@@ -9,11 +9,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use buurt_protocol::mail::mailbox::Op;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::mail::{hex_body, mail_of, refused};
+use super::mail::{authorise_call, hex_body, mail_of};
 use super::{ApiError, ApiResult, ApiState};
 use crate::watch::{Notification, Watch, WatchError};
 
@@ -78,14 +76,7 @@ async fn watch(
         .ok_or_else(|| ApiError::bad("no_watches", "this node keeps no watches"))?;
     let now = st.now();
     st.blocking(move || {
-        let req = mail.authorise(&request, now).map_err(refused)?;
-        let digest: [u8; 32] = Sha256::digest(body.call.as_bytes()).into();
-        if req.op != (Op::Call { digest }) {
-            return Err(ApiError::bad(
-                "bad_op",
-                "the signed request does not name this call",
-            ));
-        }
+        let req = authorise_call(&mail, &request, &body.call, now)?;
         let call: WatchCall = serde_json::from_str(&body.call)
             .map_err(|e| ApiError::bad("bad_call", format!("the call is not understood: {e}")))?;
         let bad = |e: WatchError| match e {

@@ -96,18 +96,23 @@ pub struct Report {
 
 /// The label of a fact's row.
 fn row_of(f: &Fact, by: By) -> String {
+    row_at(f.group, f.day, by)
+}
+
+/// The label of the row of topic group `group` and day `day`.
+fn row_at(group: u8, day: Day, by: By) -> String {
     match by {
         By::Topic => groups()
-            .get(usize::from(f.group))
+            .get(usize::from(group))
             .copied()
             .unwrap_or("unknown")
             .to_owned(),
         By::Month => {
-            let (y, m, _) = calendar::civil(f.day);
+            let (y, m, _) = calendar::civil(day);
             format!("{y:04}-{m:02}")
         }
         By::Quarter => {
-            let (y, m, _) = calendar::civil(f.day);
+            let (y, m, _) = calendar::civil(day);
             format!("{y:04}-Q{}", (m - 1) / 3 + 1)
         }
     }
@@ -144,14 +149,6 @@ pub fn report(
     let rows: Vec<String> = match by {
         By::Topic => groups().into_iter().map(str::to_owned).collect(),
         _ => {
-            let at = |day: Day| Fact {
-                author: [0; 8],
-                kind: Kind::Offer,
-                group: 0,
-                exchange: 0,
-                day,
-                own: true,
-            };
             let inside = |d: Day| d >= since && d <= until;
             in_range
                 .iter()
@@ -159,7 +156,7 @@ pub fn report(
                 .chain(deals.iter().flat_map(|d| [d.accepted, d.completed]))
                 .chain(joined.iter().map(|(_, d)| *d))
                 .filter(|d| inside(*d))
-                .map(|d| row_of(&at(d), by))
+                .map(|d| row_at(0, d, by))
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect()
@@ -220,19 +217,7 @@ pub fn report(
             funnel.add(&row, "with_first_reaction", f.author);
         }
     }
-    let deal_row = |d: &Deal, day: Day| {
-        row_of(
-            &Fact {
-                author: d.giver,
-                kind: Kind::Offer,
-                group: d.group,
-                exchange: d.exchange,
-                day,
-                own: true,
-            },
-            by,
-        )
-    };
+    let deal_row = |d: &Deal, day: Day| row_at(d.group, day, by);
     let mut given: BTreeSet<[u8; 8]> = BTreeSet::new();
     let mut received: BTreeSet<[u8; 8]> = BTreeSet::new();
     let mut pairs: BTreeMap<([u8; 8], [u8; 8]), u32> = BTreeMap::new();
@@ -280,17 +265,7 @@ pub fn report(
     };
     let period = |day: Day| match by {
         By::Topic => TOTAL.to_owned(),
-        _ => row_of(
-            &Fact {
-                author: [0; 8],
-                kind: Kind::Offer,
-                group: 0,
-                exchange: 0,
-                day,
-                own: true,
-            },
-            by,
-        ),
+        _ => row_at(0, day, by),
     };
     let mut members = Table::new("members", vec!["joined", "active", "first_time_helpers"]);
     let in_period = |d: Day| d >= since && d <= until;
