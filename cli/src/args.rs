@@ -237,8 +237,9 @@ pub struct ImpactArgs {
     /// Rows by topic group, month or quarter
     #[arg(long, value_parser = ["topic", "month", "quarter"])]
     pub by: Option<String>,
-    /// table, json or csv
-    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
+    /// table, json, csv or svg (the ask/offer balance and the funnel per
+    /// topic group, as a picture)
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv", "svg"])]
     pub format: String,
     /// Write to FILE instead of stdout
     #[arg(long, value_name = "FILE")]

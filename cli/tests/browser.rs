@@ -278,6 +278,20 @@ fn a_resident_posts_in_the_browser_and_finds_it_on_another_nodes_board() {
         b.text("p.notice")
     );
 
+    // The impact picture renders in the browser.
+    let svg = a.path().join("impact.svg");
+    a.ok(&["impact", "--format", "svg", "--out", svg.to_str().unwrap()]);
+    b.goto(&format!("file://{}", svg.display()));
+    let drawn = b.run(
+        "const s = document.querySelector('svg'); \
+         return s ? [s.getBoundingClientRect().width, s.querySelectorAll('text').length] : null;",
+    );
+    assert_eq!(drawn[0], 960, "{drawn}");
+    assert!(
+        drawn[1].as_u64().unwrap() > 10,
+        "labels and the rules: {drawn}"
+    );
+
     // Withdraw the bike: gone from the other board too.
     b.goto(&format!("{base}/"));
     b.click_to_next_page(&format!("form[action='/listing/{bike}/withdraw'] button"));

@@ -20,6 +20,7 @@
 //! a hidden cell cannot be recomputed from a total.
 
 pub mod deals;
+pub mod plot;
 pub mod report;
 
 use std::path::Path;

@@ -253,6 +253,23 @@ fn a_generated_neighbourhood_gives_the_figures_its_record_says() {
         shown(repeat, 2 * repeat)
     );
 
+    // The picture draws what the tables show, and says the rules.
+    let svg = buurt_node::impact::plot::svg(&r).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
+    assert!(svg.contains("goods") && svg.contains("food") && svg.contains("help"));
+    assert!(
+        svg.matches("<rect").count() > 12,
+        "bars for 3 groups in two charts"
+    );
+    assert!(svg.contains("10 distinct residents"));
+    if std::env::var_os("BUURT_SCREENSHOTS").is_some() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/screenshots/impact.svg"
+        );
+        std::fs::write(path, &svg).unwrap();
+    }
+
     // A member opts out: their agreements leave every figure.
     let leaver = record[0].2;
     ledger.opt_out(&id(leaver), true).unwrap();

@@ -209,7 +209,9 @@ pub fn impact(cli: &Cli, dir: &DataDir, a: &crate::ImpactArgs) -> Result<()> {
         "json" => serde_json::to_string_pretty(&r)? + "\n",
         "csv" => csv(&r),
         "table" => table(&r),
-        other => bail!("--format: `{other}` is not table, json or csv"),
+        "svg" => buurt_node::impact::plot::svg(&r)
+            .map_err(|e| anyhow::anyhow!("drawing the plot: {e}"))?,
+        other => bail!("--format: `{other}` is not table, json, csv or svg"),
     };
     match &a.out {
         Some(path) => {
