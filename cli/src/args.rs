@@ -237,6 +237,9 @@ pub struct ImpactArgs {
     /// Rows by topic group, month or quarter
     #[arg(long, value_parser = ["topic", "month", "quarter"])]
     pub by: Option<String>,
+    /// Only this scope and below [default: all this node holds]
+    #[arg(long)]
+    pub scope: Option<String>,
     /// table, json, csv or svg (the ask/offer balance and the funnel per
     /// topic group, as a picture)
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv", "svg"])]

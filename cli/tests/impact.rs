@@ -1,8 +1,8 @@
 //! `buurt impact` against a real node: twelve residents (members of other
 //! nodes, under the open policy) offer tools and two offer meals; the
 //! export shows the tools (twelve residents, rounded to 10) and hides the
-//! meals (two residents), in every format, and holds no member id and no
-//! word of any title.
+//! meals (two residents), in every format and by scope, and holds no
+//! member id and no word of any title.
 
 use buurt_protocol::sample::Identity;
 use buurt_tests::TestNode;
@@ -61,6 +61,23 @@ fn the_export_shows_what_ten_residents_stand_behind_and_nothing_of_anyone() {
         .as_str()
         .unwrap()
         .contains("at least 10 distinct residents"));
+
+    // By scope: the listings are in the Dapperbuurt, so in Amsterdam and
+    // not in Amsterdam-West.
+    let of = |scope: &str| {
+        node.ok(&["impact", "--format", "json", "--scope", scope])
+            .json()["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["table"] == "listings" && f["row"] == "goods" && f["column"] == "offers")
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(of("nl/amsterdam"), 10);
+    assert_eq!(of("nl/amsterdam/west"), Value::Null);
+    let bad = node.cli(&["impact", "--scope", "Not A Scope!"]);
+    assert_eq!(bad.code, 1);
 
     let csv = node.ok(&["impact", "--format", "csv"]).stdout;
     assert!(

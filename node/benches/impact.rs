@@ -78,6 +78,7 @@ fn main() {
             completed: first + k % 300 + 2,
             minutes: (k % 5) * 30,
             across_nodes: k % 9 == 0,
+            listing: ListingId([(k % 256) as u8; 16]),
         };
         ledger.note_deal(&id, &deal).unwrap();
     }

@@ -112,6 +112,8 @@ pub struct Ledger {
     reactions: sled::Tree,
     deals: sled::Tree,
     optouts: sled::Tree,
+    /// Each listing's scope, for reports of one scope and below.
+    scopes: sled::Tree,
     salt: [u8; 32],
 }
 
@@ -148,6 +150,7 @@ impl Ledger {
             reactions: db.open_tree("reactions").map_err(err)?,
             deals: db.open_tree("agreements").map_err(err)?,
             optouts: db.open_tree("optouts").map_err(err)?,
+            scopes: db.open_tree("scopes").map_err(err)?,
             db,
             salt,
             path,
@@ -183,10 +186,16 @@ impl Ledger {
             own,
         };
         let id = l.listing_id();
-        self.listings
+        let new = self
+            .listings
             .compare_and_swap(id.0, None as Option<&[u8]>, Some(&fact.encode()[..]))
             .map_err(|e| self.err(e))?
-            .ok();
+            .is_ok();
+        if new {
+            self.scopes
+                .insert(id.0, x.scope.as_str().as_bytes())
+                .map_err(|e| self.err(e))?;
+        }
         Ok(())
     }
 
@@ -221,11 +230,39 @@ impl Ledger {
             .and_then(|v| Fact::decode(&v)))
     }
 
+    /// Whether the listing `id` was posted in `scope` or below it (every
+    /// listing, without a scope).
+    pub fn in_scope(
+        &self,
+        id: &[u8],
+        scope: Option<&buurt_protocol::Scope>,
+    ) -> Result<bool, LedgerError> {
+        let Some(scope) = scope else {
+            return Ok(true);
+        };
+        let Some(s) = self.scopes.get(id).map_err(|e| self.err(e))? else {
+            return Ok(false);
+        };
+        let s = String::from_utf8_lossy(&s);
+        Ok(s == scope.as_str() || s.starts_with(&format!("{}/", scope.as_str())))
+    }
+
     /// Every listing fact, with the hour of its first reaction if any.
     pub fn facts(&self) -> Result<Vec<(Fact, Option<i64>)>, LedgerError> {
+        self.facts_in(None)
+    }
+
+    /// The listing facts of `scope` and below (all, for `None`).
+    pub fn facts_in(
+        &self,
+        scope: Option<&buurt_protocol::Scope>,
+    ) -> Result<Vec<(Fact, Option<i64>)>, LedgerError> {
         let mut out = Vec::new();
         for kv in self.listings.iter() {
             let (k, v) = kv.map_err(|e| self.err(e))?;
+            if !self.in_scope(&k, scope)? {
+                continue;
+            }
             let Some(f) = Fact::decode(&v) else { continue };
             let first = self
                 .reactions

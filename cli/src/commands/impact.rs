@@ -198,7 +198,12 @@ pub fn impact(cli: &Cli, dir: &DataDir, a: &crate::ImpactArgs) -> Result<()> {
     }
     let c = client(cli, dir)?;
     let mut q = Vec::new();
-    for (k, v) in [("since", &a.since), ("until", &a.until), ("by", &a.by)] {
+    for (k, v) in [
+        ("since", &a.since),
+        ("until", &a.until),
+        ("by", &a.by),
+        ("scope", &a.scope),
+    ] {
         if let Some(v) = v {
             q.push((k, v.clone()));
         }

@@ -25,6 +25,9 @@ pub struct ImpactParams {
     pub until: Option<String>,
     /// `topic` (the default), `month` or `quarter`.
     pub by: Option<String>,
+    /// Only listings (and agreements about listings) of this scope and
+    /// below.
+    pub scope: Option<String>,
 }
 
 fn day(v: &Option<String>, what: &str) -> ApiResult<Option<u32>> {
@@ -55,6 +58,13 @@ pub async fn impact(
             .filter(|b| !b.trim().is_empty())
             .map_or(Ok(By::Topic), str::parse)
             .map_err(|e| ApiError::bad("bad_by", e))?;
+    let scope = match p.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            buurt_protocol::Scope::parse(text, st.config.limits.max_scope_levels)
+                .map_err(|e| ApiError::bad("bad_scope", e.to_string()))?,
+        ),
+    };
     let s = st.clone();
     let (facts, deals, joined) = st
         .blocking(move || match s.ingest.impact() {
@@ -79,7 +89,11 @@ pub async fn impact(
                         ))
                     })
                     .collect::<Vec<_>>();
-                Ok((l.facts()?, l.deals()?, joined))
+                Ok((
+                    l.facts_in(scope.as_ref())?,
+                    l.deals_in(scope.as_ref())?,
+                    joined,
+                ))
             }
             None => Ok((vec![], vec![], vec![])),
         })

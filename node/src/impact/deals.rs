@@ -55,9 +55,11 @@ pub struct Deal {
     pub completed: Day,
     pub minutes: u32,
     pub across_nodes: bool,
+    /// The listing it is about (for reports of one scope).
+    pub listing: ListingId,
 }
 
-const DEAL_BYTES: usize = 8 + 8 + 1 + 1 + 1 + 4 + 4 + 4 + 1;
+const DEAL_BYTES: usize = 8 + 8 + 1 + 1 + 1 + 4 + 4 + 4 + 1 + 16;
 
 impl Deal {
     fn encode(&self) -> [u8; DEAL_BYTES] {
@@ -71,6 +73,7 @@ impl Deal {
         b[23..27].copy_from_slice(&self.completed.to_be_bytes());
         b[27..31].copy_from_slice(&self.minutes.to_be_bytes());
         b[31] = u8::from(self.across_nodes);
+        b[32..48].copy_from_slice(&self.listing.0);
         b
     }
 
@@ -92,6 +95,7 @@ impl Deal {
             completed: u32::from_be_bytes(b[23..27].try_into().ok()?),
             minutes: u32::from_be_bytes(b[27..31].try_into().ok()?),
             across_nodes: b[31] == 1,
+            listing: ListingId(b[32..48].try_into().ok()?),
         })
     }
 }
@@ -153,6 +157,7 @@ impl Ledger {
             completed: r.completed.unwrap_or(0),
             minutes: r.minutes,
             across_nodes: r.across_nodes,
+            listing: r.listing,
         };
         let id = sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), key));
         let id = &id[..16];
@@ -197,11 +202,23 @@ impl Ledger {
 
     /// Every agreement kept, but those with a party who opted out.
     pub fn deals(&self) -> Result<Vec<Deal>, LedgerError> {
+        self.deals_in(None)
+    }
+
+    /// The agreements about listings of `scope` and below (all, for
+    /// `None`), but those with a party who opted out.
+    pub fn deals_in(
+        &self,
+        scope: Option<&buurt_protocol::Scope>,
+    ) -> Result<Vec<Deal>, LedgerError> {
         let mut out = Vec::new();
         for kv in self.deals.iter() {
             let (_, v) = kv.map_err(|e| self.err(e))?;
             if let Some(d) = Deal::decode(&v) {
-                if !self.opted_out(&d.giver)? && !self.opted_out(&d.receiver)? {
+                if self.in_scope(&d.listing.0, scope)?
+                    && !self.opted_out(&d.giver)?
+                    && !self.opted_out(&d.receiver)?
+                {
                     out.push(d);
                 }
             }
