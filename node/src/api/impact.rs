@@ -69,9 +69,9 @@ pub async fn impact(
     let (facts, deals, joined) = st
         .blocking(move || match s.ingest.impact() {
             Some(l) => {
-                // When each member of this node first joined: their
-                // certificate's start, less the hour of slack it is
-                // issued with.
+                // When each member of this node first joined (kept across
+                // renewals); for members admitted before that was kept,
+                // their certificate's start less its hour of slack.
                 let joined = s
                     .moderation
                     .members()

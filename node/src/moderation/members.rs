@@ -32,6 +32,10 @@ pub struct Member {
     /// (protocol.md, section 5, "Version 2").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub broker: bool,
+    /// When the member was first admitted here (RFC 3339); a renewal keeps
+    /// it. Empty for members admitted before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub joined: String,
 }
 
 /// The admitted members, in memory and (unless in-memory only) on disk.
@@ -87,6 +91,7 @@ impl Members {
             not_after: rfc3339(cert.not_after),
             certificate: hex::encode(bytes),
             broker: false,
+            joined: rfc3339(cert.not_before),
         });
         super::save(&self.path, &self.list)
     }
@@ -156,8 +161,13 @@ impl Members {
             now + valid,
         );
         let bytes = cert.to_bytes()?;
-        // A renewal keeps the role.
-        let broker = self.certificate(&member).is_some_and(|m| m.broker);
+        // A renewal keeps the role and the day the member joined.
+        let old = self.certificate(&member);
+        let broker = old.is_some_and(|m| m.broker);
+        let joined = old
+            .map(|m| m.joined.clone())
+            .filter(|j| !j.is_empty())
+            .unwrap_or_else(|| rfc3339(now));
         let entry = Member {
             member_id: member.to_string(),
             name: name.to_owned(),
@@ -166,6 +176,7 @@ impl Members {
             not_after: rfc3339(cert.not_after),
             certificate: hex::encode(bytes),
             broker,
+            joined,
         };
         self.list.retain(|m| m.member_id != entry.member_id);
         self.list.push(entry.clone());
@@ -196,8 +207,15 @@ mod tests {
         assert_eq!(cert.node, keys::node_id(&node));
         assert_eq!(cert.scope, scope);
         cert.verify_signature().unwrap();
-        let again = Members::load(path, node).unwrap();
+        let mut again = Members::load(path, node).unwrap();
         assert_eq!(again.certificate(&resident), Some(&e));
         assert_eq!(again.list().len(), 1);
+        // A renewal a year on keeps the day the member joined.
+        let renewed = again
+            .admit(resident, "Fatima", scope, 1_000_000 + 365 * 86_400, 86_400)
+            .unwrap();
+        assert_ne!(renewed.not_before, e.not_before);
+        assert_eq!(renewed.joined, e.joined);
+        assert_eq!(e.joined, rfc3339(1_000_000));
     }
 }
