@@ -253,4 +253,8 @@ pub struct ImpactArgs {
     /// A member: count your agreements again
     #[arg(long)]
     pub opt_in: bool,
+    /// A member: send your agreements to your node now (it also happens
+    /// whenever `buurt agreements` runs) and say how many it took
+    #[arg(long, conflicts_with_all = ["opt_out", "opt_in"])]
+    pub report: bool,
 }

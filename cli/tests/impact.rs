@@ -111,3 +111,38 @@ fn the_export_shows_what_ten_residents_stand_behind_and_nothing_of_anyone() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[test]
+fn members_report_their_agreements_to_their_own_node_and_may_opt_out() {
+    let (a, b, _c) = TestNode::line(BIN.as_ref(), SCOPE);
+    let drill = a
+        .ok(&[
+            "--json",
+            "offer",
+            "Boormachine te leen",
+            "--exchange",
+            "lend",
+        ])
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(b.finds(&["boormachine"], &drill, true, 20));
+    // Nothing to report before an agreement is accepted.
+    assert_eq!(b.ok(&["--json", "impact", "--report"]).json()["taken"], 0);
+    b.ok(&["reply", &drill, "Mag ik hem lenen?"]);
+    let deal = b.ok(&["--json", "propose", &drill, "--until", "2d"]).json()["agreement"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.ok(&["accept", &deal[..8]]);
+    // Each member's own node takes it: the listing is in both ledgers.
+    assert_eq!(a.ok(&["--json", "impact", "--report"]).json()["taken"], 1);
+    assert_eq!(b.ok(&["--json", "impact", "--report"]).json()["taken"], 1);
+    // Opted out, a member's agreements are not taken.
+    let out = b.ok(&["--json", "impact", "--opt-out"]).json();
+    assert_eq!(out["opted_out"], true, "{out}");
+    assert_eq!(b.ok(&["--json", "impact", "--report"]).json()["taken"], 0);
+    b.ok(&["impact", "--opt-in"]);
+    assert_eq!(b.ok(&["--json", "impact", "--report"]).json()["taken"], 1);
+}

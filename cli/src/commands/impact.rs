@@ -196,6 +196,15 @@ pub fn impact(cli: &Cli, dir: &DataDir, a: &crate::ImpactArgs) -> Result<()> {
     if a.opt_out || a.opt_in {
         return consent(cli, dir, a.opt_out);
     }
+    if a.report {
+        let ctx = super::agree::load(cli, dir)?;
+        let taken = report_agreements(cli, dir, &ctx.list, &ctx.all)?;
+        if cli.json {
+            return super::print_json(&serde_json::json!({ "taken": taken }));
+        }
+        println!("Your node took {taken} of your agreements for its impact figures (never with your name).");
+        return Ok(());
+    }
     let c = client(cli, dir)?;
     let mut q = Vec::new();
     for (k, v) in [
