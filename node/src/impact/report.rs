@@ -118,6 +118,36 @@ fn row_at(group: u8, day: Day, by: By) -> String {
     }
 }
 
+/// The share of requests answered within 48 hours, in percent, from the
+/// published (rounded) cells only, and only where both are shown: it tells
+/// nothing the table does not.
+fn share_answered(rows: &[String], figures: &mut Vec<Figure>) {
+    let shown = |figures: &[Figure], row: &str, column: &str| {
+        figures
+            .iter()
+            .find(|f| f.table == "requests" && f.row == row && f.column == column)
+            .and_then(|f| f.value)
+    };
+    for row in rows.iter().map(String::as_str).chain([table::TOTAL]) {
+        let share = match (
+            shown(figures, row, "requests"),
+            shown(figures, row, "answered_within_48h"),
+        ) {
+            (Some(all), Some(answered)) if all > 0 => Some((answered * 100 + all / 2) / all),
+            _ => None,
+        };
+        figures.push(Figure {
+            table: "requests".into(),
+            row: row.to_owned(),
+            column: "answered_within_48h_percent".into(),
+            value: share,
+            suppressed: share
+                .is_none()
+                .then(|| "a request or answered cell is hidden".into()),
+        });
+    }
+}
+
 /// The tables of facts first posted from `since` to `until` (days,
 /// inclusive):
 /// - `listings` — offers and requests, every listing the node holds or held
@@ -303,6 +333,7 @@ pub fn report(
     let mut figures = Vec::new();
     listings.publish(&rows, rules, &mut figures);
     requests.publish(&rows, rules, &mut figures);
+    share_answered(&rows, &mut figures);
     agreements.publish(&rows, rules, &mut figures);
     funnel.publish(&rows, rules, &mut figures);
     members.publish(&period_rows, rules, &mut figures);

@@ -106,6 +106,11 @@ fn requests_answered_within_48_hours_and_the_median_wait() {
         Some(10)
     );
     assert_eq!(
+        cell(&r, "requests", "help", "answered_within_48h_percent").value,
+        Some(100),
+        "10 of 10, as published"
+    );
+    assert_eq!(
         cell(&r, "requests", "help", "median_hours_to_first_reaction").value,
         Some(14),
         "the median of 2, 4, …, 20, 60, 60"
