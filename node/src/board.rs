@@ -259,6 +259,17 @@ struct ListingPage {
     c: Card,
 }
 
+#[derive(Template)]
+#[template(path = "board/missing.html")]
+struct MissingPage {
+    w: &'static Words,
+    lang: &'static str,
+    other_lang: &'static str,
+    switch_url: String,
+    scope: String,
+    node_name: String,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct LangOnly {
@@ -286,15 +297,15 @@ async fn listing(
     let v = match view {
         Ok((v, _)) if v.status != "withdrawn" => v,
         _ => {
-            let body = format!(
-                "<!doctype html><html lang=\"{0}\"><head><meta charset=\"utf-8\"><title>{1}</title>\
-                 <link rel=\"stylesheet\" href=\"/static/buurt.css\"></head><body><main id=\"main\">\
-                 <h1>{1}</h1><p><a href=\"/?lang={0}\">{2}</a></p></main></body></html>",
-                lang.code(),
-                lang.words().not_found,
-                lang.words().back
-            );
-            return Ok((StatusCode::NOT_FOUND, Html(body)).into_response());
+            let page = render(&MissingPage {
+                w: f.w,
+                lang: f.lang,
+                other_lang: f.other_lang,
+                switch_url: f.switch_url,
+                scope: f.scope,
+                node_name: f.node_name,
+            })?;
+            return Ok((StatusCode::NOT_FOUND, page).into_response());
         }
     };
     Ok(render(&ListingPage {

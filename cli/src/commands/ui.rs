@@ -159,11 +159,19 @@ async fn css() -> Response {
         .into_response()
 }
 
+#[derive(askama::Template)]
+#[template(path = "ui/refused.html")]
+struct Refused<'a> {
+    why: &'a str,
+}
+
+/// A refusal as a page; `why` may carry what the visitor sent, so it goes
+/// through the template's escaping like every other text.
 fn refuse(status: StatusCode, why: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\"><title>Geweigerd</title></head>\
-         <body><main><h1>Geweigerd</h1><p>{why}</p></main></body></html>"
-    );
+    use askama::Template;
+    let body = Refused { why }
+        .render()
+        .unwrap_or_else(|_| "Geweigerd".to_owned());
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
