@@ -438,6 +438,12 @@ fn a_circle_request_reaches_exactly_the_circles_members() {
     assert!(circle_titles(&b).is_empty());
     assert!(!b.search_ids(&["medicijnen"]).contains(&id));
     assert_eq!(holds(b.path(), marker), Vec::<String>::new());
+    // The grep finds the marker where it is (even C's device keeps the
+    // listing sealed; it opens it when it is read).
+    let control = tempfile::tempdir().unwrap();
+    std::fs::create_dir(control.path().join("sub")).unwrap();
+    std::fs::write(control.path().join("sub/x"), format!("..{marker}..")).unwrap();
+    assert_eq!(holds(control.path(), marker).len(), 1);
     // Nor in the nodes' own databases at either end: only the members'
     // devices open it (here they share the data directory with the node).
     for n in [&a, &c] {
