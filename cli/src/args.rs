@@ -228,10 +228,11 @@ pub enum CircleAction {
 
 #[derive(Args, Debug)]
 pub struct ImpactArgs {
-    /// First day counted, YYYY-MM-DD [default: a year before --until]
+    /// First month counted, YYYY-MM (a date counts its whole month)
+    /// [default: eleven months before --until]
     #[arg(long)]
     pub since: Option<String>,
-    /// Last day counted, YYYY-MM-DD [default: today]
+    /// Last month counted, YYYY-MM [default: this month]
     #[arg(long)]
     pub until: Option<String>,
     /// Rows by topic group, month or quarter

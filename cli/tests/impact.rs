@@ -76,6 +76,23 @@ fn the_export_shows_what_ten_residents_stand_behind_and_nothing_of_anyone() {
     };
     assert_eq!(of("nl/amsterdam"), 10);
     assert_eq!(of("nl/amsterdam/west"), Value::Null);
+    // Whole months: a date counts its month, and the export names months.
+    let months = node
+        .ok(&[
+            "impact",
+            "--format",
+            "json",
+            "--since",
+            "2026-03-17",
+            "--until",
+            "2026-05",
+        ])
+        .json();
+    assert_eq!(
+        (&months["since"], &months["until"]),
+        (&"2026-03".into(), &"2026-05".into())
+    );
+    assert_eq!(node.cli(&["impact", "--since", "2026-13"]).code, 1);
     let bad = node.cli(&["impact", "--scope", "Not A Scope!"]);
     assert_eq!(bad.code, 1);
 
@@ -101,6 +118,18 @@ fn the_export_shows_what_ten_residents_stand_behind_and_nothing_of_anyone() {
         for w in &words {
             assert!(!export.contains(w.as_str()), "a title word leaked: {w}");
         }
+        // Nothing finer than a month: no YYYY-MM-DD anywhere.
+        let b = export.as_bytes();
+        let day_like = b.windows(10).any(|w| {
+            w.iter().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+        });
+        assert!(!day_like, "a date in the export: {export}");
     }
     // The operator's own figures: not for anyone else.
     let r = ureq::get(&node.url("/v1/admin/impact"))
@@ -114,7 +143,7 @@ fn the_export_shows_what_ten_residents_stand_behind_and_nothing_of_anyone() {
 
 #[test]
 fn members_report_their_agreements_to_their_own_node_and_may_opt_out() {
-    let (a, b, _c) = TestNode::line(BIN.as_ref(), SCOPE);
+    let (a, mut b, _c) = TestNode::line(BIN.as_ref(), SCOPE);
     let drill = a
         .ok(&[
             "--json",
@@ -145,4 +174,17 @@ fn members_report_their_agreements_to_their_own_node_and_may_opt_out() {
     assert_eq!(b.ok(&["--json", "impact", "--report"]).json()["taken"], 0);
     b.ok(&["impact", "--opt-in"]);
     assert_eq!(b.ok(&["--json", "impact", "--report"]).json()["taken"], 1);
+    // B wrote letters (the reply, the proposal) and posted nothing: B's
+    // node noted B as active, as a pseudonym and a day.
+    b.signal("TERM");
+    let ledger = buurt_node::impact::Ledger::open(&b.path().join("impact"), b"any").unwrap();
+    let wrote = ledger.writers().unwrap();
+    let today = buurt_protocol::calendar::day_of(buurt_node::clock::now());
+    assert!(
+        !wrote.is_empty()
+            && wrote
+                .iter()
+                .all(|(who, day)| *who == wrote[0].0 && day.abs_diff(today) <= 1),
+        "one member, today: {wrote:?}"
+    );
 }

@@ -30,7 +30,7 @@ use buurt_protocol::{taxonomy, Kind, ListingId, MemberId, SignedListing};
 use sha2::{Digest, Sha256};
 
 pub use deals::{AgreementReport, Deal, Reached};
-pub use report::{Figure, Report, Rules};
+pub use report::{Figure, People, Report, Rules};
 
 /// Why the ledger could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +114,8 @@ pub struct Ledger {
     optouts: sled::Tree,
     /// Each listing's scope, for reports of one scope and below.
     scopes: sled::Tree,
+    /// Pseudonym and day of each member here who wrote a letter that day.
+    writers: sled::Tree,
     salt: [u8; 32],
 }
 
@@ -151,6 +153,7 @@ impl Ledger {
             deals: db.open_tree("agreements").map_err(err)?,
             optouts: db.open_tree("optouts").map_err(err)?,
             scopes: db.open_tree("scopes").map_err(err)?,
+            writers: db.open_tree("writers").map_err(err)?,
             db,
             salt,
             path,
@@ -219,6 +222,32 @@ impl Ledger {
             .map_err(|e| self.err(e))?
             .ok();
         Ok(())
+    }
+
+    /// Notes that a member of this node wrote a letter (a reply, a step of
+    /// an agreement, thanks) on `day`: active that day, also when they
+    /// posted nothing. Kept as pseudonym and day, nothing more.
+    pub fn wrote(&self, member: &MemberId, day: Day) -> Result<(), LedgerError> {
+        let mut key = [0u8; 12];
+        key[..8].copy_from_slice(&self.pseudonym(member));
+        key[8..].copy_from_slice(&day.to_be_bytes());
+        self.writers.insert(key, &[][..]).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every (pseudonym, day) on which a member here wrote a letter.
+    pub fn writers(&self) -> Result<Vec<([u8; 8], Day)>, LedgerError> {
+        let mut out = Vec::new();
+        for k in self.writers.iter().keys() {
+            let k = k.map_err(|e| self.err(e))?;
+            if k.len() != 12 {
+                continue;
+            }
+            let who: [u8; 8] = k[..8].try_into().expect("8 bytes");
+            let day = u32::from_be_bytes(k[8..].try_into().expect("4 bytes"));
+            out.push((who, day));
+        }
+        Ok(out)
     }
 
     /// The fact of one listing, if noted.

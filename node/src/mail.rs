@@ -153,6 +153,16 @@ impl Mail {
         let _ = self.impact.set(ledger);
     }
 
+    /// Notes in the impact ledger that `member` wrote a letter at `now`:
+    /// a member who only replies is active too.
+    pub fn note_writer(&self, member: &buurt_protocol::MemberId, now: i64) {
+        if let Some(ledger) = self.impact.get() {
+            if let Err(e) = ledger.wrote(member, buurt_protocol::calendar::day_of(now)) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+
     pub fn node_id(&self) -> NodeId {
         self.node_id
     }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use buurt_node::impact::report::{report, By};
-use buurt_node::impact::{AgreementReport, Ledger, Reached, Report, Rules};
+use buurt_node::impact::{AgreementReport, Ledger, People, Reached, Report, Rules};
 use buurt_protocol::calendar::{self, start_of};
 use buurt_protocol::sample::{Identity, SCOPE, T0};
 use buurt_protocol::{keys, Kind, MemberId};
@@ -146,11 +146,22 @@ fn a_generated_neighbourhood_gives_the_figures_its_record_says() {
             )
         })
         .collect();
+    // 13 members wrote letters in October (when nobody posted), member 0
+    // on two days: active then, though they posted nothing.
+    for i in 0..13 {
+        ledger.wrote(&id(i), first_day - 5).unwrap();
+    }
+    ledger.wrote(&id(0), first_day - 6).unwrap();
+    let members = People {
+        joined,
+        wrote: ledger.writers().unwrap(),
+    };
+    assert_eq!(members.wrote.len(), 14);
     let deals = ledger.deals().unwrap();
     let r = report(
         &facts,
         &deals,
-        &joined,
+        &members,
         first_day,
         last,
         By::Topic,
@@ -173,7 +184,7 @@ fn a_generated_neighbourhood_gives_the_figures_its_record_says() {
     let by_month = report(
         &facts,
         &deals,
-        &joined,
+        &members,
         first_day - 31,
         last,
         By::Month,
@@ -187,6 +198,11 @@ fn a_generated_neighbourhood_gives_the_figures_its_record_says() {
         value(&by_month, "members", "2026-10", "joined"),
         None,
         "9 residents"
+    );
+    assert_eq!(
+        value(&by_month, "members", "2026-10", "active"),
+        Some(15),
+        "13 who only wrote letters, rounded"
     );
 
     // Listings: 500 offers and 500 requests from 200 residents; each group
@@ -281,7 +297,7 @@ fn a_generated_neighbourhood_gives_the_figures_its_record_says() {
     let r = report(
         &ledger.facts().unwrap(),
         &ledger.deals().unwrap(),
-        &joined,
+        &members,
         first_day,
         last,
         By::Topic,

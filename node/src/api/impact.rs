@@ -14,14 +14,15 @@ use super::mail::{authorise_call, hex_body, mail_of};
 use super::{ApiError, ApiResult, ApiState};
 use crate::impact::deals::ReportError;
 use crate::impact::report::{report, By};
-use crate::impact::{AgreementReport, Report, Rules};
+use crate::impact::{AgreementReport, People, Report, Rules};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ImpactParams {
-    /// `YYYY-MM-DD`; the first day counted [default: a year before until].
+    /// `YYYY-MM`: the first month counted [default: eleven months before
+    /// until]. A date counts its whole month.
     pub since: Option<String>,
-    /// `YYYY-MM-DD`; the last day counted [default: today].
+    /// `YYYY-MM`: the last month counted [default: this month].
     pub until: Option<String>,
     /// `topic` (the default), `month` or `quarter`.
     pub by: Option<String>,
@@ -30,16 +31,28 @@ pub struct ImpactParams {
     pub scope: Option<String>,
 }
 
-fn day(v: &Option<String>, what: &str) -> ApiResult<Option<u32>> {
-    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => calendar::parse(s).map(Some).ok_or_else(|| {
+/// A month given as `YYYY-MM` (or a date in it, `YYYY-MM-DD`): its first
+/// and last day. Figures are counted in whole months, so that no time
+/// finer than a month leaves the node.
+fn month(v: &Option<String>, what: &str) -> ApiResult<Option<(u32, u32)>> {
+    let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let first = calendar::parse(s)
+        .or_else(|| calendar::parse(&format!("{s}-01")))
+        .ok_or_else(|| {
             ApiError::bad(
                 "bad_date",
-                format!("{what}: `{s}` is not a date like 2026-12-01"),
+                format!("{what}: `{s}` is not a month like 2026-12"),
             )
-        }),
-    }
+        })?;
+    Ok(Some(month_of(first)))
+}
+
+fn month_of(day: u32) -> (u32, u32) {
+    let (y, m, d) = calendar::civil(day);
+    let first = day + 1 - u32::from(d);
+    (first, first + u32::from(calendar::days_in_month(y, m)) - 1)
 }
 
 pub async fn impact(
@@ -48,8 +61,12 @@ pub async fn impact(
 ) -> ApiResult<Json<Report>> {
     let Query(p) = params.map_err(|e| ApiError::bad("bad_query", e.body_text()))?;
     let today = calendar::day_of(st.now());
-    let until = day(&p.until, "until")?.unwrap_or(today);
-    let since = day(&p.since, "since")?.unwrap_or(until.saturating_sub(365));
+    let until = month(&p.until, "until")?.unwrap_or(month_of(today)).1;
+    // Twelve whole months, by default.
+    let since = match month(&p.since, "since")? {
+        Some((first, _)) => first,
+        None => month_of(until.saturating_sub(360)).0,
+    };
     if since > until {
         return Err(ApiError::bad("bad_date", "since is after until"));
     }
@@ -66,7 +83,7 @@ pub async fn impact(
         ),
     };
     let s = st.clone();
-    let (facts, deals, joined) = st
+    let (facts, deals, people) = st
         .blocking(move || match s.ingest.impact() {
             Some(l) => {
                 // When each member of this node first joined (kept across
@@ -89,20 +106,24 @@ pub async fn impact(
                         ))
                     })
                     .collect::<Vec<_>>();
+                let people = People {
+                    joined,
+                    wrote: l.writers()?,
+                };
                 Ok((
                     l.facts_in(scope.as_ref())?,
                     l.deals_in(scope.as_ref())?,
-                    joined,
+                    people,
                 ))
             }
-            None => Ok((vec![], vec![], vec![])),
+            None => Ok((vec![], vec![], People::default())),
         })
         .await?
         .map_err(|e: crate::impact::LedgerError| ApiError::internal(e))?;
     Ok(Json(report(
         &facts,
         &deals,
-        &joined,
+        &people,
         since,
         until,
         by,

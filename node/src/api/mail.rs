@@ -375,7 +375,9 @@ async fn send(
                     ))
                 }
             }
-            Ok(m.send(envelopes, now)?)
+            let queued = m.send(envelopes, now)?;
+            m.note_writer(&req.member, now);
+            Ok(queued)
         })
         .await?
         .map_err(refused)?;

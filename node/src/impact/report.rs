@@ -148,6 +148,20 @@ fn share_answered(rows: &[String], figures: &mut Vec<Figure>) {
     }
 }
 
+/// `YYYY-MM` of a day: the report names its period in months.
+fn month_name(day: Day) -> String {
+    let (y, m, _) = calendar::civil(day);
+    format!("{y:04}-{m:02}")
+}
+
+/// This node's members, as pseudonyms with a day: when each joined, and
+/// each day one wrote a letter.
+#[derive(Debug, Clone, Default)]
+pub struct People {
+    pub joined: Vec<([u8; 8], Day)>,
+    pub wrote: Vec<([u8; 8], Day)>,
+}
+
 /// The tables of facts first posted from `since` to `until` (days,
 /// inclusive):
 /// - `listings` — offers and requests, every listing the node holds or held
@@ -161,12 +175,12 @@ fn share_answered(rows: &[String], figures: &mut Vec<Figure>) {
 /// - `reciprocity` — members who both gave and received, pairs who
 ///   completed more than once, agreements across nodes;
 /// - `members` — this node's members who joined, who were active (posted,
-///   or took part in an agreement), and who offered help or a skill for
-///   the first time (by period; one total row when by topic).
+///   wrote a letter, or took part in an agreement), and who offered help or
+///   a skill for the first time (by period; one total row when by topic).
 pub fn report(
     facts: &[(Fact, Option<i64>)],
     deals: &[Deal],
-    joined: &[([u8; 8], Day)],
+    people: &People,
     since: Day,
     until: Day,
     by: By,
@@ -184,7 +198,8 @@ pub fn report(
                 .iter()
                 .map(|(f, _)| f.day)
                 .chain(deals.iter().flat_map(|d| [d.accepted, d.completed]))
-                .chain(joined.iter().map(|(_, d)| *d))
+                .chain(people.joined.iter().map(|(_, d)| *d))
+                .chain(people.wrote.iter().map(|(_, d)| *d))
                 .filter(|d| inside(*d))
                 .map(|d| row_at(0, d, by))
                 .collect::<BTreeSet<_>>()
@@ -299,12 +314,15 @@ pub fn report(
     };
     let mut members = Table::new("members", vec!["joined", "active", "first_time_helpers"]);
     let in_period = |d: Day| d >= since && d <= until;
-    for (who, day) in joined.iter().filter(|(_, d)| in_period(*d)) {
+    for (who, day) in people.joined.iter().filter(|(_, d)| in_period(*d)) {
         add_member(&mut members, &period(*day), "joined", *who);
     }
     let mut active: BTreeSet<(String, [u8; 8])> = BTreeSet::new();
     for (f, _) in in_range.iter().filter(|(f, _)| f.own) {
         active.insert((period(f.day), f.author));
+    }
+    for (who, day) in people.wrote.iter().filter(|(_, d)| in_period(*d)) {
+        active.insert((period(*day), *who));
     }
     for d in deals.iter().filter(|d| in_period(d.accepted)) {
         active.insert((period(d.accepted), d.giver));
@@ -376,8 +394,8 @@ pub fn report(
         });
     }
     Report {
-        since: calendar::format(since),
-        until: calendar::format(until),
+        since: month_name(since),
+        until: month_name(until),
         by,
         rules: *rules,
         rules_text: rules.describe(),

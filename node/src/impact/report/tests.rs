@@ -37,7 +37,7 @@ fn ten_residents_show_a_cell_and_nine_do_not() {
     let r = report(
         &facts,
         &[],
-        &[],
+        &People::default(),
         day(9),
         day(11),
         By::Month,
@@ -69,7 +69,7 @@ fn ten_residents_show_a_cell_and_nine_do_not() {
     let r = report(
         &facts,
         &[],
-        &[],
+        &People::default(),
         day(9),
         day(11),
         By::Topic,
@@ -95,7 +95,15 @@ fn requests_answered_within_48_hours_and_the_median_wait() {
     }
     // Another node's member's request: not this node's to count.
     facts.push((fact(50, Kind::Request, 2, d, false), Some(start)));
-    let r = report(&facts, &[], &[], d, d, By::Topic, &Rules::default());
+    let r = report(
+        &facts,
+        &[],
+        &People::default(),
+        d,
+        d,
+        By::Topic,
+        &Rules::default(),
+    );
     assert_eq!(
         cell(&r, "requests", "help", "requests").value,
         Some(10),
