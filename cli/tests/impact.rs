@@ -102,6 +102,17 @@ fn the_export_shows_what_ten_residents_stand_behind_and_nothing_of_anyone() {
         "{csv}"
     );
     assert!(csv.contains("listings,goods,offers,10,"));
+    // As a spreadsheet reads it: a header, five cells in every record, the
+    // rules in the last.
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["table", "row", "column", "value", "suppressed"]
+    );
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(records.len() > 20 && records.iter().all(|r| r.len() == 5));
+    let last = records.last().unwrap();
+    assert!(&last[0] == "rules" && last[4].contains("at least 10 distinct residents"));
     let out = node.path().join("impact.csv");
     node.ok(&["impact", "--format", "csv", "--out", out.to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
