@@ -72,6 +72,16 @@ pub enum Command {
         /// 12D3…)
         #[arg(long, value_name = "MULTIADDR")]
         peer: Vec<String>,
+        /// Hub to be reachable through and to find the other nodes of this
+        /// scope at, repeatable: a node with a public address run with
+        /// --serve-hub (/ip4/…/tcp/4001/p2p/bn…; or `hubs` in config.toml)
+        #[arg(long, value_name = "MULTIADDR")]
+        hub: Vec<String>,
+        /// Serve as a hub for nodes behind NAT: relay, reachability checks
+        /// and discovery (only on a machine with a public address; or
+        /// `hub = true` in config.toml)
+        #[arg(long)]
+        serve_hub: bool,
         /// Do not discover peers on the local network
         #[arg(long)]
         no_mdns: bool,
@@ -379,6 +389,7 @@ const NODE_HELP: &str = "\
 Defaults:
   API          127.0.0.1:4747 (--api HOST:PORT; loopback only unless you say otherwise)
   libp2p       /ip4/0.0.0.0/tcp/4001 (--listen MULTIADDR)
+  reach        behind NAT, give a hub (--hub MULTIADDR); `buurt status` says how others reach this node
   config       config.toml in the data directory (scope, name, follow, peers, limits, policy)
   data         $BUURT_DIR, else the platform data directory (--data-dir DIR)
   logging      info; set RUST_LOG or BUURT_LOG (e.g. BUURT_LOG=debug, RUST_LOG=buurt=debug)

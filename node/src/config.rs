@@ -90,6 +90,13 @@ pub struct FileConfig {
     pub listen: Vec<String>,
     /// Peers to dial at start (multiaddresses).
     pub peers: Vec<String>,
+    /// Hubs (full addresses ending in `/p2p/` and the hub's node id): a
+    /// node behind NAT is reachable through them, and finds the other
+    /// nodes of its scopes there.
+    pub hubs: Vec<String>,
+    /// Serve as a hub for other nodes: relay, reachability checks and
+    /// discovery. Only for a node with a public address.
+    pub hub: bool,
     /// Local network discovery.
     pub mdns: bool,
     /// Seconds between sweeps of expired listings.
@@ -197,6 +204,8 @@ impl Default for FileConfig {
             storage_reserve_mb: DEFAULT_STORAGE_RESERVE_MB,
             listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
             peers: vec![],
+            hubs: vec![],
+            hub: false,
             mdns: true,
             sweep_interval_secs: 300,
             sync_interval_secs: 300,
@@ -241,6 +250,8 @@ pub struct Overrides {
     pub api: Option<String>,
     pub listen: Vec<String>,
     pub peers: Vec<String>,
+    pub hubs: Vec<String>,
+    pub serve_hub: bool,
     pub no_mdns: bool,
 }
 
@@ -255,6 +266,8 @@ pub struct Config {
     pub storage_reserve_mb: u64,
     pub listen: Vec<String>,
     pub peers: Vec<String>,
+    pub hubs: Vec<String>,
+    pub hub: bool,
     pub mdns: bool,
     pub sweep_interval_secs: u64,
     pub index_commit: std::time::Duration,
@@ -355,6 +368,8 @@ impl Config {
         };
         let mut peers = file.peers;
         peers.extend(o.peers);
+        let mut hubs = file.hubs;
+        hubs.extend(o.hubs);
         Ok(Config {
             scope,
             name: file.name,
@@ -364,6 +379,8 @@ impl Config {
             storage_reserve_mb: file.storage_reserve_mb,
             listen,
             peers,
+            hubs,
+            hub: file.hub || o.serve_hub,
             mdns: file.mdns && !o.no_mdns,
             sweep_interval_secs: file.sweep_interval_secs,
             index_commit: std::time::Duration::from_millis(file.index_commit_ms),

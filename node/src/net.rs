@@ -35,6 +35,7 @@ pub mod gossip;
 pub mod mail;
 pub mod peers;
 pub mod photos;
+pub mod reach;
 pub mod requests;
 pub mod swarm_core;
 
@@ -124,6 +125,14 @@ pub struct NetConfig {
     pub node_key: [u8; 32],
     pub listen: Vec<String>,
     pub peers: Vec<String>,
+    /// Hubs to reserve a relayed address at, register with and discover
+    /// through (full addresses with `/p2p/`).
+    pub hubs: Vec<String>,
+    /// Serve as a hub: relay, AutoNAT and rendezvous servers.
+    pub serve_hub: bool,
+    /// The scopes this node registers and discovers under at hubs: its own
+    /// and the followed ones (not the ancestors).
+    pub home_scopes: Vec<Scope>,
     pub mdns: bool,
     /// Scopes to subscribe to: own scope, its ancestors, followed scopes.
     pub scopes: Vec<Scope>,
@@ -162,11 +171,36 @@ pub fn start(
     mail: Option<Arc<crate::mail::Mail>>,
     metrics: Option<&mut libp2p::metrics::Registry>,
 ) -> Result<(NetClient, impl std::future::Future<Output = ()>), NetError> {
-    let (swarm, local) = behaviour::build(&cfg, metrics)?;
+    let moderation = sync.moderation.clone();
+    let known: reach::Known = Arc::new(move |peer: &PeerId| {
+        crate::ids::node_id_of(peer).is_some_and(|n| moderation.accepts_node(&n))
+    });
+    let (swarm, local) = behaviour::build(&cfg, Some(known.clone()), metrics)?;
     let mut explicit = Vec::new();
     for p in &cfg.peers {
         explicit.push(crate::ids::parse_peer_addr(p)?);
     }
+    let mut hubs = Vec::new();
+    for h in &cfg.hubs {
+        let addr = crate::ids::parse_peer_addr(h)?;
+        if !addr
+            .iter()
+            .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+        {
+            return Err(NetError::Setup(format!(
+                "hub `{h}`: the address must end in /p2p/ and the hub's node id"
+            )));
+        }
+        explicit.push(addr.clone());
+        hubs.push(addr);
+    }
+    let reach = reach::Reach::new(
+        hubs,
+        cfg.serve_hub,
+        &cfg.home_scopes,
+        Some(known),
+        std::time::Instant::now(),
+    );
     let (tx, rx) = mpsc::channel(COMMANDS);
     let client = NetClient::new(tx.clone(), sync.clone());
     let event_loop = event_loop::EventLoop::new(event_loop::Parts {
@@ -182,6 +216,7 @@ pub fn start(
         peers: peers::Peers::new(explicit, cfg.peer_per_second, std::time::Instant::now()),
         mail,
         photos: cfg.photos,
+        reach,
     });
     Ok((client, event_loop.run()))
 }

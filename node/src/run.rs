@@ -350,6 +350,11 @@ fn start_network(
         node_key: dir.node_key()?.to_bytes(),
         listen: config.listen.clone(),
         peers: config.peers.clone(),
+        hubs: config.hubs.clone(),
+        serve_hub: config.hub,
+        home_scopes: std::iter::once(config.scope.clone())
+            .chain(config.follow.iter().cloned())
+            .collect(),
         mdns: config.mdns,
         scopes: config.subscriptions(),
         max_listing: config.limits.max_listing_bytes,

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod hostile;
+pub mod netns;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -59,7 +60,32 @@ pub fn buurt(bin: &Path, dir: &Path, args: &[&str]) -> Run {
 
 /// Like [`buurt`], with extra environment variables.
 pub fn buurt_with(bin: &Path, dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
-    let out = Command::new(bin)
+    buurt_in(None, bin, dir, args, env)
+}
+
+/// The command that runs `bin`, inside the network namespace `netns` when
+/// given (`ip netns exec NS BIN`, which execs the binary: the child's pid is
+/// the binary's).
+pub fn command(netns: Option<&str>, bin: &Path) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
+/// Like [`buurt_with`], inside the network namespace `netns` when given.
+pub fn buurt_in(
+    netns: Option<&str>,
+    bin: &Path,
+    dir: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+) -> Run {
+    let out = command(netns, bin)
         .arg("--data-dir")
         .arg(dir)
         .args(args)
@@ -86,6 +112,10 @@ pub struct TestNode {
     /// `BUURT_CLOCK_OFFSET_SECS` to run days ahead (taken up at the next
     /// [`TestNode::spawn`] by the node).
     pub env: Vec<(String, String)>,
+    /// The network namespace the node and its CLI run in, if any.
+    pub netns: Option<String>,
+    /// The node's `--listen` address and any further `buurt node` flags.
+    pub node_args: Vec<String>,
 }
 
 impl TestNode {
@@ -133,6 +163,20 @@ impl TestNode {
         peers: &[String],
         edit: impl FnOnce(&mut buurt_node::config::FileConfig),
     ) -> TestNode {
+        let mut n = TestNode::prepare(bin, dir, scope, peers, edit);
+        n.spawn();
+        n
+    }
+
+    /// Initialises `dir` with `scope` and the config `edit` makes, without
+    /// starting the node.
+    fn prepare(
+        bin: &Path,
+        dir: tempfile::TempDir,
+        scope: &str,
+        peers: &[String],
+        edit: impl FnOnce(&mut buurt_node::config::FileConfig),
+    ) -> TestNode {
         let r = buurt(bin, dir.path(), &["init", "--scope", scope]);
         assert_eq!(r.code, 0, "init failed: {}", r.stderr);
         let path = dir.path().join("config.toml");
@@ -143,7 +187,7 @@ impl TestNode {
         edit(&mut file);
         buurt_node::datadir::write_secret(&path, file.to_toml().as_bytes()).expect("config");
         let stderr_path = dir.path().join("node.log");
-        let mut n = TestNode {
+        TestNode {
             bin: bin.to_owned(),
             dir,
             child: None,
@@ -151,7 +195,25 @@ impl TestNode {
             stderr_path,
             peers: peers.to_vec(),
             env: Vec::new(),
-        };
+            netns: None,
+            node_args: vec![NODE_ARGS[4].into(), NODE_ARGS[5].into()],
+        }
+    }
+
+    /// A node in the network namespace `netns` (see [`netns::Bed`]),
+    /// started with `node_args` (its `--listen`, `--hub`…) after `buurt
+    /// node --no-mdns`; its CLI runs in the namespace too.
+    pub fn start_netns(
+        bin: &Path,
+        scope: &str,
+        netns: &str,
+        node_args: &[&str],
+        edit: impl FnOnce(&mut buurt_node::config::FileConfig),
+    ) -> TestNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut n = TestNode::prepare(bin, dir, scope, &[], edit);
+        n.netns = Some(netns.to_owned());
+        n.node_args = node_args.iter().map(|a| a.to_string()).collect();
         n.spawn();
         n
     }
@@ -173,10 +235,11 @@ impl TestNode {
             .append(true)
             .open(&self.stderr_path)
             .expect("log file");
-        let child = Command::new(&self.bin)
+        let child = command(self.netns.as_deref(), &self.bin)
             .arg("--data-dir")
             .arg(self.path())
-            .args(NODE_ARGS)
+            .args(&NODE_ARGS[..4])
+            .args(&self.node_args)
             .args(self.peers.iter().flat_map(|p| ["--peer", p.as_str()]))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env_remove("BUURT_DIR")
@@ -190,7 +253,13 @@ impl TestNode {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(addr) = std::fs::read_to_string(self.path().join("api.addr")) {
-                if !addr.trim().is_empty() && self.http_get("/v1/status").is_ok() {
+                // Inside a namespace, its loopback is the node's own: ask
+                // through the CLI run there.
+                let answers = match self.netns {
+                    Some(_) => self.cli(&["status"]).code == 0,
+                    None => self.http_get("/v1/status").is_ok(),
+                };
+                if !addr.trim().is_empty() && answers {
                     self.api = addr.trim().to_owned();
                     return;
                 }
@@ -283,7 +352,13 @@ impl TestNode {
 
     /// Runs the CLI against this node's data directory.
     pub fn cli(&self, args: &[&str]) -> Run {
-        buurt_with(&self.bin, self.path(), args, &self.env)
+        buurt_in(
+            self.netns.as_deref(),
+            &self.bin,
+            self.path(),
+            args,
+            &self.env,
+        )
     }
 
     /// Runs this node (from its next spawn) and its CLI `secs` ahead of the

@@ -52,12 +52,19 @@ pub fn init(cli: &Cli, dir: &DataDir, scope: &str, name: Option<&str>) -> Result
     Ok(())
 }
 
+/// `buurt node`'s network flags.
+pub struct NodeFlags<'a> {
+    pub listen: &'a [String],
+    pub peers: &'a [String],
+    pub hubs: &'a [String],
+    pub serve_hub: bool,
+    pub no_mdns: bool,
+}
+
 pub fn node(
     cli: &Cli,
     dir: DataDir,
-    listen: &[String],
-    peers: &[String],
-    no_mdns: bool,
+    flags: NodeFlags<'_>,
     scope: Option<&str>,
     name: Option<&str>,
 ) -> Result<()> {
@@ -91,9 +98,11 @@ pub fn node(
     let file = FileConfig::load(&dir.config_path())?;
     let overrides = Overrides {
         api: cli.api.clone(),
-        listen: listen.to_vec(),
-        peers: peers.to_vec(),
-        no_mdns,
+        listen: flags.listen.to_vec(),
+        peers: flags.peers.to_vec(),
+        hubs: flags.hubs.to_vec(),
+        serve_hub: flags.serve_hub,
+        no_mdns: flags.no_mdns,
     };
     let config = Config::build(file, overrides)?;
     init_logging();

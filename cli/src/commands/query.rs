@@ -107,6 +107,7 @@ pub fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
         };
         println!("  {:>7}  {}{how}", sc.listings, sc.scope);
     }
+    println!("reach     {}", s.reach.summary);
     println!("peers     {}", s.peers);
     println!("policy    {} ({} trusted nodes)", s.policy, s.trusted);
     if s.policy == "web" {
@@ -234,6 +235,7 @@ pub fn peers(cli: &Cli, dir: &DataDir) -> Result<()> {
         .map(|p| {
             vec![
                 p.node_id.clone(),
+                p.path.clone(),
                 p.address.clone(),
                 p.scopes.join(" "),
                 p.since.clone(),
@@ -257,6 +259,7 @@ pub fn peers(cli: &Cli, dir: &DataDir) -> Result<()> {
     output::table(
         &[
             "NODE",
+            "PATH",
             "ADDRESS",
             "SCOPES",
             "SINCE",

@@ -226,6 +226,10 @@ pub struct PostAnswer {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusView {
     pub node_id: String,
+    /// How other nodes reach this one: `reach.reachability` is `public`,
+    /// `relayed`, `unreachable` or `unknown`.
+    #[serde(default)]
+    pub reach: crate::net::reach::ReachInfo,
     pub member_id: String,
     pub name: String,
     pub scope: String,

@@ -43,9 +43,13 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         listings,
         subscribed: false,
     }));
-    let (listen_addrs, peers) = match &st.net {
-        Some(n) => (n.listen_addrs().await, n.peers().await.len()),
-        None => (vec![], 0),
+    let (listen_addrs, peers, reach) = match &st.net {
+        Some(n) => (
+            n.listen_addrs().await,
+            n.peers().await.len(),
+            n.reach().await,
+        ),
+        None => (vec![], 0, Default::default()),
     };
     let mail = match st.mail.clone() {
         Some(m) => {
@@ -95,6 +99,7 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         mail,
         vouched_by,
         web_nodes: m.web_size(),
+        reach,
     }))
 }
 

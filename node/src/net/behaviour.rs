@@ -1,7 +1,9 @@
 //! The protocols a node speaks, and how its swarm is built: TCP + Noise +
 //! Yamux, gossipsub (anonymous, content-addressed ids, manual validation),
 //! identify, ping, optional mDNS, `/buurt/sync/1`, `/buurt/mail/1` and
-//! `/buurt/photo/1`.
+//! `/buurt/photo/1`; and for reach (`reach.rs`) the relay client, DCUtR,
+//! the AutoNAT v2 client and the rendezvous client, with the relay,
+//! AutoNAT and rendezvous servers on a hub.
 
 use std::time::Duration;
 
@@ -9,7 +11,10 @@ use libp2p::gossipsub::{self, MessageAuthenticity, ValidationMode};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{identify, identity, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::{
+    autonat, dcutr, identify, identity, mdns, noise, ping, relay, rendezvous, tcp, yamux,
+    Multiaddr, PeerId, Swarm,
+};
 use sha2::{Digest, Sha256};
 
 use super::{
@@ -30,6 +35,14 @@ pub struct Behaviour {
     pub sync: request_response::Behaviour<SyncCodec>,
     pub mail: request_response::Behaviour<crate::mail::codec::MailCodec>,
     pub photo: request_response::Behaviour<crate::photos::codec::PhotoCodec>,
+    pub relay_client: relay::client::Behaviour,
+    pub dcutr: dcutr::Behaviour,
+    pub autonat: autonat::v2::client::Behaviour,
+    pub rendezvous: rendezvous::client::Behaviour,
+    /// The hub's servers.
+    pub relay: Toggle<relay::Behaviour>,
+    pub autonat_server: Toggle<autonat::v2::server::Behaviour>,
+    pub rendezvous_server: Toggle<rendezvous::server::Behaviour>,
 }
 
 /// Refuses a TCP port another process listens on. libp2p's TCP transport
@@ -70,6 +83,7 @@ fn port_is_free(addr: &Multiaddr) -> Result<(), String> {
 /// Returns the swarm and the local peer id.
 pub fn build(
     cfg: &NetConfig,
+    known: Option<super::reach::Known>,
     metrics: Option<&mut libp2p::metrics::Registry>,
 ) -> Result<(Swarm<Behaviour>, PeerId), NetError> {
     let mut seed = cfg.node_key;
@@ -91,6 +105,7 @@ pub fn build(
         .build()
         .map_err(|e| NetError::Setup(e.to_string()))?;
     let mdns_on = cfg.mdns;
+    let serve = cfg.serve_hub;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -99,7 +114,9 @@ pub fn build(
             yamux::Config::default,
         )
         .map_err(|e| NetError::Setup(e.to_string()))?
-        .with_behaviour(|key| {
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| NetError::Setup(e.to_string()))?
+        .with_behaviour(|key, relay_client| {
             let mut gossipsub =
                 gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
             if let Some(registry) = metrics {
@@ -145,7 +162,27 @@ pub fn build(
                     .with_request_timeout(crate::photos::codec::TIMEOUT)
                     .with_max_concurrent_streams(16),
             );
+            let local = key.public().to_peer_id();
+            let hub = |on: bool| on.then_some(());
             Ok(Behaviour {
+                relay_client,
+                dcutr: dcutr::Behaviour::new(local),
+                autonat: autonat::v2::client::Behaviour::default(),
+                rendezvous: rendezvous::client::Behaviour::new(key.clone()),
+                relay: Toggle::from(
+                    hub(serve)
+                        .map(|_| relay::Behaviour::new(local, super::reach::relay_config(known))),
+                ),
+                autonat_server: Toggle::from(
+                    hub(serve).map(|_| autonat::v2::server::Behaviour::default()),
+                ),
+                rendezvous_server: Toggle::from(hub(serve).map(|_| {
+                    rendezvous::server::Behaviour::new(
+                        rendezvous::server::Config::default()
+                            .with_min_ttl(60)
+                            .with_max_ttl(super::reach::REGISTRATION_TTL.as_secs() * 2),
+                    )
+                })),
                 mail,
                 photo,
                 gossipsub,

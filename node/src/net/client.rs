@@ -59,6 +59,10 @@ pub enum Command {
     PublishReplyKey {
         bytes: Vec<u8>,
     },
+    /// How other nodes reach this one.
+    Reach {
+        reply: oneshot::Sender<super::reach::ReachInfo>,
+    },
     /// The peers connected now.
     Connected {
         reply: oneshot::Sender<Vec<PeerId>>,
@@ -81,6 +85,10 @@ pub type MailReply = oneshot::Sender<Result<MailResponse, SendError>>;
 pub struct PeerInfo {
     pub node_id: String,
     pub address: String,
+    /// `direct`, or `relayed` when every connection to it runs through a
+    /// hub.
+    #[serde(default)]
+    pub path: String,
     /// The scopes it follows, as far as its gossip subscriptions tell.
     pub scopes: Vec<String>,
     /// When it connected (RFC 3339).
@@ -198,6 +206,13 @@ impl NetClient {
 
     pub async fn listen_addrs(&self) -> Vec<String> {
         self.ask(|reply| Command::ListenAddrs { reply })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// How other nodes reach this one.
+    pub async fn reach(&self) -> super::reach::ReachInfo {
+        self.ask(|reply| Command::Reach { reply })
             .await
             .unwrap_or_default()
     }

@@ -23,6 +23,7 @@ use super::gossip::{self, Gossip, Validated};
 use super::mail::{self, MailAnswer, Mailroom};
 use super::peers::{Connection, Peers};
 use super::photos::Darkroom;
+use super::reach::{self, Reach};
 use super::requests::{self, Answer, Requests};
 use super::swarm_core::Core;
 use super::{display_peer, node_id_of, topic, SYNC_DELAY, TOPIC_PREFIX};
@@ -33,6 +34,9 @@ use crate::sync;
 /// After the web grew, the second catch-up with every peer waits this long
 /// (plus the quiet time of a catch-up).
 const WEB_CATCH_UP: Duration = Duration::from_secs(2);
+
+/// Longest wait for a listener before configured peers are dialled.
+const LISTEN_WAIT: Duration = Duration::from_secs(3);
 
 /// What [`EventLoop::new`] is built from.
 pub struct Parts {
@@ -48,6 +52,7 @@ pub struct Parts {
     pub peers: Peers,
     pub mail: Option<Arc<crate::mail::Mail>>,
     pub photos: Option<Arc<crate::photos::Photos>>,
+    pub reach: Reach,
 }
 
 pub struct EventLoop {
@@ -61,7 +66,9 @@ pub struct EventLoop {
     mailroom: Mailroom,
     mail_answers: mpsc::Receiver<MailAnswer>,
     darkroom: Darkroom,
+    reach: Reach,
     sync_interval: Duration,
+    started: Instant,
 }
 
 impl EventLoop {
@@ -84,6 +91,8 @@ impl EventLoop {
             mailroom,
             mail_answers,
             darkroom: Darkroom::new(p.photos),
+            reach: p.reach,
+            started: Instant::now(),
             sync_interval: p.sync_interval,
         }
     }
@@ -128,6 +137,7 @@ impl EventLoop {
                 Some(a) = self.mail_answers.recv() => mail::answered(&mut self.core, a),
                 _ = redial.tick() => {
                     self.redial();
+                    self.reach.tick(&mut self.core, Instant::now());
                     self.darkroom.pump(&mut self.core);
                 }
                 _ = periodic.tick() => {
@@ -179,6 +189,9 @@ impl EventLoop {
                 let peers = self.core.peers.connected_peers().map(|(p, _)| *p).collect();
                 let _ = reply.send(peers);
             }
+            Command::Reach { reply } => {
+                let _ = reply.send(self.reach.info(&self.core));
+            }
             Command::ListenAddrs { reply } => {
                 let local = self.core.local;
                 let addrs = self
@@ -222,6 +235,7 @@ impl EventLoop {
             .map(|(p, c)| PeerInfo {
                 node_id: display_peer(p),
                 address: c.addr.to_string(),
+                path: self.reach.path(p).into(),
                 scopes: topics.get(p).cloned().unwrap_or_default(),
                 since: clock::rfc3339(c.since),
                 accepted: false,
@@ -234,11 +248,28 @@ impl EventLoop {
         let core = &mut self.core;
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!("listening on {}", address.with(Protocol::P2p(core.local)));
+                self.reach.listening(core, &address);
+                if !reach::is_relayed(&address) {
+                    tracing::info!("listening on {}", address.with(Protocol::P2p(core.local)));
+                }
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => self
+                .reach
+                .listener_closed(listener_id, reason.err().map(|e| e.to_string())),
+            SwarmEvent::ExternalAddrConfirmed { address } => self.reach.confirmed(&address),
+            SwarmEvent::ExternalAddrExpired { address } => self.reach.expired(&address),
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                endpoint,
+                connection_id,
+                ..
             } => {
+                self.reach
+                    .opened(peer_id, connection_id, endpoint.is_relayed());
                 let addr = endpoint.get_remote_address().clone();
                 match core
                     .peers
@@ -257,11 +288,23 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
             } => {
-                core.peers.disconnected(&peer_id);
-                tracing::info!("disconnected from {}", display_peer(&peer_id));
+                self.reach.closed(core, peer_id, connection_id);
+                if num_established == 0 {
+                    core.peers.disconnected(&peer_id);
+                    tracing::info!("disconnected from {}", display_peer(&peer_id));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => self.reach.on_identify(core, e),
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(e)) => self.reach.on_relay_client(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(e)) => self.reach.on_relay(core, e),
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(e)) => self.reach.on_dcutr(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(e)) => self.reach.on_autonat(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(e)) => {
+                self.reach.on_rendezvous(core, e)
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 let now = Instant::now();
@@ -290,6 +333,13 @@ impl EventLoop {
     /// gone quiet (one whose session is still running is tried again).
     fn redial(&mut self) {
         let now = Instant::now();
+        // Dial once this node listens (or after a few seconds without a
+        // listener): TCP dials then leave from the listening port, which is
+        // the port peers see and what a hole punch needs.
+        let listening = self.core.swarm.listeners().next().is_some();
+        if !listening && now.duration_since(self.started) < LISTEN_WAIT {
+            return;
+        }
         for addr in self.core.peers.due_dials(now) {
             if let Err(e) = self.core.swarm.dial(addr.clone()) {
                 tracing::debug!("dial {addr}: {e}");
