@@ -2,7 +2,7 @@
 //!
 //! TCP + Noise + Yamux; identify; ping; mDNS (optional); gossipsub with one
 //! topic per scope level; `/buurt/sync/1` request-response for catch-up
-//! sync. Gossipsub runs in `Anonymous` mode with content-addressed message
+//! sync; relay, DCUtR, AutoNAT v2 and rendezvous for nodes behind NAT. Gossipsub runs in `Anonymous` mode with content-addressed message
 //! ids and manual validation: the listing carries its author's signature,
 //! which ingest checks once, so the libp2p signature of every copy would be
 //! wasted work. A message is forwarded only after the ingest pipeline
@@ -24,6 +24,9 @@
 //! - [`exchange`]: a request-response event sorted, for both of those;
 //! - [`mail`]: `/buurt/mail/1` requests in and out (store at home, or pass
 //!   on one hop);
+//! - [`reach`]: reach behind NAT (relay reservations at hubs, hole
+//!   punching, reachability) and finding the nodes of a scope at hubs;
+//!   [`hub`]: what a hub offers, on what terms;
 //! - [`peers`]: per-peer bookkeeping (connections, strikes, bans, rates,
 //!   redial), a plain struct that is given the time.
 
@@ -32,6 +35,7 @@ pub mod client;
 pub mod event_loop;
 pub mod exchange;
 pub mod gossip;
+pub mod hub;
 pub mod mail;
 pub mod peers;
 pub mod photos;
@@ -172,7 +176,7 @@ pub fn start(
     metrics: Option<&mut libp2p::metrics::Registry>,
 ) -> Result<(NetClient, impl std::future::Future<Output = ()>), NetError> {
     let moderation = sync.moderation.clone();
-    let known: reach::Known = Arc::new(move |peer: &PeerId| {
+    let known: hub::Known = Arc::new(move |peer: &PeerId| {
         crate::ids::node_id_of(peer).is_some_and(|n| moderation.accepts_node(&n))
     });
     let (swarm, local) = behaviour::build(&cfg, Some(known.clone()), metrics)?;

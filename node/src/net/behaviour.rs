@@ -83,7 +83,7 @@ fn port_is_free(addr: &Multiaddr) -> Result<(), String> {
 /// Returns the swarm and the local peer id.
 pub fn build(
     cfg: &NetConfig,
-    known: Option<super::reach::Known>,
+    known: Option<super::hub::Known>,
     metrics: Option<&mut libp2p::metrics::Registry>,
 ) -> Result<(Swarm<Behaviour>, PeerId), NetError> {
     let mut seed = cfg.node_key;
@@ -106,95 +106,92 @@ pub fn build(
         .map_err(|e| NetError::Setup(e.to_string()))?;
     let mdns_on = cfg.mdns;
     let serve = cfg.serve_hub;
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| NetError::Setup(e.to_string()))?
-        .with_relay_client(noise::Config::new, yamux::Config::default)
-        .map_err(|e| NetError::Setup(e.to_string()))?
-        .with_behaviour(|key, relay_client| {
-            let mut gossipsub =
-                gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
-            if let Some(registry) = metrics {
-                gossipsub = gossipsub.with_metrics(registry, Default::default());
-            }
-            let identify = identify::Behaviour::new(
-                identify::Config::new("/buurt/1".into(), key.public())
-                    .with_agent_version(format!("buurt/{}", env!("CARGO_PKG_VERSION"))),
-            );
-            // Local discovery is a convenience: a host without multicast
-            // still federates through configured peers.
-            let mdns = if mdns_on {
-                match mdns::tokio::Behaviour::new(
-                    mdns::Config::default(),
-                    key.public().to_peer_id(),
-                ) {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        tracing::warn!(
-                            "mDNS is unavailable ({e}); running without local discovery"
-                        );
-                        None
-                    }
+    let mut swarm =
+        libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| NetError::Setup(e.to_string()))?
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| NetError::Setup(e.to_string()))?
+            .with_behaviour(|key, relay_client| {
+                let mut gossipsub =
+                    gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
+                if let Some(registry) = metrics {
+                    gossipsub = gossipsub.with_metrics(registry, Default::default());
                 }
-            } else {
-                None
-            };
-            let sync = request_response::Behaviour::new(
-                [(crate::sync::PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(SYNC_TIMEOUT)
-                    .with_max_concurrent_streams(16),
-            );
-            let mail = request_response::Behaviour::new(
-                [(crate::mail::codec::PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(super::MAIL_TIMEOUT)
-                    .with_max_concurrent_streams(64),
-            );
-            let photo = request_response::Behaviour::new(
-                [(crate::photos::codec::PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(crate::photos::codec::TIMEOUT)
-                    .with_max_concurrent_streams(16),
-            );
-            let local = key.public().to_peer_id();
-            let hub = |on: bool| on.then_some(());
-            Ok(Behaviour {
-                relay_client,
-                dcutr: dcutr::Behaviour::new(local),
-                autonat: autonat::v2::client::Behaviour::default(),
-                rendezvous: rendezvous::client::Behaviour::new(key.clone()),
-                relay: Toggle::from(
-                    hub(serve)
-                        .map(|_| relay::Behaviour::new(local, super::reach::relay_config(known))),
-                ),
-                autonat_server: Toggle::from(
-                    hub(serve).map(|_| autonat::v2::server::Behaviour::default()),
-                ),
-                rendezvous_server: Toggle::from(hub(serve).map(|_| {
-                    rendezvous::server::Behaviour::new(
-                        rendezvous::server::Config::default()
-                            .with_min_ttl(60)
-                            .with_max_ttl(super::reach::REGISTRATION_TTL.as_secs() * 2),
-                    )
-                })),
-                mail,
-                photo,
-                gossipsub,
-                identify,
-                ping: ping::Behaviour::default(),
-                mdns: Toggle::from(mdns),
-                sync,
+                let identify = identify::Behaviour::new(
+                    identify::Config::new("/buurt/1".into(), key.public())
+                        .with_agent_version(format!("buurt/{}", env!("CARGO_PKG_VERSION"))),
+                );
+                // Local discovery is a convenience: a host without multicast
+                // still federates through configured peers.
+                let mdns = if mdns_on {
+                    match mdns::tokio::Behaviour::new(
+                        mdns::Config::default(),
+                        key.public().to_peer_id(),
+                    ) {
+                        Ok(m) => Some(m),
+                        Err(e) => {
+                            tracing::warn!(
+                                "mDNS is unavailable ({e}); running without local discovery"
+                            );
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                let sync = request_response::Behaviour::new(
+                    [(crate::sync::PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(SYNC_TIMEOUT)
+                        .with_max_concurrent_streams(16),
+                );
+                let mail = request_response::Behaviour::new(
+                    [(crate::mail::codec::PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(super::MAIL_TIMEOUT)
+                        .with_max_concurrent_streams(64),
+                );
+                let photo = request_response::Behaviour::new(
+                    [(crate::photos::codec::PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(crate::photos::codec::TIMEOUT)
+                        .with_max_concurrent_streams(16),
+                );
+                let local = key.public().to_peer_id();
+                let hub = |on: bool| on.then_some(());
+                Ok(Behaviour {
+                    relay_client,
+                    dcutr: dcutr::Behaviour::new(local),
+                    autonat: autonat::v2::client::Behaviour::default(),
+                    rendezvous: rendezvous::client::Behaviour::new(key.clone()),
+                    relay: Toggle::from(
+                        hub(serve)
+                            .map(|_| relay::Behaviour::new(local, super::hub::relay_config(known))),
+                    ),
+                    autonat_server: Toggle::from(
+                        hub(serve).map(|_| autonat::v2::server::Behaviour::default()),
+                    ),
+                    rendezvous_server: Toggle::from(hub(serve).map(|_| {
+                        rendezvous::server::Behaviour::new(super::hub::rendezvous_config())
+                    })),
+                    mail,
+                    photo,
+                    gossipsub,
+                    identify,
+                    ping: ping::Behaviour::default(),
+                    mdns: Toggle::from(mdns),
+                    sync,
+                })
             })
-        })
-        .map_err(|e| NetError::Setup(e.to_string()))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
-        .build();
+            .map_err(|e| NetError::Setup(e.to_string()))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+            .build();
     for t in cfg.scopes.iter().map(topic).chain([
         revocation_topic(),
         reply_key_topic(),

@@ -300,7 +300,7 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => self.reach.on_identify(core, e),
             SwarmEvent::Behaviour(BehaviourEvent::RelayClient(e)) => self.reach.on_relay_client(e),
-            SwarmEvent::Behaviour(BehaviourEvent::Relay(e)) => self.reach.on_relay(core, e),
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(e)) => self.reach.on_relay(e),
             SwarmEvent::Behaviour(BehaviourEvent::Dcutr(e)) => self.reach.on_dcutr(e),
             SwarmEvent::Behaviour(BehaviourEvent::Autonat(e)) => self.reach.on_autonat(e),
             SwarmEvent::Behaviour(BehaviourEvent::Rendezvous(e)) => {

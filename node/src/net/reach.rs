@@ -21,7 +21,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libp2p::core::transport::ListenerId;
@@ -29,13 +28,14 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::ConnectionId;
 use libp2p::{autonat, dcutr, identify, relay, rendezvous, Multiaddr, PeerId};
-use serde::{Deserialize, Serialize};
 
 use super::display_peer;
+pub use info::{classify, ip_of, is_relayed, ReachInfo};
+
+mod info;
+use super::hub::{Known, REGISTRATION_TTL, STRANGER_CIRCUIT};
 use super::swarm_core::Core;
 
-/// How long a registration at a hub lasts; it is renewed after half.
-pub const REGISTRATION_TTL: Duration = Duration::from_secs(2 * 3600);
 /// Time between two discoveries at each hub.
 pub const DISCOVER_EVERY: Duration = Duration::from_secs(30);
 /// Wait before a lost reservation is asked for again.
@@ -44,42 +44,6 @@ pub const RESERVE_RETRY: Duration = Duration::from_secs(5);
 pub const WARN_AFTER: Duration = Duration::from_secs(10);
 /// Most nodes dialled from one discovery answer.
 pub const DIAL_PER_DISCOVERY: usize = 16;
-/// How long a relayed circuit between two nodes the hub accepts may last,
-/// and how many bytes it may carry (libp2p's defaults, 2 minutes and
-/// 128 KiB, are far too small for a catch-up sync). Past either, the
-/// circuit closes and the nodes open a new one.
-pub const CIRCUIT_DURATION: Duration = Duration::from_secs(3600);
-pub const CIRCUIT_BYTES: u64 = 64 << 20;
-/// A stranger (a node the hub does not accept) is bounded: at most this
-/// many reservations and circuits per peer per [`STRANGER_WINDOW`], and its
-/// circuits cut after [`STRANGER_CIRCUIT`].
-pub const STRANGER_PER_WINDOW: u32 = 4;
-pub const STRANGER_WINDOW: Duration = Duration::from_secs(600);
-pub const STRANGER_CIRCUIT: Duration = Duration::from_secs(120);
-
-/// Whether the hub accepts a node (its web of vouches, or every node
-/// under the open policy): such nodes get the generous limits.
-pub type Known = Arc<dyn Fn(&PeerId) -> bool + Send + Sync>;
-
-/// What `buurt status` says about reach.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ReachInfo {
-    /// `public`, `relayed`, `unreachable` or `unknown`.
-    pub reachability: String,
-    /// One line for people: how others reach this node, and what to do.
-    pub summary: String,
-    /// The hubs holding a reservation for this node (node ids).
-    pub relayed_via: Vec<String>,
-    /// Addresses of this node that others can dial, as far as it knows.
-    pub external_addrs: Vec<String>,
-    /// The address peers see this node at (identify), if any.
-    pub seen_as: Option<String>,
-    /// Whether this node serves as a hub.
-    pub hub: bool,
-    /// The hubs configured.
-    pub hubs: Vec<String>,
-}
-
 struct Hub {
     peer: PeerId,
     addr: Multiaddr,
@@ -161,10 +125,6 @@ impl Reach {
             stranger_circuits: Vec::new(),
             known,
         }
-    }
-
-    fn is_hub(&self, peer: &PeerId) -> bool {
-        self.hubs.iter().any(|h| h.peer == *peer)
     }
 
     /// A connection opened; `relayed` when it runs through a relay.
@@ -286,7 +246,7 @@ impl Reach {
         }
     }
 
-    pub fn on_relay(&mut self, core: &mut Core, e: relay::Event) {
+    pub fn on_relay(&mut self, e: relay::Event) {
         match e {
             relay::Event::ReservationReqAccepted { src_peer_id, .. } => {
                 tracing::debug!("relay: reservation for {}", display_peer(&src_peer_id));
@@ -317,7 +277,6 @@ impl Reach {
             ),
             _ => {}
         }
-        let _ = core;
     }
 
     pub fn on_dcutr(&mut self, e: dcutr::Event) {
@@ -509,44 +468,8 @@ impl Reach {
             .as_ref()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "another address".into());
-        let (reachability, summary) = if public {
-            (
-                "public",
-                "public: other nodes can dial this node directly".to_owned(),
-            )
-        } else if !relayed_via.is_empty() {
-            (
-                "relayed",
-                format!(
-                    "behind NAT, relayed via {}: other nodes reach this node through the hub, \
-                     and directly once a hole punch succeeds",
-                    relayed_via.join(", ")
-                ),
-            )
-        } else if behind && self.hubs.is_empty() {
-            (
-                "unreachable",
-                format!(
-                    "behind NAT: other nodes cannot reach this node (peers see it as {seen}); \
-                     add a hub with `buurt node --hub /ip4/…/tcp/4001/p2p/bn…` or `hubs = [...]` \
-                     in config.toml, or forward TCP port 4001 on the router to this machine"
-                ),
-            )
-        } else if behind {
-            (
-                "unreachable",
-                format!(
-                    "behind NAT, and no hub holds a reservation for it yet (peers see it as \
-                     {seen}): other nodes cannot reach this node until a hub answers; check \
-                     `hubs` in config.toml and that the hub runs with `hub = true`"
-                ),
-            )
-        } else {
-            (
-                "unknown",
-                "unknown: no peer has told this node how it is seen yet".to_owned(),
-            )
-        };
+        let (reachability, summary) =
+            classify(public, &relayed_via, behind, !self.hubs.is_empty(), &seen);
         ReachInfo {
             reachability: reachability.into(),
             summary,
@@ -556,52 +479,5 @@ impl Reach {
             hub: self.serve,
             hubs: self.hubs.iter().map(|h| h.addr.to_string()).collect(),
         }
-    }
-
-    pub fn is_hub_peer(&self, peer: &PeerId) -> bool {
-        self.is_hub(peer)
-    }
-}
-
-/// Whether an address runs through a relay.
-pub fn is_relayed(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
-}
-
-fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
-    addr.iter().find_map(|p| match p {
-        Protocol::Ip4(a) => Some(IpAddr::V4(a)),
-        Protocol::Ip6(a) => Some(IpAddr::V6(a)),
-        _ => None,
-    })
-}
-
-/// The hub's relay settings: generous for the nodes it accepts, bounded
-/// for strangers (see [`STRANGER_PER_WINDOW`]).
-pub fn relay_config(known: Option<Known>) -> relay::Config {
-    let limiter = move || -> Box<dyn relay::RateLimiter> {
-        let known = known.clone();
-        let seen: Arc<Mutex<HashMap<PeerId, (Instant, u32)>>> = Arc::default();
-        Box::new(move |peer: PeerId, _: &Multiaddr, now: Instant| {
-            if known.as_ref().is_none_or(|k| k(&peer)) {
-                return true;
-            }
-            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-            seen.retain(|_, (start, _)| now.duration_since(*start) < STRANGER_WINDOW);
-            let e = seen.entry(peer).or_insert((now, 0));
-            e.1 += 1;
-            e.1 <= STRANGER_PER_WINDOW
-        })
-    };
-    relay::Config {
-        max_reservations: 1024,
-        max_reservations_per_peer: 4,
-        reservation_duration: Duration::from_secs(3600),
-        reservation_rate_limiters: vec![limiter()],
-        max_circuits: 512,
-        max_circuits_per_peer: 32,
-        max_circuit_duration: CIRCUIT_DURATION,
-        max_circuit_bytes: CIRCUIT_BYTES,
-        circuit_src_rate_limiters: vec![limiter()],
     }
 }
