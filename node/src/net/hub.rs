@@ -65,3 +65,32 @@ pub fn rendezvous_config() -> rendezvous::server::Config {
         .with_min_ttl(60)
         .with_max_ttl(REGISTRATION_TTL.as_secs() * 2)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strangers_are_bounded_and_accepted_nodes_are_not() {
+        let friend = PeerId::random();
+        let stranger = PeerId::random();
+        let known: Known = Arc::new(move |p: &PeerId| *p == friend);
+        let mut config = relay_config(Some(known));
+        let addr: Multiaddr = "/ip4/203.0.113.1/tcp/4001".parse().unwrap();
+        let t0 = Instant::now();
+        let limiter = &mut config.reservation_rate_limiters[0];
+        for _ in 0..100 {
+            assert!(limiter.try_next(friend, &addr, t0));
+        }
+        for i in 0..STRANGER_PER_WINDOW {
+            assert!(limiter.try_next(stranger, &addr, t0), "reservation {i}");
+        }
+        assert!(!limiter.try_next(stranger, &addr, t0), "one over the bound");
+        assert!(
+            limiter.try_next(stranger, &addr, t0 + STRANGER_WINDOW),
+            "a new window"
+        );
+        assert_eq!(config.max_circuit_duration, CIRCUIT_DURATION);
+        assert_eq!(config.max_circuit_bytes, CIRCUIT_BYTES);
+    }
+}
