@@ -144,3 +144,50 @@ fn a_node_that_missed_a_revocation_gets_it_by_sync() {
     );
     assert_eq!(b.ok(&["--json", "status"]).json()["revocations"], 1);
 }
+
+/// Regression: a member key of small order (here the identity point, `01`
+/// and 31 zero bytes) could be admitted, though anyone can forge its
+/// signatures and every node refuses its listings (`weak_key`).
+#[test]
+fn a_member_key_of_small_order_is_not_admitted() {
+    use serde_json::{json, Value};
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = buurt_protocol::MemberId(identity).to_string();
+
+    // `buurt admit` refuses it before asking the node, in one line.
+    let r = a.cli(&["admit", &weak, "--name", "Niemand"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("small order") && r.stderr.contains(&weak),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+
+    // The node refuses it too, whatever client asks.
+    let token = std::fs::read_to_string(a.path().join("operator.token")).unwrap();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let mut answer = agent
+        .post(a.url("/v1/admin/members"))
+        .header("Authorization", format!("Bearer {}", token.trim()))
+        .send_json(json!({"member_id": weak, "name": "Niemand"}))
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let v: Value = answer.body_mut().read_json().unwrap();
+    assert_eq!(v["reason"], "weak_member_key", "{v}");
+    let message = v["error"].as_str().unwrap();
+    assert!(
+        message.contains("small order") && message.contains(&weak),
+        "{v}"
+    );
+
+    // Only the operator is a member.
+    let list = a.ok(&["--json", "members"]).json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+}

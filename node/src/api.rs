@@ -15,6 +15,7 @@ pub mod error;
 pub mod impact;
 pub mod listings;
 pub mod mail;
+pub mod metrics;
 pub mod photos;
 pub mod search;
 pub mod serve;
@@ -79,6 +80,8 @@ pub struct ApiState {
     pub mail: Option<Arc<crate::mail::Mail>>,
     /// Listings' photos (`None`: this node keeps none).
     pub photos: Option<Arc<crate::photos::Photos>>,
+    /// The metrics registry `/metrics` encodes (`None`: none kept).
+    pub metrics: Option<Arc<prometheus_client::registry::Registry>>,
 }
 
 impl ApiState {
@@ -118,6 +121,7 @@ pub fn router_with(state: Arc<ApiState>, extra: Router<Arc<ApiState>>) -> Router
         .merge(thanks::routes())
         .merge(watch::routes())
         .merge(admin::routes(state.clone()))
+        .merge(metrics::routes())
         .fallback(|| async { ApiError::not_found("not_found", "no such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -130,6 +134,7 @@ pub fn router_with(state: Arc<ApiState>, extra: Router<Arc<ApiState>>) -> Router
         .layer(axum::middleware::from_fn(body_in_time))
         .layer(axum::middleware::from_fn(declared_size_limit))
         .layer(axum::middleware::from_fn(head_limits))
+        .layer(axum::middleware::from_fn(metrics::count_requests))
         .with_state(state)
 }
 

@@ -1,5 +1,16 @@
 //! Node configuration: `config.toml` in the data directory, merged once with
 //! command-line flags, then validated into a [`Config`].
+//!
+//! Beside it: `limits.rs` (the `[mail]` and `[rate_limits]` tables),
+//! `keys.rs` (the keys a file may hold, read off [`FileConfig`] itself),
+//! `check.rs` (a file checked key by key, for `buurt config check`) and
+//! `sources.rs` (the effective configuration with where each value came
+//! from, for `buurt config show`).
+
+mod check;
+mod keys;
+mod limits;
+mod sources;
 
 use std::fs;
 use std::net::SocketAddr;
@@ -7,6 +18,11 @@ use std::path::Path;
 
 use buurt_protocol::{Limits, Scope};
 use serde::{Deserialize, Serialize};
+
+pub use check::{check, Problem};
+pub use keys::{keys, Key, Kind};
+pub use limits::{MailLimits, RateLimits};
+pub use sources::{explain, Setting, Source};
 
 /// The default API address: loopback only.
 pub const DEFAULT_API: &str = "127.0.0.1:4747";
@@ -129,70 +145,6 @@ pub struct FileConfig {
     pub board: Option<bool>,
 }
 
-/// What the mailboxes of a node's members hold at most, and how much mail
-/// one sending node may deliver. The defaults keep a year of a busy
-/// resident's replies and refuse a flood.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MailLimits {
-    /// Most letters in one member's mailbox; more are refused ("mailbox
-    /// full") until the member deletes some.
-    pub max_messages: u64,
-    /// Most bytes of sealed letters in one member's mailbox.
-    pub max_bytes: u64,
-    /// Letters one sending node may deliver per minute, to all mailboxes.
-    pub node_per_minute: u32,
-    /// Days a letter is kept after the listing it answers expires (or after
-    /// it arrived, for a listing this node does not hold).
-    pub keep_days: u32,
-}
-
-impl Default for MailLimits {
-    fn default() -> Self {
-        MailLimits {
-            max_messages: 10_000,
-            max_bytes: 64 * 1024 * 1024,
-            node_per_minute: 600,
-            keep_days: 30,
-        }
-    }
-}
-
-/// How much one author and one peer may send. The defaults are far above
-/// what a resident posts and far below a flood.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimits {
-    /// Listings and revisions one author may have created (by their
-    /// `created_at`) within one clock hour. Withdrawals do not count.
-    pub author_per_hour: u32,
-    /// The same within one day (UTC).
-    pub author_per_day: u32,
-    /// Listings and revisions that the members of one issuing node together
-    /// may have stored here per hour (by `created_at`, and by arrival).
-    pub node_per_hour: u32,
-    /// New members of one issuing node this node takes listings from per
-    /// day (UTC): a node that certifies a crowd of new members at once is
-    /// held back.
-    pub node_new_members_per_day: u32,
-    /// Gossip messages one peer may send per second; more are skipped unread
-    /// (not held against the peer) and fetched by a catch-up sync once the
-    /// peer has been quiet for a second.
-    pub peer_per_second: u32,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        RateLimits {
-            author_per_hour: 30,
-            author_per_day: 100,
-            node_per_hour: 1_000,
-            node_new_members_per_day: 100,
-            peer_per_second: 200,
-        }
-    }
-}
-
 impl Default for FileConfig {
     fn default() -> Self {
         FileConfig {
@@ -223,19 +175,39 @@ impl Default for FileConfig {
 impl FileConfig {
     /// Reads `config.toml`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = match fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.display().to_string(),
-                    source,
-                })
+        match FileConfig::read(path)? {
+            Some(text) => FileConfig::parse(&text, path),
+            None => Ok(FileConfig::default()),
+        }
+    }
+
+    /// The text of `config.toml`, or None when there is no such file.
+    pub fn read(path: &Path) -> Result<Option<String>, ConfigError> {
+        match fs::read_to_string(path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses the text of `path`. A file that does not parse is refused
+    /// with what [`check`] finds in it (every unknown key with the nearest
+    /// valid one, every value of the wrong type, with its line), or the
+    /// parser's own message.
+    pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let found: Vec<String> = check(text).iter().map(|p| p.to_string()).collect();
+            ConfigError::Parse {
+                path: path.display().to_string(),
+                message: if found.is_empty() {
+                    e.message().trim().to_owned()
+                } else {
+                    found.join("; ")
+                },
             }
-        };
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.message().to_owned(),
         })
     }
 
@@ -247,12 +219,52 @@ impl FileConfig {
 /// Flags that override the file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// Replaces `api`.
     pub api: Option<String>,
+    /// Replaces `listen` when not empty.
     pub listen: Vec<String>,
+    /// Added to `peers`.
     pub peers: Vec<String>,
+    /// Added to `hubs`.
     pub hubs: Vec<String>,
+    /// Sets `hub`.
     pub serve_hub: bool,
+    /// Clears `mdns`.
     pub no_mdns: bool,
+}
+
+impl Overrides {
+    /// The file with these flags applied, and the keys the flags set: the
+    /// one place flags meet the file, for [`Config::build`] and
+    /// [`explain`] alike.
+    pub fn apply(&self, mut file: FileConfig) -> (FileConfig, Vec<&'static str>) {
+        let mut set = Vec::new();
+        if let Some(api) = &self.api {
+            file.api = api.clone();
+            set.push("api");
+        }
+        if !self.listen.is_empty() {
+            file.listen = self.listen.clone();
+            set.push("listen");
+        }
+        if !self.peers.is_empty() {
+            file.peers.extend(self.peers.iter().cloned());
+            set.push("peers");
+        }
+        if !self.hubs.is_empty() {
+            file.hubs.extend(self.hubs.iter().cloned());
+            set.push("hubs");
+        }
+        if self.serve_hub {
+            file.hub = true;
+            set.push("hub");
+        }
+        if self.no_mdns {
+            file.mdns = false;
+            set.push("mdns");
+        }
+        (file, set)
+    }
 }
 
 /// The validated configuration the node runs with.
@@ -284,6 +296,7 @@ pub struct Config {
 impl Config {
     /// Merges the file with flags and validates the result.
     pub fn build(file: FileConfig, o: Overrides) -> Result<Config, ConfigError> {
+        let (file, _) = o.apply(file);
         let limits = file.limits;
         let levels = limits.max_scope_levels;
         let scope = Scope::parse(&file.scope, levels).map_err(|e| ConfigError::Invalid {
@@ -299,7 +312,7 @@ impl Config {
                 field: "follow",
                 message: e.to_string(),
             })?;
-        let api_text = o.api.unwrap_or(file.api);
+        let api_text = file.api;
         let api = api_text.parse().map_err(|_| ConfigError::Invalid {
             field: "api",
             message: format!("`{api_text}` is not HOST:PORT (for example 127.0.0.1:4747)"),
@@ -361,15 +374,6 @@ impl Config {
                 message: "must be between 1 and 1000000".into(),
             });
         }
-        let listen = if o.listen.is_empty() {
-            file.listen
-        } else {
-            o.listen
-        };
-        let mut peers = file.peers;
-        peers.extend(o.peers);
-        let mut hubs = file.hubs;
-        hubs.extend(o.hubs);
         Ok(Config {
             scope,
             name: file.name,
@@ -377,11 +381,11 @@ impl Config {
             api,
             api_max_connections: file.api_max_connections,
             storage_reserve_mb: file.storage_reserve_mb,
-            listen,
-            peers,
-            hubs,
-            hub: file.hub || o.serve_hub,
-            mdns: file.mdns && !o.no_mdns,
+            listen: file.listen,
+            peers: file.peers,
+            hubs: file.hubs,
+            hub: file.hub,
+            mdns: file.mdns,
             sweep_interval_secs: file.sweep_interval_secs,
             index_commit: std::time::Duration::from_millis(file.index_commit_ms),
             sync_interval: std::time::Duration::from_secs(file.sync_interval_secs),

@@ -66,7 +66,7 @@ pub enum IngestError {
 }
 
 /// Counters since start, for `status`.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Stats {
     pub stored: u64,
     pub duplicate: u64,
@@ -208,12 +208,13 @@ impl Ingest {
     /// this returns (so the answer may acknowledge it) and before it is
     /// announced; others are left to the store's background flush.
     pub fn submit(&self, bytes: &[u8], source: Source, now: i64) -> Result<Outcome, IngestError> {
+        let started = std::time::Instant::now();
         self.room()?;
         let (outcome, mark) = match self.check(bytes, now, source)? {
             Ok(signed) => self.commit_listing(signed, now, source)?,
             Err(outcome) => (outcome, 0),
         };
-        self.count(&outcome);
+        self.count(&outcome, source);
         if let Outcome::Stored(l) = &outcome {
             self.watch(l, now);
             if source.publishes() {
@@ -224,6 +225,13 @@ impl Ingest {
                 listing: l.clone(),
                 source,
             });
+        }
+        if let Some(m) = crate::metrics::get() {
+            m.ingest_seconds
+                .get_or_create(&crate::metrics::BySource {
+                    source: source.name(),
+                })
+                .observe(started.elapsed().as_secs_f64());
         }
         Ok(outcome)
     }
@@ -357,17 +365,32 @@ impl Ingest {
         }
     }
 
-    fn count(&self, o: &Outcome) {
+    fn count(&self, o: &Outcome, source: Source) {
         let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        match o {
-            Outcome::Stored(_) => s.stored += 1,
-            Outcome::Duplicate(_) => s.duplicate += 1,
-            Outcome::Superseded(_) => s.superseded += 1,
-            Outcome::Rejected(r @ Reason::Unvouched(_)) => {
-                *s.ignored.entry(r.code().to_owned()).or_default() += 1
+        let (outcome, reason) = match o {
+            Outcome::Stored(_) => {
+                s.stored += 1;
+                ("stored", "")
             }
-            Outcome::Rejected(r) => *s.rejected.entry(r.code().to_owned()).or_default() += 1,
-        }
+            Outcome::Duplicate(_) => {
+                s.duplicate += 1;
+                ("duplicate", "")
+            }
+            Outcome::Superseded(_) => {
+                s.superseded += 1;
+                ("superseded", "")
+            }
+            Outcome::Rejected(r @ Reason::Unvouched(_)) => {
+                *s.ignored.entry(r.code().to_owned()).or_default() += 1;
+                ("ignored", r.code())
+            }
+            Outcome::Rejected(r) => {
+                *s.rejected.entry(r.code().to_owned()).or_default() += 1;
+                ("rejected", r.code())
+            }
+        };
+        drop(s);
+        crate::metrics::ingested(source.name(), outcome, reason, None);
     }
 
     fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod impact;
 pub mod ingest;
 pub mod mail;
+pub mod metrics;
 pub mod moderation;
 pub mod net;
 pub mod outcome;

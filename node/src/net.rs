@@ -179,7 +179,9 @@ pub fn start(
     let known: hub::Known = Arc::new(move |peer: &PeerId| {
         crate::ids::node_id_of(peer).is_some_and(|n| moderation.accepts_node(&n))
     });
-    let (swarm, local) = behaviour::build(&cfg, Some(known.clone()), metrics)?;
+    let mut metrics = metrics;
+    let (swarm, local) = behaviour::build(&cfg, Some(known.clone()), metrics.as_deref_mut())?;
+    let recorder = metrics.map(libp2p::metrics::Metrics::new);
     let mut explicit = Vec::new();
     for p in &cfg.peers {
         explicit.push(crate::ids::parse_peer_addr(p)?);
@@ -221,6 +223,7 @@ pub fn start(
         mail,
         photos: cfg.photos,
         reach,
+        recorder,
     });
     Ok((client, event_loop.run()))
 }

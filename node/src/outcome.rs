@@ -31,6 +31,16 @@ impl Source {
     pub fn publishes(self) -> bool {
         self == Source::Local
     }
+
+    /// The source's name in metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Local => "local",
+            Source::Gossip => "gossip",
+            Source::Sync => "sync",
+            Source::Restore => "restore",
+        }
+    }
 }
 
 /// Why the pipeline refused a listing.

@@ -254,17 +254,19 @@ impl Node {
                         RunError::Other(format!("{}: {e}", dir.photos_path().display()))
                     })?,
             );
+            let mut registry = prometheus_client::registry::Registry::default();
+            crate::metrics::install(&mut registry);
             let net = start_network(
                 &dir,
                 &parts.config,
                 sync,
                 parts.announcements,
-                mail.clone(),
-                photos.clone(),
+                (mail.clone(), photos.clone()),
+                &mut registry,
             )?;
-            Ok::<_, RunError>((mail, net, photos))
+            Ok::<_, RunError>((mail, net, photos, Arc::new(registry)))
         })();
-        let (mail, net, photos) = match started {
+        let (mail, net, photos, registry) = match started {
             Ok(s) => s,
             Err(e) => {
                 // Nothing was written: the index is as the open left it.
@@ -292,6 +294,7 @@ impl Node {
             repair: repair.clone(),
             mail: Some(mail.clone()),
             photos: Some(photos),
+            metrics: Some(registry),
         });
         let tasks = spawn_background(
             parts.ingest.clone(),
@@ -340,8 +343,8 @@ fn start_network(
     config: &Config,
     sync: Arc<sync::Context>,
     announcements: mpsc::Receiver<Announcement>,
-    mail: Arc<Mail>,
-    photos: Arc<crate::photos::Photos>,
+    (mail, photos): (Arc<Mail>, Arc<crate::photos::Photos>),
+    registry: &mut prometheus_client::registry::Registry,
 ) -> Result<Option<crate::net::NetClient>, RunError> {
     if config.listen.is_empty() && config.peers.is_empty() {
         return Ok(None);
@@ -362,8 +365,9 @@ fn start_network(
         peer_per_second: config.rate_limits.peer_per_second,
         photos: Some(photos),
     };
-    let (client, event_loop) = crate::net::start(cfg, sync, announcements, Some(mail), None)
-        .map_err(|e| RunError::Other(e.to_string()))?;
+    let (client, event_loop) =
+        crate::net::start(cfg, sync, announcements, Some(mail), Some(registry))
+            .map_err(|e| RunError::Other(e.to_string()))?;
     tokio::spawn(event_loop);
     Ok(Some(client))
 }

@@ -16,7 +16,9 @@ pub const FRESH: Duration = Duration::from_millis(200);
 pub const FULL: &str = "the disk of this node is full";
 
 /// Where the disk stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// More than twice the reserve is free.

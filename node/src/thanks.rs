@@ -82,7 +82,7 @@ pub enum HoldError {
 }
 
 /// One thanks as `buurt member` shows it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ThanksEntry {
     pub from: String,
     pub from_node: String,
@@ -99,7 +99,7 @@ pub struct ThanksEntry {
 }
 
 /// A member's thanks, as counted here.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Standing {
     /// Distinct thankers that count.
     pub thanked_by: usize,

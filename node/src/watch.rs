@@ -45,7 +45,7 @@ pub enum WatchError {
 }
 
 /// What a member watches for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Watch {
     pub id: u64,
     /// Words that must all occur.
@@ -62,7 +62,7 @@ pub struct Watch {
 }
 
 /// A listing that matched a watch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     pub seq: u64,
     pub watch: u64,

@@ -50,12 +50,29 @@ fn main() {
     }
     let rev = sample::revocation();
     let signed = rev.clone().sign(&id.node);
+    let certificate = match id.certificate.to_bytes() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("the certificate does not encode: {e}");
+            std::process::exit(1);
+        }
+    };
     println!("### Vector `revocation`\n");
     println!("```revocation");
-    println!("node_seed        {}", hex::encode(sample::NODE_SEED));
-    println!("certificate      {}", hex::encode(rev.certificate));
-    println!("revoked_at       {}", rev.revoked_at);
-    println!("signing_input    {}", hex::encode(rev.signing_input()));
-    println!("signed_bytes     {}", hex::encode(&signed));
+    println!("node_seed          {}", hex::encode(sample::NODE_SEED));
+    println!(
+        "node_public_key    {}",
+        hex::encode(id.node.verifying_key().as_bytes())
+    );
+    println!("member_seed        {}", hex::encode(sample::MEMBER_SEED));
+    println!(
+        "member_public_key  {}",
+        hex::encode(id.member.verifying_key().as_bytes())
+    );
+    println!("certificate_bytes  {}", hex::encode(&certificate));
+    println!("certificate        {}", hex::encode(rev.certificate));
+    println!("revoked_at         {}", rev.revoked_at);
+    println!("signing_input      {}", hex::encode(rev.signing_input()));
+    println!("signed_bytes       {}", hex::encode(&signed));
     println!("```");
 }

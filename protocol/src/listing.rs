@@ -91,6 +91,7 @@ wire_enum!(
 
 /// An amount of money in the currency's minor unit (cents).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
     /// Amount in minor units: 250 is EUR 2.50.
     pub cents: u64,
@@ -100,6 +101,7 @@ pub struct Money {
 
 /// A price per unit ("per day", "per portion"); an empty unit means per item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Price {
     #[serde(flatten)]
     pub amount: Money,
@@ -109,6 +111,7 @@ pub struct Price {
 /// What the exchange costs: nothing (no price), or a price; either may ask a
 /// deposit, returned when a lent thing comes back.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Terms {
     pub price: Option<Price>,
     pub deposit: Option<Money>,

@@ -239,34 +239,6 @@ fn offer_breakdown_matches_the_offer_vector() {
     assert_eq!(hex::encode(seen), text(&offer, "signed_bytes"));
 }
 
-/// The revocation vector of section 13: re-signed from `sample::revocation`
-/// to the same bytes, and verified.
-#[test]
-fn revocation_vector_matches() {
-    use buurt_protocol::revocation::{Revocation, REVOCATION_LEN};
-    let doc = doc();
-    let blocks = fenced_blocks(&doc, "revocation");
-    assert_eq!(blocks.len(), 1, "expected one revocation vector");
-    let field = |name: &str| -> String {
-        blocks[0]
-            .lines()
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
-            .unwrap_or_else(|| panic!("revocation vector lacks {name}"))
-    };
-    let rev = buurt_protocol::sample::revocation();
-    let node = buurt_protocol::keys::from_seed(
-        hex::decode(field("node_seed")).unwrap().try_into().unwrap(),
-    );
-    assert_eq!(field("certificate"), hex::encode(rev.certificate));
-    assert_eq!(field("revoked_at"), rev.revoked_at.to_string());
-    assert_eq!(field("signing_input"), hex::encode(rev.signing_input()));
-    let signed = rev.clone().sign(&node);
-    assert_eq!(field("signed_bytes"), hex::encode(&signed));
-    assert_eq!(signed.len(), REVOCATION_LEN);
-    let doc_bytes = hex::decode(field("signed_bytes")).unwrap();
-    assert_eq!(Revocation::verify(&doc_bytes).unwrap(), rev);
-}
-
 /// An RNG that yields one 32-byte block and nothing else: the input key
 /// material of the vector's ephemeral key pair (section 14, *Sealing*).
 struct OneBlock(Option<[u8; 32]>);

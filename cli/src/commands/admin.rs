@@ -123,6 +123,7 @@ pub fn admit(
     broker: bool,
 ) -> Result<()> {
     let member: buurt_protocol::MemberId = member_id.trim().parse()?;
+    admissible(&member)?;
     let valid_secs = parse_validity(valid)?;
     let c = client(cli, dir)?;
     let ask = AdmitAsk {
@@ -141,6 +142,23 @@ pub fn admit(
         m.scope,
         output::date(&m.not_after)
     );
+    Ok(())
+}
+
+/// Refuses, before asking the node (which refuses them too), a member key
+/// that is not a point of the curve or is of small order: anyone can forge
+/// a weak key's signatures, and every node refuses its listings.
+fn admissible(member: &buurt_protocol::MemberId) -> Result<()> {
+    let key = member.verifying_key().map_err(|_| {
+        anyhow!("not admitted: {member} is not an Ed25519 public key (not a point of the curve)")
+    })?;
+    if key.is_weak() {
+        bail!(
+            "not admitted: {member} is an Ed25519 key of small order (a weak key, such as the \
+             identity point); anyone can forge its signatures and every node refuses its \
+             listings, so the resident needs a new key"
+        );
+    }
     Ok(())
 }
 

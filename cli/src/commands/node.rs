@@ -1,6 +1,8 @@
 //! Setting up and running a node: `init`, `node`, `reindex`, `follow` and
 //! `unfollow`.
 
+mod notify;
+
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -116,8 +118,9 @@ pub fn node(
         .context("starting the async runtime")?;
     let node_id = dir.node_id()?;
     let json = cli.json;
-    rt.block_on(async move { node.serve(run::shutdown_signal(), |addr| {
+    rt.block_on(async move { node.serve(notify::stopping_after(run::shutdown_signal()), |addr| {
         tracing::info!("buurt node running: scope {scope}, {listings} listings, API http://{addr} (Ctrl-C stops it)");
+        notify::ready(&format!("API http://{addr}, scope {scope}, {listings} listings"));
         // The operator's reply key, so that residents' reports (and replies)
         // can reach the operator from the first minute.
         let (d, a) = (dir.clone(), addr.to_owned());

@@ -45,27 +45,31 @@ pub fn routes(state: Arc<ApiState>) -> Router<Arc<ApiState>> {
         .route_layer(axum::middleware::from_fn_with_state(state, operator_only))
 }
 
-/// Lets a request through only with `Authorization: Bearer <operator
-/// token>`, compared in constant time.
-async fn operator_only(
-    State(st): State<Arc<ApiState>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let given = req
-        .headers()
+/// Whether the request carries `Authorization: Bearer <operator token>`,
+/// compared in constant time.
+pub(super) fn has_operator_token(st: &ApiState, headers: &axum::http::HeaderMap) -> bool {
+    let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let expected = st.token.as_bytes();
-    let ok = given.len() == expected.len()
+    !expected.is_empty()
+        && given.len() == expected.len()
         && given
             .bytes()
             .zip(expected)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if ok && !expected.is_empty() {
+            == 0
+}
+
+/// Lets a request through only with the operator token.
+async fn operator_only(
+    State(st): State<Arc<ApiState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if has_operator_token(&st, req.headers()) {
         next.run(req).await
     } else {
         ApiError::new(
@@ -159,6 +163,7 @@ async fn admit(
 ) -> ApiResult<Json<Member>> {
     let Json(ask) = body.map_err(ApiError::bad_json)?;
     let member: MemberId = parse("bad_member_id", &ask.member_id)?;
+    admissible(&member)?;
     let cfg = &st.config;
     let scope = match &ask.scope {
         Some(s) => Scope::parse(s, cfg.limits.max_scope_levels)
@@ -204,6 +209,30 @@ async fn admit(
         .await?
         .map_err(ApiError::internal)?;
     Ok(Json(entry))
+}
+
+/// Refuses a member key that no signature can be trusted with: 32 bytes
+/// that are not a point of the curve (`bad_member_id`), or a point of small
+/// order (`weak_member_key`), whose signatures every node refuses
+/// (docs/protocol.md, section 1).
+fn admissible(member: &MemberId) -> ApiResult<()> {
+    let key = member.verifying_key().map_err(|_| {
+        ApiError::bad(
+            "bad_member_id",
+            format!("{member} is not an Ed25519 public key (not a point of the curve)"),
+        )
+    })?;
+    if key.is_weak() {
+        return Err(ApiError::bad(
+            "weak_member_key",
+            format!(
+                "{member} is an Ed25519 key of small order (a weak key, such as the identity \
+                 point): anyone can forge its signatures and every node refuses its listings, \
+                 so it is not admitted"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /v1/admin/members/{member}/broker` with `{"broker": true|false}`:

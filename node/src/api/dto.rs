@@ -6,6 +6,7 @@
 use buurt_protocol::calendar;
 use buurt_protocol::{SignedListing, Terms};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::clock::rfc3339;
 
@@ -15,7 +16,7 @@ pub use crate::net::PeerInfo;
 pub use crate::sync::ScopeSync;
 
 /// A listing as people and scripts see it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ListingView {
     pub id: String,
     pub revision_id: String,
@@ -68,7 +69,7 @@ pub struct ListingView {
 }
 
 /// An availability window, as people write it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WindowView {
     /// `YYYY-MM-DD`, inclusive.
     pub from: String,
@@ -101,7 +102,7 @@ impl WindowView {
 }
 
 /// A standing offer, with the dates it comes next.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EveryView {
     /// `week`, `fortnight` or `month`.
     pub period: buurt_protocol::Period,
@@ -112,7 +113,7 @@ pub struct EveryView {
 }
 
 /// Who a broker posted for, and the consent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BehalfView {
     pub resident: String,
     pub consent_on: String,
@@ -196,14 +197,14 @@ impl ListingView {
 }
 
 /// Every error answer: a message for people and a stable code.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub error: String,
     pub reason: String,
 }
 
 /// Body of `POST /v1/listings`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostBody {
     /// The signed listing, hex-encoded.
@@ -211,7 +212,7 @@ pub struct PostBody {
 }
 
 /// Answer of `POST /v1/listings`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PostAnswer {
     pub outcome: String,
     pub id: String,
@@ -223,7 +224,7 @@ pub struct PostAnswer {
 }
 
 /// Answer of `GET /v1/status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StatusView {
     pub node_id: String,
     /// How other nodes reach this one: `reach.reachability` is `public`,
@@ -279,7 +280,7 @@ pub struct StatusView {
 }
 
 /// The mail part of [`StatusView`]: counts and sizes only.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct MailStatus {
     pub letters: u64,
     pub bytes: u64,
@@ -291,7 +292,7 @@ fn disk_ok() -> crate::space::Level {
 }
 
 /// Listings stored for one scope, in [`StatusView`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ScopeCount {
     pub scope: String,
     pub listings: usize,
@@ -300,7 +301,7 @@ pub struct ScopeCount {
 }
 
 /// Body of `POST /v1/sync`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct SyncAsk {
     /// Node id of one connected peer; all connected peers without it.
     #[serde(default)]
@@ -308,14 +309,14 @@ pub struct SyncAsk {
 }
 
 /// Answer of `POST /v1/sync`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SyncAnswer {
     /// Sessions started.
     pub sessions: usize,
 }
 
 /// Body of `POST /v1/admin/blocks`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BlockAsk {
     pub target: String,
     #[serde(default)]
@@ -323,7 +324,7 @@ pub struct BlockAsk {
 }
 
 /// Answer of `POST /v1/admin/blocks`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BlockAnswer {
     pub target: String,
     /// `member` or `node`.
@@ -335,14 +336,14 @@ pub struct BlockAnswer {
 }
 
 /// Answer of `DELETE /v1/admin/blocks/{target}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UnblockAnswer {
     pub target: String,
     pub unblocked: bool,
 }
 
 /// Body of `POST /v1/admin/members`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AdmitAsk {
     pub member_id: String,
     #[serde(default)]
@@ -359,14 +360,14 @@ pub struct AdmitAsk {
 }
 
 /// Body of `POST /v1/admin/members/{member}/broker`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerAsk {
     pub broker: bool,
 }
 
 /// Answer of `POST /v1/admin/members/{member}/revoke`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RevokeAnswer {
     pub member_id: String,
     /// Listings removed from this node.
@@ -374,7 +375,7 @@ pub struct RevokeAnswer {
 }
 
 /// Body of `POST /v1/admin/trusted`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TrustAsk {
     pub node_id: String,
     /// Said with the public vouch, e.g. who runs the node (at most 140 bytes).
@@ -383,7 +384,7 @@ pub struct TrustAsk {
 }
 
 /// Answer of `POST /v1/admin/trusted`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TrustAnswer {
     pub node_id: String,
     /// False when it was trusted already.
@@ -392,7 +393,7 @@ pub struct TrustAnswer {
 }
 
 /// Answer of `DELETE /v1/admin/trusted/{node}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UntrustAnswer {
     pub node_id: String,
     pub untrusted: bool,
@@ -402,14 +403,14 @@ pub struct UntrustAnswer {
 }
 
 /// Answer of `GET /v1/admin/trusted`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TrustedList {
     pub policy: String,
     pub trusted: Vec<Trusted>,
 }
 
 /// Body of `POST /v1/admin/backup`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BackupAsk {
     /// A new or empty folder, as the node's process sees it.
     pub dir: String,
@@ -418,7 +419,7 @@ pub struct BackupAsk {
 pub use crate::recover::backup::Manifest as BackupAnswer;
 
 /// Answer of `POST /v1/admin/reindex`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReindexAnswer {
     pub indexed: usize,
 }

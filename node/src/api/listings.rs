@@ -23,8 +23,39 @@ pub fn routes() -> Router<Arc<ApiState>> {
         .route("/v1/members/{member}/certificate", get(member_certificate))
 }
 
+/// The reasons of a refused listing (422): the protocol's rejection codes
+/// (`docs/protocol.md`) and those of the node's own policy.
+pub const REJECTED: &str = "422: the listing is refused; `reason` is one of the protocol's rules \
+     (`too_large`, `malformed`, `bad_scope`, `weak_key`, `bad_certificate`, `certificate_mismatch`, \
+     `certificate_not_yet_valid`, `certificate_expired`, `scope_not_covered`, `bad_signature`, \
+     `empty_title`, `title_too_long`, `body_too_long`, `too_many_tags`, `bad_tag`, `no_topics`, \
+     `too_many_topics`, `unknown_topic`, `duplicate_topic`, `control_character`, \
+     `created_in_future`, `expiry_before_creation`, `expired`, `expiry_too_far`, `bad_geohash`, \
+     `bad_currency`, `bad_amount`, `bad_unit`, `tombstone_not_empty`, `too_many_windows`, \
+     `bad_window`, `window_outside_life`, `bad_recurrence`, `bad_behalf`, `bad_photo`) or of this \
+     node's policy (`not_followed`, `blocked`, `untrusted_node`, `unvouched_node`, `revoked`, \
+     `rate_limited`, `node_rate_limited`, `private`, `not_a_broker`)";
+
+/// Post a listing the resident signed.
+///
 /// Takes a listing the resident signed: through ingest (which flushes it to
 /// disk and announces it for publishing before it returns), then answers.
+#[utoipa::path(
+    post,
+    path = "/v1/listings",
+    tag = "listings",
+    request_body = PostBody,
+    responses(
+        (status = 201, description = "Stored (`outcome` is `stored`)", body = PostAnswer),
+        (status = 200, description = "This exact revision was stored already (`outcome` is `duplicate`)", body = PostAnswer),
+        (status = 400, description = "400: `bad_json`, `bad_hex`"),
+        (status = 409, description = "409: `superseded`"),
+        (status = 413, description = "413: `too_large`"),
+        (status = 422, description = REJECTED),
+        (status = 500, description = "500: `internal`"),
+        (status = 507, description = "507: `storage_full`"),
+    )
+)]
 async fn post_listing(
     State(st): State<Arc<ApiState>>,
     body: Result<Json<PostBody>, JsonRejection>,
@@ -122,6 +153,21 @@ pub fn resolve(store: &dyn Store, text: &str) -> ApiResult<ListingId> {
     }
 }
 
+/// One listing, with its signed bytes, its history and its author's thanks.
+#[utoipa::path(
+    get,
+    path = "/v1/listings/{id}",
+    tag = "listings",
+    params(("id" = String, Path, description = "A listing id (32 hex characters) or a unique prefix of one")),
+    responses(
+        (status = 200, description = "The listing", body = ListingView),
+        (status = 400, description = "400: `bad_path`, `bad_id`"),
+        (status = 404, description = "404: `not_found`"),
+        (status = 409, description = "409: `ambiguous_id`"),
+        (status = 410, description = "410: `expired`"),
+        (status = 500, description = "500: `internal`"),
+    )
+)]
 async fn get_listing(
     State(st): State<Arc<ApiState>>,
     PathText(id): PathText,
@@ -161,6 +207,18 @@ pub fn one(s: &ApiState, id: &str, now: i64) -> ApiResult<(ListingView, SignedLi
     }
 }
 
+/// A member's listings that have not expired, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{member}/listings",
+    tag = "listings",
+    params(("member" = String, Path, description = "A member id (`bm…`)")),
+    responses(
+        (status = 200, description = "The member's listings", body = Vec<ListingView>),
+        (status = 400, description = "400: `bad_path`, `bad_member_id`"),
+        (status = 500, description = "500: `internal`"),
+    )
+)]
 async fn member_listings(
     State(st): State<Arc<ApiState>>,
     PathText(member): PathText,
@@ -177,8 +235,20 @@ async fn member_listings(
     Ok(Json(list.iter().map(ListingView::new).collect()))
 }
 
-/// A member's certificate, for their CLI to fetch: public, since the
-/// certificate is public in every listing they post.
+/// A member's certificate, for their CLI to fetch.
+///
+/// Public, since the certificate is public in every listing they post.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{member}/certificate",
+    tag = "listings",
+    params(("member" = String, Path, description = "A member id (`bm…`)")),
+    responses(
+        (status = 200, description = "The member as this node admitted them, with the certificate", body = Member),
+        (status = 400, description = "400: `bad_path`, `bad_member_id`"),
+        (status = 404, description = "404: `not_admitted`"),
+    )
+)]
 async fn member_certificate(
     State(st): State<Arc<ApiState>>,
     PathText(member): PathText,

@@ -15,11 +15,17 @@ use axum::{Json, Router};
 use buurt_protocol::mail::mailbox::Op;
 use buurt_protocol::mail::wire::{Request, Response};
 use buurt_protocol::mail::{Envelope, ReplyKey};
-use buurt_protocol::{ListingId, MemberId, NodeId};
-use serde::{Deserialize, Serialize};
+use buurt_protocol::MemberId;
+use serde::Deserialize;
 
 use super::{parse, ApiError, ApiResult, ApiState, PathText};
-use crate::mail::{Mail, MailboxEntry, OutboxEntry, Refusal};
+use crate::mail::{Mail, Refusal};
+
+mod bodies;
+pub use bodies::{
+    DeleteAnswer, FetchAnswer, MailboxAnswer, ReplyKeyAnswer, Sealed, SendAnswer, SendBody,
+    SentView, Signed,
+};
 
 /// Longest a send waits for the home node's acknowledgement before it
 /// answers with the state so far.
@@ -32,134 +38,6 @@ pub fn routes() -> Router<Arc<ApiState>> {
         .route("/v1/mail", post(send))
         .route("/v1/mail/{id}", get(outbox_entry))
         .route("/v1/mailbox", post(mailbox))
-}
-
-/// A signed record or request, hex-encoded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Signed {
-    pub signed: String,
-}
-
-/// A member's reply key as the API answers it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReplyKeyAnswer {
-    pub member_id: String,
-    /// The member-signed record, hex.
-    pub record: String,
-    pub not_after: i64,
-}
-
-/// An envelope sealed by the resident, for the node to sign and send.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Sealed {
-    pub to_node: String,
-    pub to_member: String,
-    pub listing: String,
-    pub hour: i64,
-    /// Hex.
-    pub encapped: String,
-    /// Hex.
-    pub ciphertext: String,
-}
-
-impl Sealed {
-    pub fn from_envelope(e: &Envelope) -> Sealed {
-        Sealed {
-            to_node: e.to_node.to_string(),
-            to_member: e.to_member.to_string(),
-            listing: e.listing.to_string(),
-            hour: e.hour,
-            encapped: hex::encode(e.encapped),
-            ciphertext: hex::encode(&e.ciphertext),
-        }
-    }
-
-    fn to_envelope(&self) -> ApiResult<Envelope> {
-        let encapped = hex::decode(&self.encapped)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| ApiError::bad("bad_envelope", "`encapped` must be 32 bytes in hex"))?;
-        Ok(Envelope {
-            to_node: parse("bad_envelope", &self.to_node)?,
-            to_member: parse("bad_envelope", &self.to_member)?,
-            listing: parse::<ListingId>("bad_envelope", &self.listing)?,
-            hour: self.hour,
-            encapped,
-            ciphertext: hex::decode(&self.ciphertext)
-                .map_err(|_| ApiError::bad("bad_envelope", "`ciphertext` must be hex"))?,
-            from_node: NodeId([0; 32]),
-        })
-    }
-}
-
-/// What a member sends: their signed send request and the sealed envelopes
-/// it names (the letter, and the member's own copy).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SendBody {
-    /// A signed mailbox request with op `send`, hex.
-    pub request: String,
-    pub envelopes: Vec<Sealed>,
-    /// How long to wait for the first envelope's acknowledgement, in ms
-    /// (default 3000, at most [`MAX_WAIT_MS`]).
-    #[serde(default)]
-    pub wait_ms: Option<u64>,
-}
-
-/// One letter in the outbox, as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SentView {
-    pub id: String,
-    pub to_node: String,
-    pub to_member: String,
-    pub listing: String,
-    /// `queued`, `delivered` or `failed`.
-    pub state: String,
-    /// The state in words: `queued`, `delivered to home node bn…`,
-    /// `failed: <why>`.
-    pub detail: String,
-    pub attempts: u32,
-}
-
-impl From<&OutboxEntry> for SentView {
-    fn from(e: &OutboxEntry) -> SentView {
-        use crate::mail::Delivery;
-        let (state, attempts) = match &e.delivery {
-            Delivery::Queued { attempts, .. } => ("queued", *attempts),
-            Delivery::Delivered { .. } => ("delivered", 0),
-            Delivery::Failed { .. } => ("failed", 0),
-        };
-        SentView {
-            id: e.id.clone(),
-            to_node: e.to_node.clone(),
-            to_member: e.to_member.clone(),
-            listing: e.listing.clone(),
-            state: state.into(),
-            detail: e.state_text(),
-            attempts,
-        }
-    }
-}
-
-/// The answer to a send.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SendAnswer {
-    pub sent: Vec<SentView>,
-}
-
-/// The answer to a fetch: letters after the cursor, oldest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FetchAnswer {
-    pub letters: Vec<MailboxEntry>,
-    /// The sequence number to fetch after next time.
-    pub last: u64,
-    /// Whether more letters wait after `last`.
-    pub more: bool,
-}
-
-/// The answer to a delete.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeleteAnswer {
-    pub deleted: usize,
 }
 
 pub(super) fn mail_of(st: &ApiState) -> ApiResult<Arc<Mail>> {
@@ -209,6 +87,22 @@ pub(super) fn hex_body(text: &str, what: &str) -> ApiResult<Vec<u8>> {
     hex::decode(text.trim()).map_err(|_| ApiError::bad("bad_hex", format!("`{what}` must be hex")))
 }
 
+/// A member of this node publishes their signed reply key.
+#[utoipa::path(
+    put,
+    path = "/v1/reply-keys",
+    tag = "mail",
+    request_body(content = Signed, description = "`signed`: the member-signed reply key record, hex"),
+    responses(
+        (status = 200, description = "Kept, and published to the network", body = ReplyKeyAnswer),
+        (status = 400, description = "400: `bad_json`, `bad_hex`"),
+        (status = 403, description = "403: `not_a_member`, `bad_request_signature`"),
+        (status = 413, description = "413: `too_large`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 503, description = "503: `no_mail`"),
+        (status = 507, description = "507: `storage_full`"),
+    )
+)]
 async fn put_reply_key(
     State(st): State<Arc<ApiState>>,
     body: Result<Json<Signed>, JsonRejection>,
@@ -232,16 +126,35 @@ async fn put_reply_key(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KeyQuery {
     /// The member's home node (`bn…`); when left out, this node, or the key
     /// this node heard from the member's home node.
     node: Option<String>,
 }
 
-/// A member's reply key: from this node's own records, or asked of the
-/// member's home node over the network (checked here before it is passed
-/// on, and again by the resident).
+/// A member's reply key.
+///
+/// From this node's own records, or asked of the member's home node over
+/// the network (checked here before it is passed on, and again by the
+/// resident).
+#[utoipa::path(
+    get,
+    path = "/v1/members/{member}/reply-key",
+    tag = "mail",
+    params(
+        ("member" = String, Path, description = "A member id (`bm…`), or `operator` for the operator of the home node"),
+        KeyQuery,
+    ),
+    responses(
+        (status = 200, description = "The member's signed reply key", body = ReplyKeyAnswer),
+        (status = 400, description = "400: `bad_path`, `bad_member_id`, `bad_node_id`"),
+        (status = 404, description = "404: `no_reply_key`"),
+        (status = 502, description = "502: `home_node_unreachable`, `bad_reply_key`"),
+        (status = 503, description = "503: `no_mail`, `no_network`"),
+    )
+)]
 async fn get_reply_key(
     State(st): State<Arc<ApiState>>,
     PathText(member): PathText,
@@ -340,8 +253,25 @@ async fn get_reply_key(
     }))
 }
 
+/// Send a member's sealed letters.
+///
 /// Signs a member's sealed envelopes as this node and queues them; waits a
 /// little for the first one's delivery, then answers with every state.
+#[utoipa::path(
+    post,
+    path = "/v1/mail",
+    tag = "mail",
+    request_body = SendBody,
+    responses(
+        (status = 202, description = "Queued; each letter's state after the wait", body = SendAnswer),
+        (status = 400, description = "400: `bad_json`, `bad_envelope`, `bad_hex`"),
+        (status = 403, description = "403: `not_a_member`, `bad_request_signature`"),
+        (status = 413, description = "413: `too_large`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 503, description = "503: `no_mail`"),
+        (status = 507, description = "507: `storage_full`"),
+    )
+)]
 async fn send(
     State(st): State<Arc<ApiState>>,
     body: Result<Json<SendBody>, JsonRejection>,
@@ -397,6 +327,20 @@ async fn send(
     Ok((StatusCode::ACCEPTED, Json(SendAnswer { sent })))
 }
 
+/// Where a letter sent from this node stands.
+#[utoipa::path(
+    get,
+    path = "/v1/mail/{id}",
+    tag = "mail",
+    params(("id" = String, Path, description = "The letter's id, as the send answered it")),
+    responses(
+        (status = 200, description = "The letter's state", body = SentView),
+        (status = 400, description = "400: `bad_path`"),
+        (status = 404, description = "404: `no_such_mail`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 503, description = "503: `no_mail`"),
+    )
+)]
 async fn outbox_entry(
     State(st): State<Arc<ApiState>>,
     PathText(id): PathText,
@@ -412,6 +356,24 @@ async fn outbox_entry(
 }
 
 /// A member's signed fetch or delete.
+///
+/// A fetch answers the letters after its cursor; a delete, how many
+/// letters it removed.
+#[utoipa::path(
+    post,
+    path = "/v1/mailbox",
+    tag = "mail",
+    request_body(content = Signed, description = "`signed`: the member's signed mailbox request (op `fetch` or `delete`), hex"),
+    responses(
+        (status = 200, description = "A fetch's letters, or a delete's count", body = MailboxAnswer),
+        (status = 400, description = "400: `bad_json`, `bad_hex`, `bad_op`"),
+        (status = 403, description = "403: `not_a_member`, `bad_request_signature`"),
+        (status = 413, description = "413: `too_large`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 503, description = "503: `no_mail`"),
+        (status = 507, description = "507: `storage_full`"),
+    )
+)]
 async fn mailbox(
     State(st): State<Arc<ApiState>>,
     body: Result<Json<Signed>, JsonRejection>,

@@ -36,6 +36,23 @@ fn photos(st: &ApiState) -> ApiResult<Arc<crate::photos::Photos>> {
 
 /// `POST /v1/photos`, the raw image bytes: kept, and described as the
 /// listing should name it.
+///
+/// The bytes are the body as they are (the request's content type is not
+/// read): a JPEG, PNG or WebP of at most 300 KB.
+#[utoipa::path(
+    post,
+    path = "/v1/photos",
+    tag = "photos",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The image bytes"),
+    responses(
+        (status = 200, description = "Kept; the photo as the listing names it", body = Photo),
+        (status = 400, description = "400: `bad_photo`"),
+        (status = 413, description = "413: `too_large`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 503, description = "503: `no_photos`"),
+        (status = 507, description = "507: `photos_full`, `storage_full`"),
+    )
+)]
 async fn upload(State(st): State<Arc<ApiState>>, body: Bytes) -> ApiResult<Json<Photo>> {
     let photos = photos(&st)?;
     let put = st.blocking(move || photos.upload(&body)).await?;
@@ -50,7 +67,8 @@ async fn upload(State(st): State<Arc<ApiState>>, body: Bytes) -> ApiResult<Json<
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 struct ReadParams {
     /// A listing that names the photo: if the photo is missing, it is asked
@@ -59,6 +77,27 @@ struct ReadParams {
 }
 
 /// `GET /v1/photos/{sha256}`: the image, with its type.
+#[utoipa::path(
+    get,
+    path = "/v1/photos/{sha256}",
+    tag = "photos",
+    params(
+        ("sha256" = String, Path, description = "The photo's SHA-256, 64 hex characters"),
+        ReadParams,
+    ),
+    responses(
+        (status = 200, description = "The image bytes, cached for a year (they never change)", content(
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "image/png"),
+            (Vec<u8> = "image/webp"),
+            (Vec<u8> = "application/octet-stream"),
+        )),
+        (status = 400, description = "400: `bad_path`, `bad_photo_id`, `bad_listing_id`"),
+        (status = 404, description = "404: `photo_fetching` (asked of the peers for the listing named), `photo_not_here`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 503, description = "503: `no_photos`"),
+    )
+)]
 async fn read(
     State(st): State<Arc<ApiState>>,
     PathText(text): PathText,

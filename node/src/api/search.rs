@@ -19,17 +19,25 @@ pub fn routes() -> Router<Arc<ApiState>> {
 }
 
 /// Query string of `/v1/search`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct SearchParams {
+    /// Words to look for, in Dutch or English (at most 1,000 bytes).
     pub q: String,
+    /// `offer` or `request`.
     pub kind: Option<String>,
+    /// `give`, `lend`, `rent`, `sell`, `help`, `meal` or `swap`.
     pub exchange: Option<String>,
+    /// A topic key or label, as `buurt topics` lists them.
     pub topic: Option<String>,
+    /// Only listings of this scope and below.
     pub scope: Option<String>,
+    /// A geohash: only listings in its cell or the eight cells around it.
     pub near: Option<String>,
     /// `YYYY-MM-DD`: only what is available that day.
     pub available: Option<String>,
+    /// Most results, 1 to 500 (default 20).
     pub limit: Option<usize>,
     /// Include reserved and closed listings (expired ones never come back).
     pub all: bool,
@@ -126,6 +134,18 @@ pub fn run(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Vec<ListingView>, 
     Ok(out)
 }
 
+/// Search the listings this node holds.
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "search",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "The listings found, best first, each with its `score`", body = Vec<ListingView>),
+        (status = 400, description = "400: `bad_query`, `bad_kind`, `bad_exchange`, `unknown_topic`, `bad_scope`, `bad_geohash`, `bad_date`, `bad_limit`, `query_too_long`"),
+        (status = 500, description = "500: `internal`"),
+    )
+)]
 async fn search(
     State(st): State<Arc<ApiState>>,
     params: Result<Query<SearchParams>, QueryRejection>,

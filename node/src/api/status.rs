@@ -20,6 +20,17 @@ pub fn routes() -> Router<Arc<ApiState>> {
         .route("/v1/sync", post(sync_now))
 }
 
+/// The node's status: its ids, scope, reach, peers, listings per scope,
+/// sync, moderation, disk and counters.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "status",
+    responses(
+        (status = 200, description = "The node's status", body = StatusView),
+        (status = 500, description = "500: `internal`"),
+    )
+)]
 async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> {
     let s = st.clone();
     let (listings, mut counts) = st
@@ -104,6 +115,23 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
 }
 
 /// Starts catch-up sync sessions now.
+///
+/// With one peer named, or with every connected peer. Needs no token: a
+/// sync only pulls what peers have, and this node's policy still decides
+/// what it keeps.
+#[utoipa::path(
+    post,
+    path = "/v1/sync",
+    tag = "status",
+    request_body = SyncAsk,
+    responses(
+        (status = 200, description = "Sessions started", body = SyncAnswer),
+        (status = 400, description = "400: `bad_json`, `bad_node_id`"),
+        (status = 404, description = "404: `no_such_peer`"),
+        (status = 409, description = "409: `no_network`"),
+        (status = 413, description = "413: `too_large`"),
+    )
+)]
 async fn sync_now(
     State(st): State<Arc<ApiState>>,
     body: Result<Json<SyncAsk>, JsonRejection>,
@@ -138,6 +166,12 @@ async fn sync_now(
 }
 
 /// Connected peers.
+#[utoipa::path(
+    get,
+    path = "/v1/peers",
+    tag = "status",
+    responses((status = 200, description = "The connected peers", body = Vec<PeerInfo>))
+)]
 async fn peers(State(st): State<Arc<ApiState>>) -> Json<Vec<PeerInfo>> {
     let mut list = match &st.net {
         Some(n) => n.peers().await,

@@ -23,14 +23,14 @@ pub fn routes() -> Router<Arc<ApiState>> {
 }
 
 /// A member's thanks and its pledge, hex.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ThankBody {
     pub thanks: String,
     pub pledge: String,
 }
 
 /// What the node did with a thanks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ThankAnswer {
     /// `held` (until the other member thanks, or `reveal_at`) or
     /// `published`.
@@ -39,6 +39,24 @@ pub struct ThankAnswer {
     pub reveal_at: Option<String>,
 }
 
+/// A member of this node hands it a signed thanks and its pledge.
+///
+/// The pledge is published; the thanks is held until the other member
+/// thanks too, or for 7 days.
+#[utoipa::path(
+    post,
+    path = "/v1/thanks",
+    tag = "thanks",
+    request_body = ThankBody,
+    responses(
+        (status = 201, description = "Held or published", body = ThankAnswer),
+        (status = 400, description = "400: `bad_json`, `bad_thanks`"),
+        (status = 409, description = "409: `thanked_already`"),
+        (status = 413, description = "413: `too_large`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 507, description = "507: `storage_full`"),
+    )
+)]
 async fn thank(
     State(st): State<Arc<ApiState>>,
     body: Result<Json<ThankBody>, JsonRejection>,
@@ -70,6 +88,18 @@ async fn thank(
     ))
 }
 
+/// A member's thanks as this node counts them.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{member}/thanks",
+    tag = "thanks",
+    params(("member" = String, Path, description = "A member id (`bm…`)")),
+    responses(
+        (status = 200, description = "The member's thanks", body = Standing),
+        (status = 400, description = "400: `bad_path`, `bad_member_id`"),
+        (status = 500, description = "500: `internal`"),
+    )
+)]
 async fn member_thanks(
     State(st): State<Arc<ApiState>>,
     PathText(member): PathText,

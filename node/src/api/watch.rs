@@ -21,14 +21,15 @@ pub fn routes() -> Router<Arc<ApiState>> {
 
 /// A signed call: `request` (hex) is the member's mailbox request with op
 /// `call`, naming the SHA-256 of `call`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WatchBody {
     pub request: String,
     pub call: String,
 }
 
-/// What a member asks about their watches.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a member asks about their watches: the JSON text of a watch
+/// call's `call`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum WatchCall {
     Add {
@@ -51,7 +52,7 @@ pub enum WatchCall {
 }
 
 /// The answer: the member's watches after the call, and what it asked for.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WatchAnswer {
     pub watches: Vec<Watch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +63,26 @@ pub struct WatchAnswer {
     pub notifications: Vec<Notification>,
 }
 
+/// A member's call about their watches.
+///
+/// `call` is the JSON text of a `WatchCall` (`add`, `remove`, `list` or
+/// `notifications`); `request` is the member's signed mailbox request
+/// naming its SHA-256.
+#[utoipa::path(
+    post,
+    path = "/v1/watch",
+    tag = "watch",
+    request_body = WatchBody,
+    responses(
+        (status = 200, description = "The member's watches, and what the call asked for", body = WatchAnswer),
+        (status = 400, description = "400: `bad_json`, `bad_hex`, `no_watches`, `bad_op`, `bad_call`, `bad_watch`"),
+        (status = 403, description = "403: `not_a_member`, `bad_request_signature`"),
+        (status = 413, description = "413: `too_large`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 503, description = "503: `no_mail`"),
+        (status = 507, description = "507: `storage_full`"),
+    )
+)]
 async fn watch(
     State(st): State<Arc<ApiState>>,
     body: Result<Json<WatchBody>, JsonRejection>,

@@ -10,7 +10,9 @@ use buurt_protocol::{Kind, ListingId, MemberId};
 use super::{Ledger, LedgerError};
 
 /// How far an agreement got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Reached {
     Accepted = 1,
@@ -19,12 +21,15 @@ pub enum Reached {
 
 /// What a member reports of one of their agreements (`POST
 /// /v1/impact/agreements`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgreementReport {
     /// The agreement id, hex (kept only as the key, hashed).
     pub agreement: String,
+    #[schema(value_type = String)]
     pub listing: ListingId,
+    #[schema(value_type = String)]
     pub proposer: MemberId,
+    #[schema(value_type = String)]
     pub other: MemberId,
     pub reached: Reached,
     /// The day it was accepted.

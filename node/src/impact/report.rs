@@ -17,7 +17,7 @@ use super::{groups, Deal, Fact};
 use table::{add_member, median, Table, Tally, TOTAL};
 
 /// The publication rules; written into every export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rules {
     pub min_residents: usize,
     pub round_to: u64,
@@ -51,7 +51,7 @@ impl Rules {
 }
 
 /// How the rows of the tables are cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum By {
     Topic,
@@ -73,7 +73,7 @@ impl std::str::FromStr for By {
 
 /// One published cell. `value` is `None` when the rules hide it, and
 /// `suppressed` says why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Figure {
     pub table: String,
     pub row: String,
@@ -84,7 +84,7 @@ pub struct Figure {
 }
 
 /// What `buurt impact` exports.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     pub since: String,
     pub until: String,

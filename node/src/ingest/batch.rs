@@ -20,6 +20,7 @@ impl Ingest {
         source: Source,
         now: i64,
     ) -> Result<Vec<Outcome>, IngestError> {
+        let started = std::time::Instant::now();
         self.room()?;
         let out = self.store_batch(items, now, source)?;
         let stored = out.iter().filter_map(|o| match o {
@@ -33,6 +34,13 @@ impl Ingest {
         for listing in stored {
             self.watch(&listing, now);
             self.announce(Announcement::Listing { listing, source });
+        }
+        if let Some(m) = crate::metrics::get() {
+            m.ingest_page_seconds
+                .get_or_create(&crate::metrics::BySource {
+                    source: source.name(),
+                })
+                .observe(started.elapsed().as_secs_f64());
         }
         Ok(out)
     }
@@ -60,7 +68,7 @@ impl Ingest {
                 };
                 match outcome {
                     Ok(o) => {
-                        self.count(&o);
+                        self.count(&o, source);
                         out.push(o);
                         true
                     }

@@ -82,7 +82,7 @@ pub enum KeyNews {
 }
 
 /// One letter in a mailbox, as a fetch returns it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct MailboxEntry {
     pub seq: u64,
     /// SHA-256 of the envelope, hex.
@@ -93,7 +93,7 @@ pub struct MailboxEntry {
 }
 
 /// The count and size of one mailbox, as the operator sees it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Letterbox {
     pub member_id: String,
     pub letters: u64,
@@ -139,6 +139,19 @@ impl Mail {
     /// this node takes mail from, is not too old, is within the sending
     /// node's rate and the mailbox's quotas.
     pub fn deliver(&self, bytes: &[u8], now: i64) -> Result<Accepted, Refusal> {
+        let r = self.deliver_checked(bytes, now);
+        crate::metrics::count(
+            |m| &m.mail,
+            match &r {
+                Ok(Accepted::Stored) => "stored",
+                Ok(_) => "stored_before",
+                Err(_) => "refused",
+            },
+        );
+        r
+    }
+
+    fn deliver_checked(&self, bytes: &[u8], now: i64) -> Result<Accepted, Refusal> {
         let env = Envelope::verify(bytes).map_err(|e| Refusal::Invalid(e.to_string()))?;
         if env.to_node != self.node_id {
             return Err(Refusal::NotHere);

@@ -96,6 +96,7 @@ impl Mail {
                 .sign(&self.node_key)
                 .map_err(|_| MailDbError::Corrupt("an envelope to sign"))?;
             let id = Envelope::id(&bytes);
+            crate::metrics::count(|m| &m.mail, "queued");
             let entry = OutboxEntry {
                 id: hex::encode(id),
                 to_node: to_node.to_string(),
@@ -223,9 +224,13 @@ impl Mail {
         };
         match &e.delivery {
             Delivery::Delivered { .. } => {
+                crate::metrics::count(|m| &m.mail, "delivered");
                 tracing::info!("mail {} delivered to {}", &e.id[..12], e.to_node)
             }
-            Delivery::Failed { reason } => tracing::warn!("mail {} failed: {reason}", &e.id[..12]),
+            Delivery::Failed { reason } => {
+                crate::metrics::count(|m| &m.mail, "failed");
+                tracing::warn!("mail {} failed: {reason}", &e.id[..12])
+            }
             Delivery::Queued { .. } => {}
         }
         let Ok(raw) = hex::decode(&e.id) else { return };

@@ -16,7 +16,7 @@ use super::ModerationError;
 use crate::store::Candidates;
 
 /// One block, as listed by `buurt blocks`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Block {
     /// A member id (`bm…`) or a node id (`bn…`).
     pub target: String,

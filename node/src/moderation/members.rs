@@ -19,7 +19,7 @@ use super::ModerationError;
 use crate::clock::rfc3339;
 
 /// One admitted member, as `buurt members` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Member {
     pub member_id: String,
     pub name: String,

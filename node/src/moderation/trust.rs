@@ -22,7 +22,7 @@ use super::ModerationError;
 use crate::config::Policy;
 
 /// One trusted node, as listed by `buurt trusted`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Trusted {
     pub node_id: String,
     /// When it was trusted (RFC 3339).

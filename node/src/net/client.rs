@@ -81,7 +81,7 @@ pub enum SendError {
 pub type MailReply = oneshot::Sender<Result<MailResponse, SendError>>;
 
 /// A connected peer, as `buurt peers` shows it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PeerInfo {
     pub node_id: String,
     pub address: String,

@@ -53,6 +53,8 @@ pub struct Parts {
     pub mail: Option<Arc<crate::mail::Mail>>,
     pub photos: Option<Arc<crate::photos::Photos>>,
     pub reach: Reach,
+    /// libp2p's own metrics (swarm, identify, ping, relay, DCUtR).
+    pub recorder: Option<libp2p::metrics::Metrics>,
 }
 
 pub struct EventLoop {
@@ -67,6 +69,7 @@ pub struct EventLoop {
     mail_answers: mpsc::Receiver<MailAnswer>,
     darkroom: Darkroom,
     reach: Reach,
+    recorder: Option<libp2p::metrics::Metrics>,
     sync_interval: Duration,
     started: Instant,
 }
@@ -92,6 +95,7 @@ impl EventLoop {
             mail_answers,
             darkroom: Darkroom::new(p.photos),
             reach: p.reach,
+            recorder: p.recorder,
             started: Instant::now(),
             sync_interval: p.sync_interval,
         }
@@ -245,6 +249,17 @@ impl EventLoop {
     }
 
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if let Some(r) = &self.recorder {
+            use libp2p::metrics::Recorder;
+            r.record(&event);
+            match &event {
+                SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => r.record(e),
+                SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => r.record(e),
+                SwarmEvent::Behaviour(BehaviourEvent::Relay(e)) => r.record(e),
+                SwarmEvent::Behaviour(BehaviourEvent::Dcutr(e)) => r.record(e),
+                _ => {}
+            }
+        }
         let core = &mut self.core;
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {

@@ -82,6 +82,7 @@ impl Gossip {
                 );
             }
             core.peers.fell_behind(source, Instant::now());
+            dropped("over_rate");
             return report(core, verdict(MessageAcceptance::Ignore));
         }
         let is_revocation = message.topic == revocation_topic().hash();
@@ -105,6 +106,7 @@ impl Gossip {
         }
         let Ok(permit) = self.validating.clone().try_acquire_owned() else {
             core.peers.fell_behind(source, Instant::now());
+            dropped("no_room");
             return report(core, verdict(MessageAcceptance::Ignore));
         };
         let ingest = self.ingest.clone();
@@ -157,7 +159,17 @@ pub fn report(core: &mut Core, v: Validated) {
         .gossipsub
         .report_message_validation_result(&v.message_id, &v.source, v.acceptance);
     if rejected {
+        dropped("invalid");
         core.count_invalid(v.source);
+    }
+}
+
+/// Counts a gossip message not taken.
+fn dropped(reason: &'static str) {
+    if let Some(m) = crate::metrics::get() {
+        m.gossip_dropped
+            .get_or_create(&crate::metrics::Why { reason })
+            .inc();
     }
 }
 

@@ -35,7 +35,7 @@ pub const MAX_LISTING: usize = buurt_protocol::limits::MAX_LISTING_BYTES_CEILING
 pub const PAGE: usize = 1_024;
 
 /// `backup.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Manifest {
     pub format: u32,
     /// When the backup was made (RFC 3339).

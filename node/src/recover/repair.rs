@@ -126,7 +126,7 @@ pub fn repair(dir: &DataDir, own: &BTreeSet<MemberId>) -> Result<Report, Recover
 }
 
 /// What the running node says of a repair while sync brings listings back.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     /// Listings the repair found lost.
     pub lost: usize,

@@ -239,7 +239,11 @@ fn commit(
     }
     *pending = 0;
     *last = Instant::now();
-    (10 * started.elapsed()).clamp(interval, MAX_SPACING.max(interval))
+    let took = started.elapsed();
+    if let Some(m) = crate::metrics::get() {
+        m.index_commit_seconds.observe(took.as_secs_f64());
+    }
+    (10 * took).clamp(interval, MAX_SPACING.max(interval))
 }
 
 /// Commits with the store's journal sequence as the marker (a plain commit

@@ -88,15 +88,28 @@ async fn read_bounded<T: AsyncRead + Unpin + Send>(
     })
 }
 
-async fn read<M: Message, T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Wire<M>> {
-    Ok(read_bounded(io, M::MAX)
-        .await?
-        .and_then(|b| Ok(M::from_bytes(&b)?)))
+async fn read<M: Message, T: AsyncRead + Unpin + Send>(
+    p: &StreamProtocol,
+    io: &mut T,
+) -> io::Result<Wire<M>> {
+    let bytes = read_bounded(io, M::MAX).await?;
+    if let Ok(b) = &bytes {
+        crate::metrics::wire(p.as_ref(), "in", b.len());
+    }
+    Ok(bytes.and_then(|b| Ok(M::from_bytes(&b)?)))
 }
 
-async fn write<M: Message, T: AsyncWrite + Unpin + Send>(io: &mut T, m: Wire<M>) -> io::Result<()> {
+async fn write<M: Message, T: AsyncWrite + Unpin + Send>(
+    p: &StreamProtocol,
+    io: &mut T,
+    m: Wire<M>,
+) -> io::Result<()> {
     match m {
-        Ok(m) => io.write_all(&m.to_bytes()).await,
+        Ok(m) => {
+            let bytes = m.to_bytes();
+            crate::metrics::wire(p.as_ref(), "out", bytes.len());
+            io.write_all(&bytes).await
+        }
         Err(_) => Ok(()),
     }
 }
@@ -106,41 +119,41 @@ impl<Req: Message, Res: Message> request_response::Codec for Codec<Req, Res> {
     type Request = Wire<Req>;
     type Response = Wire<Res>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Wire<Req>>
+    async fn read_request<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<Wire<Req>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read(io).await
+        read(p, io).await
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Wire<Res>>
+    async fn read_response<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<Wire<Res>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read(io).await
+        read(p, io).await
     }
 
     async fn write_request<T>(
         &mut self,
-        _: &StreamProtocol,
+        p: &StreamProtocol,
         io: &mut T,
         req: Wire<Req>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write(io, req).await
+        write(p, io, req).await
     }
 
     async fn write_response<T>(
         &mut self,
-        _: &StreamProtocol,
+        p: &StreamProtocol,
         io: &mut T,
         res: Wire<Res>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write(io, res).await
+        write(p, io, res).await
     }
 }

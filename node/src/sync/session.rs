@@ -82,23 +82,53 @@ pub async fn run<R: Requester>(
     name: &str,
     scopes: &[Scope],
 ) {
+    let end = session(net, ctx, peer, name, scopes).await;
+    crate::metrics::count(|m| &m.sync_sessions, end);
+}
+
+/// One session; how it ended: `completed`, `failed` or `misbehaved`.
+async fn session<R: Requester>(
+    net: &R,
+    ctx: &Arc<Context>,
+    peer: PeerId,
+    name: &str,
+    scopes: &[Scope],
+) -> &'static str {
     match sync_revocations(net, ctx, peer).await {
         Ok(0) => {}
         Ok(n) => tracing::info!("sync with {name}: {n} revocations received"),
-        Err(SessionError::Misbehaved(why)) => return net.misbehaved(peer, why).await,
-        Err(e) => return tracing::debug!("sync of revocations with {name}: {e}"),
+        Err(SessionError::Misbehaved(why)) => {
+            net.misbehaved(peer, why).await;
+            return "misbehaved";
+        }
+        Err(e) => {
+            tracing::debug!("sync of revocations with {name}: {e}");
+            return "failed";
+        }
     }
     match sync_vouches(net, ctx, peer).await {
         Ok(0) => {}
         Ok(n) => tracing::info!("sync with {name}: {n} vouches received"),
-        Err(SessionError::Misbehaved(why)) => return net.misbehaved(peer, why).await,
-        Err(e) => return tracing::debug!("sync of vouches with {name}: {e}"),
+        Err(SessionError::Misbehaved(why)) => {
+            net.misbehaved(peer, why).await;
+            return "misbehaved";
+        }
+        Err(e) => {
+            tracing::debug!("sync of vouches with {name}: {e}");
+            return "failed";
+        }
     }
     match sync_thanks(net, ctx, peer).await {
         Ok(0) => {}
         Ok(n) => tracing::info!("sync with {name}: {n} thanks and pledges received"),
-        Err(SessionError::Misbehaved(why)) => return net.misbehaved(peer, why).await,
-        Err(e) => return tracing::debug!("sync of thanks with {name}: {e}"),
+        Err(SessionError::Misbehaved(why)) => {
+            net.misbehaved(peer, why).await;
+            return "misbehaved";
+        }
+        Err(e) => {
+            tracing::debug!("sync of thanks with {name}: {e}");
+            return "failed";
+        }
     }
     for scope in scopes {
         let result = sync_scope(net, ctx, peer, name, scope).await;
@@ -121,11 +151,13 @@ pub async fn run<R: Requester>(
                 });
                 if let SessionError::Misbehaved(why) = e {
                     net.misbehaved(peer, why).await;
+                    return "misbehaved";
                 }
-                return;
+                return "failed";
             }
         }
     }
+    "completed"
 }
 
 /// Reconciles one scope with `peer` and fetches what this node lacks.

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use libp2p::PeerId;
 
 /// The last sync of one scope, for `status`.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ScopeSync {
     pub scope: String,
     /// When the last session for this scope ended (RFC 3339).

@@ -78,6 +78,7 @@ impl Window {
 
 /// How often a standing offer comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     Week,
@@ -172,6 +173,7 @@ pub struct Behalf {
 
 /// The kind of image a photo is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Media {
     Jpeg,
@@ -219,8 +221,11 @@ impl Media {
 
 /// A photo by its content: SHA-256 and size of the exact image bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Photo {
+    /// SHA-256 of the image bytes, 64 hex characters.
     #[serde(with = "hex32")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub sha256: [u8; 32],
     pub size: u32,
     pub media: Media,

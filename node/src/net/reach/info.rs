@@ -7,7 +7,7 @@ use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
 /// What `buurt status` says about reach.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReachInfo {
     /// `public`, `relayed`, `unreachable` or `unknown`.
     pub reachability: String,

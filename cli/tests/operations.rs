@@ -1,0 +1,77 @@
+//! Operating a node like any well-made daemon: metrics, completions and
+//! the manual, the version, logs for files and shippers, config checks.
+
+use buurt_tests::TestNode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_buurt");
+const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
+
+fn scrape(node: &TestNode) -> String {
+    let mut r = ureq::get(&node.url("/metrics")).call().expect("/metrics answers");
+    assert_eq!(r.status(), 200);
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    r.body_mut().read_to_string().expect("text")
+}
+
+/// The value of the first sample whose line starts with `series` (a name
+/// with labels, as far as given).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn metrics_name_the_work_and_their_counters_move() {
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(a.wait_subscribed(SCOPE) && b.wait_subscribed(SCOPE));
+    let before = scrape(&a);
+    let stored = r#"buurt_ingest_total{source="local",outcome="stored",reason=""}"#;
+    let stored_before = sample(&before, stored).unwrap_or(0.0);
+    let id = a.ok(&["--json", "offer", "Boormachine te leen"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(b.finds(&["boormachine"], &id, true, 20));
+    let after = scrape(&a);
+    assert_eq!(sample(&after, stored), Some(stored_before + 1.0), "{after}");
+    // The same listing arrived at B by gossip.
+    let at_b = scrape(&b);
+    assert!(
+        sample(&at_b, r#"buurt_ingest_total{source="gossip",outcome="stored""#)
+            .is_some_and(|n| n >= 1.0),
+        "{at_b}"
+    );
+    for name in [
+        "buurt_ingest_seconds_bucket",
+        "buurt_api_requests_total{route=\"/v1/listings\",method=\"POST\",status=\"201\"}",
+        "buurt_api_request_seconds_count{route=\"/v1/listings\"}",
+        "buurt_listings ",
+        "buurt_scope_listings{scope=\"nl/amsterdam/oost/dapperbuurt\"}",
+        "buurt_store_bytes ",
+        "buurt_index_bytes ",
+        "buurt_peers{path=\"direct\"}",
+        "buurt_index_commit_seconds_count",
+        "buurt_sync_sessions_total{event=\"completed\"}",
+        "buurt_wire_bytes_total{protocol=\"/buurt/sync/1\",direction=\"out\"}",
+        "libp2p_gossipsub",
+        "libp2p_identify",
+        "libp2p_swarm_connections",
+    ] {
+        assert!(
+            after.lines().any(|l| l.starts_with(name)),
+            "{name} is not in:\n{after}"
+        );
+    }
+    assert_eq!(sample(&after, "buurt_peers{path=\"direct\"}"), Some(1.0));
+    assert!(sample(&after, "buurt_listings ").is_some_and(|n| n >= 1.0));
+    assert!(sample(&after, "buurt_store_bytes ").is_some_and(|n| n > 0.0));
+}
