@@ -7,7 +7,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 const SCOPE: &str = "nl/amsterdam/oost/dapperbuurt";
 
 fn scrape(node: &TestNode) -> String {
-    let mut r = ureq::get(&node.url("/metrics")).call().expect("/metrics answers");
+    let mut r = ureq::get(&node.url("/metrics"))
+        .call()
+        .expect("/metrics answers");
     assert_eq!(r.status(), 200);
     let ct = r
         .headers()
@@ -41,13 +43,28 @@ fn metrics_name_the_work_and_their_counters_move() {
         .unwrap()
         .to_owned();
     assert!(b.finds(&["boormachine"], &id, true, 20));
-    let after = scrape(&a);
+    // A's catch-up sync with B (started on connection, after a short
+    // delay): its session and its bytes are counted.
+    let completed = r#"buurt_sync_sessions_total{event="completed"}"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut after = scrape(&a);
+    while sample(&after, completed).unwrap_or(0.0) < 1.0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        after = scrape(&a);
+    }
+    assert!(
+        sample(&after, completed).is_some_and(|n| n >= 1.0),
+        "{after}"
+    );
     assert_eq!(sample(&after, stored), Some(stored_before + 1.0), "{after}");
     // The same listing arrived at B by gossip.
     let at_b = scrape(&b);
     assert!(
-        sample(&at_b, r#"buurt_ingest_total{source="gossip",outcome="stored""#)
-            .is_some_and(|n| n >= 1.0),
+        sample(
+            &at_b,
+            r#"buurt_ingest_total{source="gossip",outcome="stored""#
+        )
+        .is_some_and(|n| n >= 1.0),
         "{at_b}"
     );
     for name in [
@@ -72,6 +89,55 @@ fn metrics_name_the_work_and_their_counters_move() {
         );
     }
     assert_eq!(sample(&after, "buurt_peers{path=\"direct\"}"), Some(1.0));
+    // The session's requests went out, and their answers came in.
+    for direction in ["out", "in"] {
+        let series = format!(
+            "buurt_wire_bytes_total{{protocol=\"/buurt/sync/1\",direction=\"{direction}\"}}"
+        );
+        assert!(
+            sample(&after, &series).is_some_and(|n| n > 0.0),
+            "{series}: {after}"
+        );
+    }
     assert!(sample(&after, "buurt_listings ").is_some_and(|n| n >= 1.0));
     assert!(sample(&after, "buurt_store_bytes ").is_some_and(|n| n > 0.0));
+}
+
+/// The table of docs/operator.md's "Monitoring" names every `buurt_`
+/// metric family the node serves, and nothing else.
+#[test]
+fn the_monitoring_table_lists_what_the_node_serves() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/operator.md"))
+        .expect("docs/operator.md");
+    let section = doc
+        .split("\n## Monitoring\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Monitoring section");
+    let mut documented: Vec<String> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `buurt_"))
+        .filter_map(|l| l.split('`').next())
+        .map(|n| format!("buurt_{n}"))
+        .collect();
+    documented.sort();
+    assert!(documented.len() >= 10, "{documented:?}");
+
+    let a = TestNode::start(BIN.as_ref(), SCOPE);
+    let text = scrape(&a);
+    // `# TYPE name type`: a counter's family is named without `_total`.
+    let mut served: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE buurt_"))
+        .filter_map(|l| {
+            let mut w = l.split(' ');
+            let (name, kind) = (w.next()?, w.next()?);
+            Some(match kind {
+                "counter" => format!("buurt_{name}_total"),
+                _ => format!("buurt_{name}"),
+            })
+        })
+        .collect();
+    served.sort();
+    assert_eq!(documented, served, "{text}");
 }

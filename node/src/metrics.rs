@@ -225,8 +225,51 @@ pub fn install(registry: &mut Registry) -> Option<&'static Metrics> {
         "Letters in the outbox not yet delivered",
         m.mail_queued.clone(),
     );
+    zeroes(&m);
     let _ = METRICS.set(m);
     METRICS.get()
+}
+
+/// Creates the series whose labels are known in advance at zero, so that
+/// a scrape shows every family from the start and a rate over them is
+/// defined before the first event.
+fn zeroes(m: &Metrics) {
+    for source in ["local", "gossip", "sync", "restore"] {
+        m.ingest.get_or_create(&Ingested {
+            source,
+            outcome: "stored",
+            reason: String::new(),
+        });
+        m.ingest_seconds.get_or_create(&BySource { source });
+    }
+    for source in ["sync", "restore"] {
+        m.ingest_page_seconds.get_or_create(&BySource { source });
+    }
+    for reason in ["over_rate", "no_room", "invalid"] {
+        m.gossip_dropped.get_or_create(&Why { reason });
+    }
+    for event in ["completed", "failed", "misbehaved"] {
+        m.sync_sessions.get_or_create(&Event { event });
+    }
+    for event in [
+        "queued",
+        "delivered",
+        "failed",
+        "stored",
+        "stored_before",
+        "refused",
+    ] {
+        m.mail.get_or_create(&Event { event });
+    }
+    use buurt_protocol::{mail::wire, photo, sync};
+    for protocol in [sync::PROTOCOL, wire::PROTOCOL, photo::PROTOCOL] {
+        for direction in ["in", "out"] {
+            m.wire_bytes.get_or_create(&Wire {
+                protocol: protocol.to_owned(),
+                direction,
+            });
+        }
+    }
 }
 
 /// Notes one listing's way through ingest.

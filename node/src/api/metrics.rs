@@ -18,6 +18,22 @@ pub fn routes() -> axum::Router<Arc<ApiState>> {
     axum::Router::new().route("/metrics", axum::routing::get(scrape))
 }
 
+/// The node's metrics, in the OpenMetrics text format.
+///
+/// On a loopback API anyone on the machine may scrape; when the API listens
+/// beyond loopback, the operator token is needed.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    security((), ("operator_token" = [])),
+    responses(
+        (status = 200, description = "The metrics", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 401, description = "401: `operator_only` (the API listens beyond loopback and the operator token is missing)"),
+        (status = 404, description = "404: `no_metrics` (this node keeps no metrics)"),
+        (status = 500, description = "500: `internal`"),
+    )
+)]
 async fn scrape(State(st): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
     if !st.config.api.ip().is_loopback() && !super::admin::has_operator_token(&st, &headers) {
         return ApiError::new(
@@ -66,6 +82,12 @@ async fn refresh(st: &Arc<ApiState>) {
     if let Ok(Ok((listings, scopes, (store, index)))) = counted {
         m.listings.set(listings as i64);
         m.listings_by_scope.clear();
+        // Scopes this node follows show, empty or not.
+        for scope in std::iter::once(&st.config.scope).chain(&st.config.follow) {
+            m.listings_by_scope.get_or_create(&crate::metrics::Scope {
+                scope: scope.to_string(),
+            });
+        }
         for (scope, n) in scopes {
             m.listings_by_scope
                 .get_or_create(&crate::metrics::Scope { scope })

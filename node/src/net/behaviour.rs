@@ -121,7 +121,10 @@ pub fn build(
                 let mut gossipsub =
                     gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
                 if let Some(registry) = metrics {
-                    gossipsub = gossipsub.with_metrics(registry, Default::default());
+                    gossipsub = gossipsub.with_metrics(
+                        registry.sub_registry_with_prefix("libp2p_gossipsub"),
+                        Default::default(),
+                    );
                 }
                 let identify = identify::Behaviour::new(
                     identify::Config::new("/buurt/1".into(), key.public())
