@@ -1,9 +1,80 @@
-//! The arguments of the commands that take many: posting, searching,
-//! watches, agreements and updates.
+//! The arguments of the commands that take many: running a node, its
+//! config, posting, searching, watches, agreements and updates.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Neighbourhood scope for a new data directory, e.g.
+    /// nl/amsterdam/oost/dapperbuurt [default: local, a placeholder]
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// The node's name, shown by `buurt status` (kept in config.toml)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How the log lines on stderr look: text for people, json for log
+    /// shippers (one object a line: timestamp, level, fields, target)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// `buurt node --log-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The flags of `buurt node` that override config.toml; `buurt config
+/// show` takes them too, to show what a node started with them runs with.
+#[derive(Args, Debug, Default)]
+pub struct NetArgs {
+    /// libp2p listen address, repeatable [default: /ip4/0.0.0.0/tcp/4001,
+    /// or `listen` in config.toml]
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// Peer to connect to, repeatable: the address `buurt status` shows on
+    /// that node (/ip4/…/tcp/…/p2p/…; the node id may be given as bn… or
+    /// 12D3…)
+    #[arg(long, value_name = "MULTIADDR")]
+    pub peer: Vec<String>,
+    /// Hub to be reachable through and to find the other nodes of this
+    /// scope at, repeatable: a node with a public address run with
+    /// --serve-hub (/ip4/…/tcp/4001/p2p/bn…; or `hubs` in config.toml)
+    #[arg(long, value_name = "MULTIADDR")]
+    pub hub: Vec<String>,
+    /// Serve as a hub for nodes behind NAT: relay, reachability checks
+    /// and discovery (only on a machine with a public address; or
+    /// `hub = true` in config.toml)
+    #[arg(long)]
+    pub serve_hub: bool,
+    /// Do not discover peers on the local network
+    #[arg(long)]
+    pub no_mdns: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Check config.toml: every unknown key (with the nearest valid one),
+    /// every value of the wrong type, and what a node would refuse; exits
+    /// 1 on any
+    Check {
+        /// The file to check [default: config.toml in the data directory]
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// The configuration a node runs with: every key, its value, and where
+    /// it came from (default, file, flag); give the flags you give `buurt
+    /// node`
+    Show {
+        #[command(flatten)]
+        net: NetArgs,
+    },
+}
 
 #[derive(Args, Debug)]
 pub struct PostArgs {

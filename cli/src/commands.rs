@@ -1,8 +1,9 @@
 //! What each subcommand does, by audience: [`node`] (setting up and
-//! running a node), [`post`] (a resident's own listings), [`mail`]
-//! (replies: `reply`, `inbox`, `thread`), [`query`]
-//! (finding listings and seeing the node's state) and [`admin`] (the
-//! operator's moderation). This file holds what they share: the data
+//! running a node), [`config`] (checking and showing its configuration),
+//! [`manual`] (completions and the manual page), [`post`] (a resident's
+//! own listings), [`mail`] (replies: `reply`, `inbox`, `thread`),
+//! [`query`] (finding listings and seeing the node's state) and [`admin`]
+//! (the operator's moderation). This file holds what they share: the data
 //! directory, the client for the running node, and the member's key and
 //! certificate.
 
@@ -10,9 +11,11 @@ mod admin;
 mod agree;
 mod agreements;
 mod circle;
+mod config;
 mod impact;
 mod inbox;
 mod mail;
+mod manual;
 mod node;
 mod photos;
 mod post;
@@ -55,30 +58,18 @@ pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<()> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    // What needs no data directory.
+    match &cli.command {
+        Command::Completions { shell } => return manual::completions(*shell),
+        Command::Man { dir, into } => return manual::man(dir.as_deref().or(into.as_deref())),
+        _ => {}
+    }
     let dir = data_dir(&cli)?;
     match &cli.command {
         Command::Init { scope, name } => node::init(&cli, &dir, scope, name.as_deref()),
-        Command::Node {
-            listen,
-            peer,
-            hub,
-            serve_hub,
-            no_mdns,
-            scope,
-            name,
-        } => node::node(
-            &cli,
-            dir,
-            node::NodeFlags {
-                listen,
-                peers: peer,
-                hubs: hub,
-                serve_hub: *serve_hub,
-                no_mdns: *no_mdns,
-            },
-            scope.as_deref(),
-            name.as_deref(),
-        ),
+        Command::Node(a) => node::node(&cli, dir, a),
+        Command::Config { action } => config::run(&cli, &dir, action),
+        Command::Completions { .. } | Command::Man { .. } => Ok(()),
         Command::Offer(a) => post::post_new(&cli, &dir, Kind::Offer, a),
         Command::Request(a) => post::post_new(&cli, &dir, Kind::Request, a),
         Command::Search(a) => query::search(&cli, &dir, a),
@@ -92,7 +83,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Withdraw { id } => post::withdraw(&cli, &dir, id),
         Command::Status => query::status(&cli, &dir),
         Command::Peers => query::peers(&cli, &dir),
-        Command::Sync { peer } => query::sync(&cli, &dir, peer.as_deref()),
+        Command::Sync { peer, no_wait } => query::sync(&cli, &dir, peer.as_deref(), !no_wait),
         Command::Id => query::id(&cli, &dir),
         Command::Reindex => node::reindex(&cli, dir),
         Command::Check => recover::check(&cli, &dir),

@@ -9,6 +9,7 @@ mod extras;
 mod letters;
 mod output;
 mod photo;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,14 +23,23 @@ pub use args::*;
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// Share things, meals and help with your neighbours, on a node no company can switch off.
 /// The heading under which `--help` lists the options every command takes.
 const GLOBAL: &str = "Global options";
 
+/// What `buurt --version` says: the version and the git commit it was
+/// built from ("unknown" outside a git checkout; see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BUURT_COMMIT"),
+    ")"
+);
+
+/// Share things, meals and help with your neighbours, on a node no company can switch off.
 #[derive(Parser, Debug)]
 #[command(
     name = "buurt",
-    version,
+    version = VERSION,
     propagate_version = true,
     max_term_width = 100
 )]
@@ -62,36 +72,28 @@ pub enum Command {
     },
     /// Run the node in the foreground until Ctrl-C or SIGTERM
     #[command(after_help = NODE_HELP)]
-    Node {
-        /// libp2p listen address, repeatable [default: /ip4/0.0.0.0/tcp/4001,
-        /// or `listen` in config.toml]
-        #[arg(long, value_name = "MULTIADDR")]
-        listen: Vec<String>,
-        /// Peer to connect to, repeatable: the address `buurt status` shows on
-        /// that node (/ip4/…/tcp/…/p2p/…; the node id may be given as bn… or
-        /// 12D3…)
-        #[arg(long, value_name = "MULTIADDR")]
-        peer: Vec<String>,
-        /// Hub to be reachable through and to find the other nodes of this
-        /// scope at, repeatable: a node with a public address run with
-        /// --serve-hub (/ip4/…/tcp/4001/p2p/bn…; or `hubs` in config.toml)
-        #[arg(long, value_name = "MULTIADDR")]
-        hub: Vec<String>,
-        /// Serve as a hub for nodes behind NAT: relay, reachability checks
-        /// and discovery (only on a machine with a public address; or
-        /// `hub = true` in config.toml)
-        #[arg(long)]
-        serve_hub: bool,
-        /// Do not discover peers on the local network
-        #[arg(long)]
-        no_mdns: bool,
-        /// Neighbourhood scope for a new data directory, e.g.
-        /// nl/amsterdam/oost/dapperbuurt [default: local, a placeholder]
-        #[arg(long)]
-        scope: Option<String>,
-        /// The node's name, shown by `buurt status` (kept in config.toml)
-        #[arg(long)]
-        name: Option<String>,
+    Node(NodeArgs),
+    /// Check config.toml, or show the configuration a node runs with and
+    /// where each value comes from
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print a shell's completion script, e.g. `buurt completions bash >
+    /// /usr/share/bash-completion/completions/buurt`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `buurt man | man -l -`; or write
+    /// one page per command into a folder
+    Man {
+        /// Write buurt.1, buurt-node.1, … into DIR instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The same as --dir DIR
+        #[arg(value_name = "DIR", conflicts_with = "dir")]
+        into: Option<PathBuf>,
     },
     /// Offer something: a thing to lend or give, a meal, help
     Offer(PostArgs),
@@ -268,6 +270,9 @@ pub enum Command {
         /// Only with this peer (node id bn… as `buurt peers` shows it, or 12D3Koo…)
         #[arg(long)]
         peer: Option<String>,
+        /// Start the sessions and return, without following them to their end
+        #[arg(long)]
+        no_wait: bool,
     },
     /// This member's id and certificate (creates a member key if there is none)
     Id,
@@ -390,9 +395,11 @@ Defaults:
   API          127.0.0.1:4747 (--api HOST:PORT; loopback only unless you say otherwise)
   libp2p       /ip4/0.0.0.0/tcp/4001 (--listen MULTIADDR)
   reach        behind NAT, give a hub (--hub MULTIADDR); `buurt status` says how others reach this node
-  config       config.toml in the data directory (scope, name, follow, peers, limits, policy)
+  config       config.toml in the data directory (scope, name, follow, peers, limits, policy);
+               `buurt config check` checks it, `buurt config show` shows what a node runs with
   data         $BUURT_DIR, else the platform data directory (--data-dir DIR)
-  logging      info; set RUST_LOG or BUURT_LOG (e.g. BUURT_LOG=debug, RUST_LOG=buurt=debug)
+  logging      info, to stderr; set BUURT_LOG or RUST_LOG (e.g. BUURT_LOG=debug); one JSON
+               object a line with --log-format json; no colours off a terminal or with NO_COLOR
 
 Examples:
   buurt node --scope nl/amsterdam/oost/dapperbuurt --name Dapperbuurt

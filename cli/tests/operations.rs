@@ -141,3 +141,85 @@ fn the_monitoring_table_lists_what_the_node_serves() {
     served.sort();
     assert_eq!(documented, served, "{text}");
 }
+
+/// Long work says how far it got; without a terminal (as here, where
+/// stderr is a pipe) in plain lines, with no escape codes.
+#[test]
+fn long_work_reports_progress_in_plain_lines_without_a_terminal() {
+    let mut a = TestNode::start(BIN.as_ref(), SCOPE);
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            a.ok(&["--json", "offer", &format!("Schroevendraaier {i}")])
+                .json()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    // B meets A after the offers were posted: only a sync brings them.
+    let b = TestNode::start_with_peers(BIN.as_ref(), SCOPE, &[a.address()]);
+    assert!(TestNode::eventually(20, || b.peer_count() == 1));
+    // `buurt sync` follows its session to the end (a session started at
+    // connection may be running: then it is asked again).
+    let mut synced = None;
+    assert!(TestNode::eventually(20, || {
+        let r = b.cli(&["--json", "sync"]);
+        let ok = r.code == 0;
+        synced = Some(r);
+        ok
+    }));
+    let synced = synced.unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&synced.stdout).unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert!(
+        synced.stderr.contains("sync: ") && synced.stderr.contains("done in"),
+        "{}",
+        synced.stderr
+    );
+    let held = b.ok(&["--json", "status"]).json()["listings"].as_u64();
+    assert_eq!(held, Some(3), "B holds the three once sync returns");
+    for id in &ids {
+        assert!(b.ok(&["--json", "show", id]).json()["id"] == id.as_str());
+    }
+
+    let r = a.ok(&["reindex"]);
+    assert!(
+        r.stderr
+            .contains("reindex by the running node: 3 listings, done in"),
+        "{}",
+        r.stderr
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let to = folder.path().join("backup");
+    let r = a.ok(&["backup", to.to_str().unwrap()]);
+    assert!(
+        r.stderr
+            .contains("backup by the running node: 3 listings, done in"),
+        "{}",
+        r.stderr
+    );
+
+    // A stopped node: repair and restore count the listings themselves.
+    assert_eq!(a.signal("TERM"), Some(0));
+    let r = a.ok(&["repair"]);
+    assert!(
+        r.stderr.contains("repair (") && r.stderr.contains("done in"),
+        "{}",
+        r.stderr
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    let r = buurt_tests::buurt(
+        BIN.as_ref(),
+        fresh.path(),
+        &["restore", to.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("restore: 3/3 listings (100%), done in"),
+        "{}",
+        r.stderr
+    );
+    for out in [&synced.stderr, &r.stderr] {
+        assert!(!out.contains('\u{1b}'), "no escape codes: {out:?}");
+    }
+}

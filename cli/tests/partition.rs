@@ -286,7 +286,7 @@ fn a_healed_partition_converges_with_nothing_lost() {
         eventually(60, || {
             for i in 0..NODES {
                 // Asks for a sync now; it also runs by itself at reconnect.
-                let _ = net.cli(i, &["sync"]);
+                let _ = net.cli(i, &["sync", "--no-wait"]);
             }
             (0..NODES).all(|i| ids(&net, i) == all)
         }),

@@ -16,6 +16,7 @@ pub mod impact;
 pub mod listings;
 pub mod mail;
 pub mod metrics;
+pub mod openapi;
 pub mod photos;
 pub mod search;
 pub mod serve;
@@ -122,6 +123,7 @@ pub fn router_with(state: Arc<ApiState>, extra: Router<Arc<ApiState>>) -> Router
         .merge(watch::routes())
         .merge(admin::routes(state.clone()))
         .merge(metrics::routes())
+        .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("not_found", "no such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -457,6 +457,17 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_file_names_the_key_and_the_nearest() {
+        let e = FileConfig::parse("scoop = \"nl\"", Path::new("config.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "config.toml: unknown key scoop at line 1; did you mean scope?"
+        );
+    }
+
+    #[test]
     fn follows_own_path_and_followed_scopes() {
         let f = FileConfig {
             scope: "nl/amsterdam/oost".into(),

@@ -198,7 +198,7 @@ impl Ingest {
         if let Some(ledger) = self.impact.get() {
             let own = l.listing.certificate.node == self.moderation.own_node();
             if let Err(e) = ledger.listing(l, own) {
-                tracing::warn!("{e}");
+                tracing::warn!("{e}; the impact figures miss this listing (check that the data directory is writable and has free space)");
             }
         }
     }

@@ -158,7 +158,7 @@ impl Mail {
     pub fn note_writer(&self, member: &buurt_protocol::MemberId, now: i64) {
         if let Some(ledger) = self.impact.get() {
             if let Err(e) = ledger.wrote(member, buurt_protocol::calendar::day_of(now)) {
-                tracing::warn!("{e}");
+                tracing::warn!("{e}; the impact figures miss this letter (check that the data directory is writable and has free space)");
             }
         }
     }

@@ -235,21 +235,21 @@ pub fn install(registry: &mut Registry) -> Option<&'static Metrics> {
 /// defined before the first event.
 fn zeroes(m: &Metrics) {
     for source in ["local", "gossip", "sync", "restore"] {
-        m.ingest.get_or_create(&Ingested {
+        let _ = m.ingest.get_or_create(&Ingested {
             source,
             outcome: "stored",
             reason: String::new(),
         });
-        m.ingest_seconds.get_or_create(&BySource { source });
+        let _ = m.ingest_seconds.get_or_create(&BySource { source });
     }
     for source in ["sync", "restore"] {
-        m.ingest_page_seconds.get_or_create(&BySource { source });
+        let _ = m.ingest_page_seconds.get_or_create(&BySource { source });
     }
     for reason in ["over_rate", "no_room", "invalid"] {
-        m.gossip_dropped.get_or_create(&Why { reason });
+        let _ = m.gossip_dropped.get_or_create(&Why { reason });
     }
     for event in ["completed", "failed", "misbehaved"] {
-        m.sync_sessions.get_or_create(&Event { event });
+        let _ = m.sync_sessions.get_or_create(&Event { event });
     }
     for event in [
         "queued",
@@ -259,12 +259,12 @@ fn zeroes(m: &Metrics) {
         "stored_before",
         "refused",
     ] {
-        m.mail.get_or_create(&Event { event });
+        let _ = m.mail.get_or_create(&Event { event });
     }
     use buurt_protocol::{mail::wire, photo, sync};
     for protocol in [sync::PROTOCOL, wire::PROTOCOL, photo::PROTOCOL] {
         for direction in ["in", "out"] {
-            m.wire_bytes.get_or_create(&Wire {
+            let _ = m.wire_bytes.get_or_create(&Wire {
                 protocol: protocol.to_owned(),
                 direction,
             });

@@ -66,7 +66,8 @@ impl Space {
         if was != Some(now) {
             match now {
                 Level::Low => tracing::warn!(
-                    "free disk space is low: {} MB free, {} MB kept in reserve",
+                    "free disk space is low: {} MB free, {} MB kept in reserve; free some space, \
+                     or new listings are refused once under the reserve",
                     free / 1_000_000,
                     self.reserve / 1_000_000
                 ),

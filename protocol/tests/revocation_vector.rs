@@ -12,8 +12,8 @@ const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md
 
 /// The one block opened with ```` ```revocation ````, as (name, value) lines.
 fn revocation_block() -> Vec<(String, String)> {
-    let doc = std::fs::read_to_string(DOC_PATH)
-        .unwrap_or_else(|e| panic!("cannot read {DOC_PATH}: {e}"));
+    let doc =
+        std::fs::read_to_string(DOC_PATH).unwrap_or_else(|e| panic!("cannot read {DOC_PATH}: {e}"));
     let mut blocks = doc.split("\n```revocation\n").skip(1);
     let block = blocks.next().expect("a ```revocation block");
     assert!(blocks.next().is_none(), "expected one revocation vector");
@@ -22,8 +22,7 @@ fn revocation_block() -> Vec<(String, String)> {
         .lines()
         .map(|l| {
             let mut words = l.split_whitespace();
-            let (Some(name), Some(value), None) = (words.next(), words.next(), words.next())
-            else {
+            let (Some(name), Some(value), None) = (words.next(), words.next(), words.next()) else {
                 panic!("revocation vector line `{l}` is not `name value`");
             };
             (name.to_owned(), value.to_owned())

@@ -1,5 +1,7 @@
 //! Setting up and running a node: `init`, `node`, `reindex`, `follow` and
-//! `unfollow`.
+//! `unfollow`. `node/logging.rs` sets up the node's log.
+
+mod logging;
 
 mod notify;
 
@@ -17,7 +19,7 @@ use buurt_node::store::SledStore;
 use serde_json::json;
 
 use super::{client, print_json};
-use crate::Cli;
+use crate::{Cli, NetArgs, NodeArgs};
 
 pub fn init(cli: &Cli, dir: &DataDir, scope: &str, name: Option<&str>) -> Result<()> {
     let scope = scope.trim().to_lowercase();
@@ -54,23 +56,22 @@ pub fn init(cli: &Cli, dir: &DataDir, scope: &str, name: Option<&str>) -> Result
     Ok(())
 }
 
-/// `buurt node`'s network flags.
-pub struct NodeFlags<'a> {
-    pub listen: &'a [String],
-    pub peers: &'a [String],
-    pub hubs: &'a [String],
-    pub serve_hub: bool,
-    pub no_mdns: bool,
+/// What the flags of `buurt node` (and the global `--api`) override in
+/// config.toml.
+pub fn overrides(cli: &Cli, net: &NetArgs) -> Overrides {
+    Overrides {
+        api: cli.api.clone(),
+        listen: net.listen.clone(),
+        peers: net.peer.clone(),
+        hubs: net.hub.clone(),
+        serve_hub: net.serve_hub,
+        no_mdns: net.no_mdns,
+    }
 }
 
-pub fn node(
-    cli: &Cli,
-    dir: DataDir,
-    flags: NodeFlags<'_>,
-    scope: Option<&str>,
-    name: Option<&str>,
-) -> Result<()> {
-    let name = name.map(str::trim);
+pub fn node(cli: &Cli, dir: DataDir, args: &NodeArgs) -> Result<()> {
+    let scope = args.scope.as_deref();
+    let name = args.name.as_deref().map(str::trim);
     if !dir.is_initialised() {
         let chosen = scope.map(|s| s.trim().to_lowercase());
         let r = run::init(&dir, Some(chosen.as_deref().unwrap_or(DEFAULT_SCOPE)), name)?;
@@ -98,16 +99,8 @@ pub fn node(
         }
     }
     let file = FileConfig::load(&dir.config_path())?;
-    let overrides = Overrides {
-        api: cli.api.clone(),
-        listen: flags.listen.to_vec(),
-        peers: flags.peers.to_vec(),
-        hubs: flags.hubs.to_vec(),
-        serve_hub: flags.serve_hub,
-        no_mdns: flags.no_mdns,
-    };
-    let config = Config::build(file, overrides)?;
-    init_logging();
+    let config = Config::build(file, overrides(cli, &args.net))?;
+    logging::init(args.log_format);
     raise_open_files();
     let scope = config.scope.clone();
     let node = Node::open(dir.clone(), config)?;
@@ -150,11 +143,11 @@ pub fn node(
 pub fn reindex(cli: &Cli, dir: DataDir) -> Result<()> {
     if dir.api_addr().is_some() {
         let c = client(cli, &dir)?;
-        let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.set_message("the running node is rebuilding its search index");
-        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        let mut bar =
+            crate::progress::Progress::new("reindex by the running node", "listings", None);
         let r: ReindexAnswer = c.post("/v1/admin/reindex", &json!({}))?;
-        spinner.finish_and_clear();
+        bar.set(r.indexed as u64);
+        bar.finish();
         return report_reindex(cli, r.indexed);
     }
     let file = FileConfig::load(&dir.config_path())?;
@@ -170,16 +163,12 @@ pub fn reindex(cli: &Cli, dir: DataDir) -> Result<()> {
     let index = Arc::new(SearchIndex::open(&dir.index_path())?);
     let moderation = Arc::new(Moderation::open(&dir, config.clone(), &*store, now())?);
     let ingest = Parts::assemble(config, store, index, moderation, None, None, None).ingest;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} listings {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let mut bar = crate::progress::Progress::new("reindex", "listings", None);
     let n = ingest.reindex(&mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
+        bar.set_len(total as u64);
+        bar.set(done as u64);
     })?;
-    bar.finish_and_clear();
+    bar.finish();
     let _ = std::fs::remove_file(dir.index_dirty_path());
     report_reindex(cli, n)
 }
@@ -228,28 +217,6 @@ pub fn follow(cli: &Cli, dir: &DataDir, scope: &str, add: bool) -> Result<()> {
         eprintln!("The running node takes this up when it restarts.");
     }
     Ok(())
-}
-
-/// The log filter when neither `BUURT_LOG` nor `RUST_LOG` is set: our own
-/// messages at info, libp2p's at warn (its info lines speak of peer ids in
-/// another form than ours).
-pub const DEFAULT_LOG: &str = "info,libp2p=warn";
-
-/// Logs to stderr, filtered by `BUURT_LOG`, else `RUST_LOG`, else
-/// [`DEFAULT_LOG`]; colours only on a terminal, so that log files and
-/// journald get plain text.
-fn init_logging() {
-    use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("BUURT_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
 }
 
 /// Raises the soft limit of open files to the hard one: every API

@@ -156,8 +156,11 @@ pub fn status(cli: &Cli, dir: &DataDir) -> Result<()> {
     Ok(())
 }
 
-pub fn sync(cli: &Cli, dir: &DataDir, peer: Option<&str>) -> Result<()> {
+/// Starts catch-up sync sessions; with `wait`, follows them to their end
+/// with a progress bar and says what each scope got.
+pub fn sync(cli: &Cli, dir: &DataDir, peer: Option<&str>, wait: bool) -> Result<()> {
     let c = client(cli, dir)?;
+    let before: StatusView = c.get("/v1/status", &[])?;
     let ask = SyncAsk {
         peer: peer.map(str::to_owned),
     };
@@ -175,14 +178,76 @@ pub fn sync(cli: &Cli, dir: &DataDir, peer: Option<&str>) -> Result<()> {
              shows how far it got)"
         );
     }
-    if cli.json {
-        return print_json(&answer);
+    if !wait {
+        if cli.json {
+            return print_json(&answer);
+        }
+        println!(
+            "Syncing with {} peer(s); `buurt status` shows the result per scope.",
+            answer.sessions
+        );
+        return Ok(());
     }
-    println!(
-        "Syncing with {} peer(s); `buurt status` shows the result per scope.",
-        answer.sessions
-    );
+    let (after, done) = follow_sync(&c)?;
+    // The scopes whose last session is not the one they had before.
+    let changed: Vec<&ScopeSync> = after
+        .sync
+        .iter()
+        .filter(|x| {
+            !before
+                .sync
+                .iter()
+                .any(|b| b.scope == x.scope && b.last_at == x.last_at && b.peer == x.peer)
+        })
+        .collect();
+    if cli.json {
+        return print_json(&json!({
+            "sessions": answer.sessions,
+            "done": done,
+            "sync": changed,
+        }));
+    }
+    if !done {
+        println!(
+            "Still syncing with {} peer(s) after {} s; `buurt status` shows how far it got.",
+            after.syncing,
+            SYNC_WAIT.as_secs()
+        );
+    } else {
+        println!("Synced with {} peer(s).", answer.sessions);
+    }
+    for x in changed {
+        println!("sync      {}", sync_line(x));
+    }
     Ok(())
+}
+
+/// Longest `buurt sync` follows its sessions.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Polls the node's status until no sync session runs (true) or
+/// [`SYNC_WAIT`] has passed (false), showing the listings fetched so far.
+fn follow_sync(c: &crate::client::Client) -> Result<(StatusView, bool)> {
+    let started = std::time::Instant::now();
+    let mut bar = crate::progress::Progress::new("sync", "listings fetched", None);
+    loop {
+        let s: StatusView = c.get("/v1/status", &[])?;
+        let (fetched, needed) = s
+            .sync
+            .iter()
+            .filter(|x| x.in_progress)
+            .fold((0, 0), |(f, n), x| (f + x.fetched, n + x.needed));
+        if needed > 0 {
+            bar.set_len(needed as u64);
+        }
+        bar.set(fetched as u64);
+        if s.syncing == 0 || started.elapsed() >= SYNC_WAIT {
+            bar.finish();
+            let done = s.syncing == 0;
+            return Ok((s, done));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// The last sync of one scope in words: `nl/amsterdam  2026-12-02 09:38 UTC

@@ -96,7 +96,13 @@ pub fn check(cli: &Cli, dir: &DataDir) -> Result<()> {
 
 pub fn repair(cli: &Cli, dir: &DataDir) -> Result<()> {
     stopped(dir, "repair")?;
-    let report = r::repair(dir, &own_members(dir)?)?;
+    let mut bar = crate::progress::Progress::new("repair", "listings", None);
+    let report = r::repair(dir, &own_members(dir)?, &mut |step, done, total| {
+        bar.note(step);
+        bar.set_len(total as u64);
+        bar.set(done as u64);
+    })?;
+    bar.finish();
     if cli.json {
         return print_json(&report);
     }
@@ -128,7 +134,11 @@ pub fn backup(cli: &Cli, dir: &DataDir, to: &Path) -> Result<()> {
         let ask = BackupAsk {
             dir: to.display().to_string(),
         };
+        let mut bar =
+            crate::progress::Progress::new("backup by the running node", "listings", None);
         let m: BackupAnswer = c.post("/v1/admin/backup", &ask)?;
+        bar.set(m.listings as u64);
+        bar.finish();
         m
     } else {
         if !dir.is_initialised() {
@@ -139,11 +149,13 @@ pub fn backup(cli: &Cli, dir: &DataDir, to: &Path) -> Result<()> {
         }
         let store = SledStore::open(&dir.db_path())?;
         let direct = |f: &mut dyn FnMut()| f();
-        let bar = indicatif::ProgressBar::new_spinner();
-        let m = b::write(dir, &store, &direct, &to, &mut |n| {
-            bar.set_message(format!("{n} listings"))
-        })?;
-        bar.finish_and_clear();
+        let mut bar = crate::progress::Progress::new(
+            "backup",
+            "listings",
+            Some(buurt_node::store::Store::len(&store)? as u64),
+        );
+        let m = b::write(dir, &store, &direct, &to, &mut |n| bar.set(n as u64))?;
+        bar.finish();
         store.close_clean()?;
         m
     };
@@ -178,12 +190,13 @@ pub fn restore(cli: &Cli, dir: &DataDir, from: &Path) -> Result<()> {
         None,
         None,
     ));
-    let bar = indicatif::ProgressBar::new(manifest.listings as u64);
+    let mut bar =
+        crate::progress::Progress::new("restore", "listings", Some(manifest.listings as u64));
     let mut restored =
         b::restore_listings(from, &ingest, manifest.listings, now(), &mut |done, _| {
-            bar.set_position(done as u64)
+            bar.set(done as u64)
         })?;
-    bar.finish_and_clear();
+    bar.finish();
     restored.files = files;
     ingest.close()?;
     if cli.json {

@@ -244,6 +244,9 @@ pub struct StatusView {
     pub scopes: Vec<ScopeCount>,
     /// The last catch-up sync per scope.
     pub sync: Vec<ScopeSync>,
+    /// Peers with a catch-up sync session running now.
+    #[serde(default)]
+    pub syncing: usize,
     /// Members and nodes blocked by the operator.
     pub blocks: usize,
     /// Federation policy: `open` or `allowlist`.

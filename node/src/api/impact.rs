@@ -16,7 +16,9 @@ use crate::impact::deals::ReportError;
 use crate::impact::report::{report, By};
 use crate::impact::{AgreementReport, People, Report, Rules};
 
-#[derive(Debug, Default, Deserialize)]
+/// Query string of `GET /v1/admin/impact`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct ImpactParams {
     /// `YYYY-MM`: the first month counted [default: eleven months before
@@ -55,6 +57,24 @@ fn month_of(day: u32) -> (u32, u32) {
     (first, first + u32::from(calendar::days_in_month(y, m)) - 1)
 }
 
+/// The published impact figures.
+///
+/// Counted in whole months (twelve up to this month by default), under the
+/// publication rules written into the answer: a cell that fewer than
+/// `min_residents` distinct residents stand behind is hidden.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/impact",
+    tag = "admin",
+    security(("operator_token" = [])),
+    params(ImpactParams),
+    responses(
+        (status = 200, description = "The figures, with the rules they were published under", body = Report),
+        (status = 400, description = "400: `bad_query`, `bad_date` (not a month, or `since` after `until`), `bad_by`, `bad_scope`"),
+        (status = 401, description = super::admin::OPERATOR_ONLY),
+        (status = 500, description = "500: `internal`"),
+    )
+)]
 pub async fn impact(
     State(st): State<Arc<ApiState>>,
     params: Result<Query<ImpactParams>, QueryRejection>,
@@ -134,7 +154,7 @@ pub async fn impact(
 /// A member's call about the impact figures: their agreements, or their
 /// consent. Carried like a watch call: the JSON text of the call, named by
 /// the SHA-256 in the member's signed mailbox request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum ImpactCall {
     /// The member's own agreements, as far as each got.
@@ -144,14 +164,17 @@ pub enum ImpactCall {
 }
 
 /// Body of `POST /v1/impact`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImpactBody {
+    /// The member's signed mailbox request (op `call`, naming the SHA-256
+    /// of `call`), hex.
     pub request: String,
+    /// The JSON text of an [`ImpactCall`].
     pub call: String,
 }
 
 /// What the node did with a member's call.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImpactAnswer {
     /// Agreements taken (none while the member is opted out).
     pub taken: usize,
@@ -162,6 +185,28 @@ pub fn routes() -> axum::Router<Arc<ApiState>> {
     axum::Router::new().route("/v1/impact", axum::routing::post(member_call))
 }
 
+/// A member reports their agreements, or opts out of (or back into) the
+/// figures.
+///
+/// `call` is the JSON text of an `ImpactCall` (`{"action": "agreements",
+/// "agreements": [...]}` or `{"action": "opt_out", "out": true}`);
+/// `request` is the member's signed mailbox request naming its SHA-256.
+/// An agreement the node cannot place is skipped, not refused.
+#[utoipa::path(
+    post,
+    path = "/v1/impact",
+    tag = "impact",
+    request_body = ImpactBody,
+    responses(
+        (status = 200, description = "Taken; how many agreements, and whether the member is opted out", body = ImpactAnswer),
+        (status = 400, description = "400: `bad_json`, `bad_hex`, `bad_op` (the request does not name this call), `not_a_member`, `no_impact`, `bad_call`, `too_many` (over 1,000 agreements)"),
+        (status = 403, description = "403: `not_a_member`, `bad_request_signature` (does not verify, stale or replayed)"),
+        (status = 413, description = "413: `too_large`"),
+        (status = 500, description = "500: `internal`"),
+        (status = 503, description = "503: `no_mail`"),
+        (status = 507, description = "507: `storage_full`"),
+    )
+)]
 async fn member_call(
     State(st): State<Arc<ApiState>>,
     body: Result<Json<ImpactBody>, JsonRejection>,

@@ -84,7 +84,7 @@ async fn refresh(st: &Arc<ApiState>) {
         m.listings_by_scope.clear();
         // Scopes this node follows show, empty or not.
         for scope in std::iter::once(&st.config.scope).chain(&st.config.follow) {
-            m.listings_by_scope.get_or_create(&crate::metrics::Scope {
+            let _ = m.listings_by_scope.get_or_create(&crate::metrics::Scope {
                 scope: scope.to_string(),
             });
         }

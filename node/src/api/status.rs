@@ -93,6 +93,7 @@ async fn status(State(st): State<Arc<ApiState>>) -> ApiResult<Json<StatusView>> 
         listings,
         scopes,
         sync: st.net.as_ref().map(|n| n.sync_status()).unwrap_or_default(),
+        syncing: st.net.as_ref().map_or(0, |n| n.syncing()),
         blocks: m.blocks().len(),
         policy: m.policy().as_str().to_owned(),
         trusted: m.trusted().len(),

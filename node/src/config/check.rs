@@ -28,7 +28,10 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = self.line.map(|l| format!(" at line {l}")).unwrap_or_default();
+        let at = self
+            .line
+            .map(|l| format!(" at line {l}"))
+            .unwrap_or_default();
         match (&self.key, &self.suggestion) {
             (Some(k), Some(s)) => write!(f, "{} {k}{at}; did you mean {s}?", self.message),
             (Some(k), None) if self.message == UNKNOWN => write!(f, "{UNKNOWN} {k}{at}"),
@@ -156,7 +159,9 @@ fn nearest(key: &str, known: &[String]) -> Option<String> {
         .iter()
         .map(|k| (distance(key, k), k))
         .min_by_key(|(d, _)| *d)?;
-    if best.0 <= 1.max(key.chars().count() / 3) {
+    let len = key.chars().count();
+    let near = if len <= 3 { 1 } else { 2.max(len / 3) };
+    if best.0 <= near {
         return Some(best.1.clone());
     }
     let last = |k: &str| k.rsplit('.').next().unwrap_or(k).to_owned();
@@ -198,7 +203,11 @@ fn distance(a: &str, b: &str) -> usize {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// Where each key of a file is, from the parser's spans.
@@ -211,9 +220,7 @@ impl<'t> Lines<'t> {
     fn new(text: &'t str) -> Lines<'t> {
         Lines {
             text,
-            table: toml::de::DeTable::parse(text)
-                .ok()
-                .map(|t| t.into_inner()),
+            table: toml::de::DeTable::parse(text).ok().map(|t| t.into_inner()),
         }
     }
 

@@ -67,7 +67,10 @@ pub fn explain(path: &Path, o: &Overrides) -> Result<Vec<Setting>, ConfigError> 
         "hubs" => !file.hubs.is_empty(),
         _ => false,
     };
-    let listed: Vec<&str> = ["peers", "hubs"].into_iter().filter(|k| listed(k)).collect();
+    let listed: Vec<&str> = ["peers", "hubs"]
+        .into_iter()
+        .filter(|k| listed(k))
+        .collect();
     let (merged, flagged) = o.apply(file);
     let config = Config::build(merged.clone(), Overrides::default())?;
     let shown = FileConfig {

@@ -237,7 +237,7 @@ impl Mail {
         match self.store.get(&env.listing) {
             Ok(Some(l)) if l.listing.author == env.to_member => {
                 if let Err(e) = ledger.reaction(&env.listing, env.hour) {
-                    tracing::warn!("{e}");
+                    tracing::warn!("{e}; the impact figures miss this reaction (check that the data directory is writable and has free space)");
                 }
             }
             _ => {}

@@ -238,7 +238,10 @@ impl Mail {
             return;
         };
         if let Err(err) = self.save_entry(&id, &e).and_then(|_| self.flush()) {
-            tracing::warn!("outbox: {err}");
+            tracing::warn!(
+                "saving the outbox failed: {err}; check that the data directory is writable and \
+                 has free space"
+            );
         }
         self.settled.notify_waiters();
     }

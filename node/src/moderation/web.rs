@@ -176,7 +176,10 @@ impl Web {
         self.recompute();
         let after: HashSet<NodeId> = self.reach.keys().copied().collect();
         if let Err(e) = self.save() {
-            tracing::warn!("saving vouches: {e}");
+            tracing::warn!(
+                "saving vouches failed: {e}; check that the data directory is writable and has \
+                 free space (all vouches are saved again with the next one)"
+            );
         }
         Ok(WebNews::New {
             grew: after.difference(&before).next().is_some(),

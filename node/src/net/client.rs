@@ -141,6 +141,11 @@ impl NetClient {
         self.sync.state.snapshot()
     }
 
+    /// Peers with a sync session running.
+    pub fn syncing(&self) -> usize {
+        self.sync.state.running()
+    }
+
     /// Starts sync sessions now; returns how many.
     pub async fn sync_now(&self, peer: Option<String>) -> usize {
         self.ask(|reply| Command::SyncNow { peer, reply })

@@ -356,7 +356,9 @@ impl Reach {
                 error,
             } => {
                 tracing::warn!(
-                    "hub {} refused the registration in {namespace} ({error:?})",
+                    "hub {} refused the registration in {namespace} ({error:?}); nodes of \
+                     this scope may not find this node there: check that the hub runs with \
+                     `hub = true`",
                     display_peer(&rendezvous_node)
                 );
                 for h in self.hubs.iter_mut().filter(|h| h.peer == rendezvous_node) {
@@ -387,7 +389,12 @@ impl Reach {
                 match core.swarm.listen_on(circuit) {
                     Ok(id) => h.listener = Some(id),
                     Err(e) => {
-                        tracing::warn!("cannot reserve at hub {}: {e}", display_peer(&h.peer));
+                        tracing::warn!(
+                            "cannot reserve at hub {}: {e}; asking again in {} s (check its \
+                             address in `hubs` and that it runs with `hub = true`)",
+                            display_peer(&h.peer),
+                            RESERVE_RETRY.as_secs()
+                        );
                         h.next_reserve = now + RESERVE_RETRY;
                     }
                 }

@@ -80,7 +80,9 @@ pub fn check(dir: &DataDir) -> Result<Report, RecoverError> {
                 Ok(())
             })?;
         }
-        Err(e) => tracing::warn!("the search index cannot be read: {e}"),
+        Err(e) => tracing::warn!(
+            "the search index cannot be read: {e}; `buurt reindex` rebuilds it from the store"
+        ),
     }
     if let Some(m) = super::repair::read(dir)? {
         r.repair_missing = Some(super::repair::still_missing(&store, &m)?.len());

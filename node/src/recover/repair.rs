@@ -74,11 +74,24 @@ pub fn still_missing(store: &dyn Store, m: &Missing) -> Result<Vec<Lost>, Recove
 
 /// Repairs the database of a stopped node: removes what does not decode,
 /// notes what the index knew and the database lost, rebuilds the index and
-/// a watermark for what is kept. `own` are this node's members.
-pub fn repair(dir: &DataDir, own: &BTreeSet<MemberId>) -> Result<Report, RecoverError> {
+/// a watermark for what is kept. `own` are this node's members; `progress`
+/// hears the step under way, and how far it got out of how many.
+pub fn repair(
+    dir: &DataDir,
+    own: &BTreeSet<MemberId>,
+    progress: &mut dyn FnMut(&'static str, usize, usize),
+) -> Result<Report, RecoverError> {
     let (store, verdict) = SledStore::open_with(&dir.db_path(), OnLoss::Open)?;
     let mut removed = 0;
-    for (id, why) in store.undecodable()? {
+    let total = store.len()?;
+    let mut seen = 0;
+    let undecodable = store.undecodable_with(&mut || {
+        seen += 1;
+        if seen % 1_000 == 0 || seen == total {
+            progress("decoding every listing", seen, total);
+        }
+    })?;
+    for (id, why) in undecodable {
         tracing::warn!("removing listing {id}: it does not decode ({why})");
         if store.remove_undecodable(&id)? {
             removed += 1;
@@ -89,7 +102,12 @@ pub fn repair(dir: &DataDir, own: &BTreeSet<MemberId>) -> Result<Report, Recover
     let mut lost = BTreeSet::new();
     match SearchIndex::open(&dir.index_path()) {
         Ok(index) => {
-            for (id, author) in index.entries()? {
+            let entries = index.entries()?;
+            let known = entries.len();
+            for (n, (id, author)) in entries.into_iter().enumerate() {
+                if n % 1_000 == 0 {
+                    progress("comparing with the search index", n, known);
+                }
                 if store.get(&id)?.is_none() {
                     lost.insert(Lost { id, author });
                 }

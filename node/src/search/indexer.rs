@@ -94,7 +94,8 @@ impl Indexer {
         if let Some(tx) = &self.tx {
             if tx.send(op).is_err() {
                 tracing::warn!(
-                    "the indexer thread has stopped; the index is rebuilt at next start"
+                    "the indexer thread has stopped: new listings are not searchable until the \
+                     node is restarted, which rebuilds the index"
                 );
             }
         }
@@ -211,7 +212,10 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed:
             };
             match applied {
                 Ok(()) => pending += 1,
-                Err(e) => tracing::warn!("search index update failed: {e}"),
+                Err(e) => tracing::warn!(
+                    "search index update failed: {e}; if search misses listings, `buurt reindex` \
+                     rebuilds the index from the store"
+                ),
             }
         }
         if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= spacing) {
@@ -235,7 +239,10 @@ fn commit(
 ) -> Duration {
     let started = Instant::now();
     if let Err(e) = commit_marked(index, journal) {
-        tracing::warn!("search index commit failed: {e}");
+        tracing::warn!(
+            "search index commit failed: {e}; if search misses listings, `buurt reindex` \
+             rebuilds the index from the store"
+        );
     }
     *pending = 0;
     *last = Instant::now();

@@ -25,7 +25,10 @@ pub fn answer(ctx: &Context, request: Request, now: i64) -> (Response, bool) {
             let storage = match ctx.items(&scope, now) {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::warn!("sync: cannot list scope {scope}: {e}");
+                    tracing::warn!(
+                        "sync: cannot list scope {scope}: {e}; the database may be damaged: stop \
+                         the node and run `buurt check`"
+                    );
                     return (refuse("internal error"), false);
                 }
             };
@@ -57,7 +60,10 @@ pub fn answer(ctx: &Context, request: Request, now: i64) -> (Response, bool) {
         {
             Ok((statements, next)) => (Response::Thanks { statements, next }, false),
             Err(e) => {
-                tracing::warn!("sync: cannot list thanks: {e}");
+                tracing::warn!(
+                    "sync: cannot list thanks: {e}; the thanks database may be damaged: check \
+                     that the data directory is readable"
+                );
                 (refuse("internal error"), false)
             }
         },

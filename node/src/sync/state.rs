@@ -54,6 +54,11 @@ impl SyncState {
             .remove(peer);
     }
 
+    /// How many sessions are running.
+    pub fn running(&self) -> usize {
+        self.busy.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     pub fn record(&self, s: ScopeSync) {
         self.scopes
             .lock()

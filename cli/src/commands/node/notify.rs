@@ -23,16 +23,12 @@ pub fn ready(status: &str) {
     send(&format!("READY=1\nSTATUS={status}"));
 }
 
-/// Resolves with `signal`, after telling the service manager that the node
-/// is stopping (the index commit and database flush that follow may take a
-/// moment, and systemd then shows "deactivating" rather than a hang).
-pub fn stopping_after(
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        signal.await;
-        send("STOPPING=1\nSTATUS=stopping: committing the index, flushing the database");
-    }
+/// Resolves when `signal` does, after telling the service manager that the
+/// node is stopping (the index commit and database flush that follow may
+/// take a moment, and systemd then shows "deactivating", not a hang).
+pub async fn stopping_after(signal: impl Future<Output = ()> + Send + 'static) {
+    signal.await;
+    send("STOPPING=1\nSTATUS=stopping: committing the index, flushing the database");
 }
 
 /// Sends `state` to `$NOTIFY_SOCKET`, if it is set.

@@ -14,8 +14,17 @@ use buurt_protocol::SignedListing;
 impl SledStore {
     /// Every record that does not decode, with why (`buurt check`).
     pub fn undecodable(&self) -> Result<Vec<(ListingId, String)>, StoreError> {
+        self.undecodable_with(&mut || {})
+    }
+
+    /// [`Self::undecodable`], calling `seen` after each record.
+    pub fn undecodable_with(
+        &self,
+        seen: &mut dyn FnMut(),
+    ) -> Result<Vec<(ListingId, String)>, StoreError> {
         let mut bad = Vec::new();
         self.for_each_record(&mut |id, bytes| {
+            seen();
             match SignedListing::decode(bytes) {
                 Ok(l) if l.listing_id() == id => {}
                 Ok(_) => bad.push((id, "stored under another id".into())),
