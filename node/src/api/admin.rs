@@ -32,7 +32,8 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// `Authorization: Bearer <operator.token>`.
 pub const OPERATOR_TOKEN: &str = "operator_token";
 
-/// The 401 every admin route gives without the token.
+/// The 401 every admin route gives without the token (`super::impact`,
+/// which this module uses, writes it out rather than name this module).
 pub const OPERATOR_ONLY: &str = "401: `operator_only` (no operator token, or another one)";
 
 /// The admin routes, with the operator check as a route layer (so an

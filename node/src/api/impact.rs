@@ -71,7 +71,7 @@ fn month_of(day: u32) -> (u32, u32) {
     responses(
         (status = 200, description = "The figures, with the rules they were published under", body = Report),
         (status = 400, description = "400: `bad_query`, `bad_date` (not a month, or `since` after `until`), `bad_by`, `bad_scope`"),
-        (status = 401, description = super::admin::OPERATOR_ONLY),
+        (status = 401, description = "401: `operator_only` (no operator token, or another one)"),
         (status = 500, description = "500: `internal`"),
     )
 )]
