@@ -33,8 +33,10 @@ pub struct AgreementReport {
     pub other: MemberId,
     pub reached: Reached,
     /// The day it was accepted.
+    #[schema(value_type = u32)]
     pub accepted: Day,
     #[serde(default)]
+    #[schema(value_type = Option<u32>)]
     pub completed: Option<Day>,
     /// Minutes of help, when completed.
     #[serde(default)]
