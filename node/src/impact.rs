@@ -107,7 +107,7 @@ fn group_of(topic: &str) -> u8 {
 /// The anonymous facts of a neighbourhood.
 pub struct Ledger {
     path: String,
-    db: sled::Db,
+    db: crate::durable::SyncedDb,
     listings: sled::Tree,
     reactions: sled::Tree,
     deals: sled::Tree,
@@ -123,7 +123,10 @@ impl Ledger {
     /// Opens (or creates) the ledger at `path`; `secret` keys the authors'
     /// pseudonyms (the node derives it from its own key).
     pub fn open(path: &Path, secret: &[u8]) -> Result<Ledger, LedgerError> {
-        let db = sled::Config::new().path(path).open();
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .and_then(|db| crate::durable::SyncedDb::at(db, path));
         Ledger::with(path.display().to_string(), db, secret)
     }
 
@@ -131,14 +134,17 @@ impl Ledger {
     pub fn in_memory(secret: &[u8]) -> Result<Ledger, LedgerError> {
         Ledger::with(
             "(memory)".into(),
-            sled::Config::new().temporary(true).open(),
+            sled::Config::new()
+                .temporary(true)
+                .open()
+                .map(crate::durable::SyncedDb::in_memory),
             secret,
         )
     }
 
     fn with(
         path: String,
-        db: sled::Result<sled::Db>,
+        db: sled::Result<crate::durable::SyncedDb>,
         secret: &[u8],
     ) -> Result<Ledger, LedgerError> {
         let err = |e: sled::Error| LedgerError {

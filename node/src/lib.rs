@@ -12,6 +12,7 @@ pub mod board;
 pub mod clock;
 pub mod config;
 pub mod datadir;
+pub mod durable;
 pub mod ids;
 pub mod impact;
 pub mod ingest;

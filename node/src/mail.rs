@@ -48,7 +48,7 @@ pub enum MailDbError {
 
 /// The node's mail: mailboxes, outbox and reply keys.
 pub struct Mail {
-    pub(crate) db: sled::Db,
+    pub(crate) db: crate::durable::SyncedDb,
     pub(crate) boxes: sled::Tree,
     pub(crate) ids: sled::Tree,
     pub(crate) sizes: sled::Tree,
@@ -78,7 +78,7 @@ pub struct Mail {
 
 impl Mail {
     fn with_db(
-        db: sled::Db,
+        db: crate::durable::SyncedDb,
         node_key: SigningKey,
         moderation: Arc<Moderation>,
         store: Arc<dyn Store>,
@@ -125,7 +125,7 @@ impl Mail {
                 .open()
         });
         let db = match opened {
-            Ok(db) => db?,
+            Ok(db) => crate::durable::SyncedDb::at(db?, path)?,
             Err(_) => return Err(MailDbError::Corrupt("the database, while opening")),
         };
         Mail::with_db(db, node_key, moderation, store, limits)
@@ -138,7 +138,7 @@ impl Mail {
         store: Arc<dyn Store>,
         limits: MailLimits,
     ) -> Result<Mail, MailDbError> {
-        let db = sled::Config::new().temporary(true).open()?;
+        let db = crate::durable::SyncedDb::in_memory(sled::Config::new().temporary(true).open()?);
         Mail::with_db(db, node_key, moderation, store, limits)
     }
 

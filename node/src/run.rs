@@ -141,7 +141,7 @@ impl Node {
                         "author rates read back: {n} revisions of the last two days in {} ms",
                         t.elapsed().as_millis()
                     ),
-                    Err(e) => tracing::warn!("reading back the author rates failed: {e}"),
+                    Err(e) => tracing::warn!("reading back the author rates failed: {e}; authors' rate limits start from zero until the next save; run `buurt check` if this repeats"),
                 }
             });
         }
@@ -391,19 +391,19 @@ fn spawn_background(
             });
             match swept.await {
                 Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired listings"),
-                Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}"),
+                Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}; it is tried again at the next sweep; run `buurt check` if this repeats"),
                 _ => {}
             }
             let i = ingest.clone();
             match tokio::task::spawn_blocking(move || i.release_thanks(clock::now())).await {
                 Ok(Ok(n)) if n > 0 => tracing::info!("revealed {n} thanks held for 7 days"),
-                Ok(Err(e)) => tracing::warn!("revealing held thanks failed: {e}"),
+                Ok(Err(e)) => tracing::warn!("revealing held thanks failed: {e}; it is tried again at the next sweep; run `buurt check` if this repeats"),
                 _ => {}
             }
             let m = mail.clone();
             match tokio::task::spawn_blocking(move || m.sweep(clock::now())).await {
                 Ok(Ok(n)) if n > 0 => tracing::info!("removed {n} expired letters"),
-                Ok(Err(e)) => tracing::warn!("mail sweep failed: {e}"),
+                Ok(Err(e)) => tracing::warn!("mail sweep failed: {e}; it is tried again at the next sweep; run `buurt check` if this repeats"),
                 _ => {}
             }
         }

@@ -110,7 +110,7 @@ pub struct Standing {
 
 pub struct Book {
     path: String,
-    db: sled::Db,
+    db: crate::durable::SyncedDb,
     thanks: sled::Tree,
     pledges: sled::Tree,
     held: sled::Tree,
@@ -131,6 +131,7 @@ impl Book {
         let db = sled::Config::new()
             .path(path)
             .open()
+            .and_then(|db| crate::durable::SyncedDb::at(db, path))
             .map_err(|e| BookError {
                 path: path.display().to_string(),
                 detail: e.to_string(),
@@ -150,6 +151,7 @@ impl Book {
         let db = sled::Config::new()
             .temporary(true)
             .open()
+            .map(crate::durable::SyncedDb::in_memory)
             .map_err(|e| BookError {
                 path: "(memory)".into(),
                 detail: e.to_string(),
@@ -159,7 +161,7 @@ impl Book {
 
     fn with_db(
         path: String,
-        db: sled::Db,
+        db: crate::durable::SyncedDb,
         moderation: Arc<Moderation>,
         own: NodeId,
     ) -> Result<Book, BookError> {

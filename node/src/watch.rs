@@ -95,7 +95,7 @@ struct Index {
 }
 
 pub struct Watches {
-    db: sled::Db,
+    db: crate::durable::SyncedDb,
     watches: sled::Tree,
     notes: sled::Tree,
     index: RwLock<Index>,
@@ -120,14 +120,17 @@ pub fn stems(text: &str) -> Vec<(String, String)> {
 
 impl Watches {
     pub fn open(path: &Path) -> Result<Watches, WatchError> {
-        Watches::with_db(sled::Config::new().path(path).open()?)
+        let db = sled::Config::new().path(path).open()?;
+        Watches::with_db(crate::durable::SyncedDb::at(db, path)?)
     }
 
     pub fn in_memory() -> Result<Watches, WatchError> {
-        Watches::with_db(sled::Config::new().temporary(true).open()?)
+        Watches::with_db(crate::durable::SyncedDb::in_memory(
+            sled::Config::new().temporary(true).open()?,
+        ))
     }
 
-    fn with_db(db: sled::Db) -> Result<Watches, WatchError> {
+    fn with_db(db: crate::durable::SyncedDb) -> Result<Watches, WatchError> {
         let w = Watches {
             watches: db.open_tree("watches")?,
             notes: db.open_tree("notes")?,

@@ -53,7 +53,7 @@ pub async fn serve(
                 // Out of file descriptors or a reset before accept: keep
                 // serving the connections already open.
                 Err(e) => {
-                    tracing::warn!("API accept failed: {e}");
+                    tracing::warn!("API accept failed: {e}; retrying; if it says too many open files, raise LimitNOFILE (the unit) or `ulimit -n`, or lower api_max_connections");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

@@ -196,7 +196,7 @@ pub fn publish(core: &mut Core, a: Announcement) {
         Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
             tracing::debug!("no peer follows the topic of {what} yet; sync will deliver")
         }
-        Err(e) => tracing::warn!("publish of {what} failed: {e}"),
+        Err(e) => tracing::warn!("publish of {what} failed: {e}; it is stored, and peers get it by catch-up sync (check `buurt peers` and that a peer follows its scope)"),
     }
 }
 
@@ -209,7 +209,7 @@ fn listing_verdict(r: Result<Outcome, IngestError>) -> MessageAcceptance {
         // Said once by the space watcher; sync brings what was missed.
         Err(IngestError::StorageFull { .. } | IngestError::Closed) => MessageAcceptance::Ignore,
         Err(e) => {
-            tracing::warn!("ingest failed on a gossip message: {e}");
+            tracing::warn!("ingest failed on a gossip message: {e}; the message is dropped and peers offer it again by sync; if this repeats, run `buurt check`");
             MessageAcceptance::Ignore
         }
     }
@@ -248,7 +248,7 @@ fn vouch_verdict(r: Result<Vouched, IngestError>) -> MessageAcceptance {
         Ok(Vouched::Known) => MessageAcceptance::Ignore,
         Ok(Vouched::Invalid) => MessageAcceptance::Reject,
         Err(e) => {
-            tracing::warn!("taking in a vouch failed: {e}");
+            tracing::warn!("taking in a vouch failed: {e}; peers offer it again by sync; if this repeats, run `buurt check`");
             MessageAcceptance::Ignore
         }
     }
@@ -275,7 +275,7 @@ pub fn publish_reply_key(core: &mut Core, bytes: Vec<u8>) {
         Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
             tracing::debug!("no peer follows the reply-key topic yet")
         }
-        Err(e) => tracing::warn!("publish of a reply key failed: {e}"),
+        Err(e) => tracing::warn!("publish of a reply key failed: {e}; it is kept here and published again the next time the member fetches mail (check `buurt peers`)"),
     }
 }
 
@@ -288,7 +288,7 @@ fn revocation_verdict(r: Result<Revoked, IngestError>) -> MessageAcceptance {
         Ok(Revoked::Known) => MessageAcceptance::Ignore,
         Ok(Revoked::Invalid) => MessageAcceptance::Reject,
         Err(e) => {
-            tracing::warn!("taking in a revocation failed: {e}");
+            tracing::warn!("taking in a revocation failed: {e}; peers offer it again by sync; if this repeats, run `buurt check`");
             MessageAcceptance::Ignore
         }
     }

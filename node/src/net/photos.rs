@@ -163,7 +163,7 @@ impl Darkroom {
                             core.count_invalid(peer);
                         }
                         Err(e) => {
-                            tracing::warn!("photo {}: {e}", hex::encode(&sha[..6]));
+                            tracing::warn!("photo {}: {e}; the listing shows without it until a peer sends it again (`buurt status` shows the photo store)", hex::encode(&sha[..6]));
                             self.wanted.remove(&sha);
                         }
                     }

@@ -157,7 +157,7 @@ impl Requests {
                 .await
                 .is_err()
             {
-                tracing::warn!("sync session with {name} timed out");
+                tracing::warn!("sync session with {name} timed out after {} s; the next one starts at the next round or at `buurt sync`; if this repeats, the peer may be overloaded or its link slow (`buurt peers`)", sync::SESSION_LIMIT.as_secs());
             }
             ctx.state.end(&peer);
         });

@@ -34,7 +34,7 @@ impl Core {
 
     /// Bans a peer that broke the sync protocol and disconnects it.
     pub fn strike_out(&mut self, peer: PeerId, why: &str) {
-        tracing::warn!("sync with {}: {why}", display_peer(&peer));
+        tracing::warn!("sync with {}: {why}; disconnected and scored (`buurt peers`); `buurt block` the node if it goes on", display_peer(&peer));
         self.peers.strike_out(peer, Instant::now());
         let _ = self.swarm.disconnect_peer_id(peer);
     }

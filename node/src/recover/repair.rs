@@ -113,7 +113,7 @@ pub fn repair(
                 }
             }
         }
-        Err(e) => tracing::warn!("the search index tells nothing of what was lost: {e}"),
+        Err(e) => tracing::warn!("the search index tells nothing of what was lost: {e}; it is rebuilt at the next start, and listings lost without a trace come back only by sync or from a backup (`buurt restore`)"),
     }
     let mut missing = read(dir)?.unwrap_or_default();
     missing.at = crate::clock::rfc3339(crate::clock::now());

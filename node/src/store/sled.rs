@@ -42,7 +42,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
 
 use ::sled::Db;
 use buurt_protocol::revision::supersedes;
@@ -51,6 +50,7 @@ use buurt_protocol::{ContentId, ListingId, MemberId, Scope, SignedListing};
 use super::{History, PutOutcome, Store, StoreError};
 
 mod counts;
+mod flushes;
 mod format;
 mod journal;
 mod keys;
@@ -87,9 +87,9 @@ pub struct SledStore {
     counted: AtomicU64,
     /// Whether the open took the saved counts (else it read every record).
     saved_counts_used: std::sync::atomic::AtomicBool,
-    /// Flushes so far (the watermark's sequence), and when the watermark
-    /// file was last written.
-    flushes: Mutex<(u64, Option<Instant>)>,
+    /// Flushes: the watermark's sequence, when its file was last written,
+    /// sled's log file to sync, and the group commit of waiting writers.
+    flushes: flushes::Flushes,
     /// The watermark file beside the database.
     watermark: PathBuf,
 }

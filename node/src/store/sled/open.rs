@@ -159,7 +159,7 @@ impl SledStore {
             journal: AtomicU64::new(0),
             counted: AtomicU64::new(0),
             saved_counts_used: std::sync::atomic::AtomicBool::new(false),
-            flushes: Mutex::new((0, None)),
+            flushes: super::flushes::Flushes::new(path),
             watermark: watermark::path_for(path),
         };
         // Opening to repair or check reads every record; a start uses the

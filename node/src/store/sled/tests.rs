@@ -442,3 +442,26 @@ fn a_start_takes_the_saved_counts_and_the_journal_after_them() {
     assert!(!s.opened_from_saved_counts());
     assert_eq!(s.count.load(Ordering::Acquire), 20);
 }
+
+/// Every flush a writer asks for alone syncs sled's log file (sled's own
+/// flush does not: it calls `sync_file_range`).
+#[test]
+fn a_flush_syncs_the_log_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ident = buurt_protocol::sample::Identity::fixed();
+    let store = open(&dir);
+    let before = store.log_syncs();
+    for i in 0..3u8 {
+        let l = ident
+            .offer([i; 16], "Ladder", buurt_protocol::sample::T0)
+            .sign(&ident.member)
+            .expect("signs");
+        store.put(&l).expect("puts");
+        store.flush().expect("flushes");
+    }
+    assert_eq!(
+        store.log_syncs(),
+        before + 3,
+        "one sync per flush asked for"
+    );
+}
