@@ -171,3 +171,54 @@ fn bad_requests_get_json_errors() {
     let r = node.ok(&["reindex"]);
     assert!(r.stdout.contains("1 listings"), "{}", r.stdout);
 }
+
+/// A listing may be posted as its signed bytes (`application/octet-stream`)
+/// as well as hex in JSON; both are the same pipeline, and raw bytes that
+/// are no listing are refused like a bad hex one.
+#[test]
+fn a_listing_posts_as_raw_bytes_or_hex_in_json() {
+    let node = TestNode::start(BIN.as_ref(), "nl/utrecht/lombok");
+    let (key, cert) = buurt_tests::operator(node.path());
+    let now = buurt_node::clock::now();
+    let post_bytes = |body: &[u8]| {
+        let mut r = agent()
+            .post(node.url("/v1/listings"))
+            .header("Content-Type", "application/octet-stream")
+            .send(body)
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    let raw = buurt_tests::offer_by(&key, &cert, "Ladder, als bytes", now, now + 86_400);
+    let (status, v) = post_bytes(raw.bytes());
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["outcome"], "stored");
+    assert_eq!(v["id"], raw.listing_id().to_string());
+    // The same bytes again are the same revision, whichever form.
+    let again = json!({ "signed": hex::encode(raw.bytes()) }).to_string();
+    let (status, v) = post_raw(&node, "/v1/listings", &again);
+    assert_eq!(
+        (status, v["outcome"].as_str()),
+        (200, Some("duplicate")),
+        "{v}"
+    );
+    let hexed = buurt_tests::offer_by(&key, &cert, "Ladder, als hex", now, now + 86_400);
+    let body = json!({ "signed": hex::encode(hexed.bytes()) }).to_string();
+    let (status, v) = post_raw(&node, "/v1/listings", &body);
+    assert_eq!(status, 201, "{v}");
+    // Bytes that are no listing: refused as malformed, nothing stored.
+    let (status, v) = post_bytes(b"not a listing");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (422, Some("malformed")),
+        "{v}"
+    );
+    let status = node.ok(&["--json", "status"]).json();
+    assert_eq!(status["listings"], 2, "{status}");
+    // Both are found.
+    for (word, l) in [("bytes", &raw), ("hex", &hexed)] {
+        assert!(node.finds(&[word], &l.listing_id().to_string(), true, 10));
+    }
+}

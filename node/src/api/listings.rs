@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use buurt_protocol::{ListingId, MemberId, Rejection, SignedListing};
@@ -36,6 +36,45 @@ pub const REJECTED: &str = "422: the listing is refused; `reason` is one of the 
      node's policy (`not_followed`, `blocked`, `untrusted_node`, `unvouched_node`, `revoked`, \
      `rate_limited`, `node_rate_limited`, `private`, `not_a_broker`)";
 
+/// A listing's signed bytes as posted: as they are, with `Content-Type:
+/// application/octet-stream`, or hex in JSON (`{"signed": "…"}`).
+pub struct Posted(pub Vec<u8>);
+
+impl<S: Send + Sync> FromRequest<S> for Posted {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Posted, ApiError> {
+        let raw = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/octet-stream")
+            });
+        if raw {
+            let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::too_large()
+                } else {
+                    ApiError::bad("bad_body", e.body_text())
+                }
+            })?;
+            return Ok(Posted(bytes.to_vec()));
+        }
+        let Json(body) = Json::<PostBody>::from_request(req, state)
+            .await
+            .map_err(ApiError::bad_json)?;
+        hex::decode(body.signed.trim()).map(Posted).map_err(|_| {
+            ApiError::bad(
+                "bad_hex",
+                "`signed` must be the listing's bytes in hexadecimal",
+            )
+        })
+    }
+}
+
 /// Post a listing the resident signed.
 ///
 /// Takes a listing the resident signed: through ingest (which flushes it to
@@ -44,11 +83,17 @@ pub const REJECTED: &str = "422: the listing is refused; `reason` is one of the 
     post,
     path = "/v1/listings",
     tag = "listings",
-    request_body = PostBody,
+    request_body(
+        description = "The signed listing: hex in JSON, or its bytes as they are with `Content-Type: application/octet-stream` (half the bytes, no JSON or hex to read)",
+        content(
+            (PostBody = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        )
+    ),
     responses(
         (status = 201, description = "Stored (`outcome` is `stored`)", body = PostAnswer),
         (status = 200, description = "This exact revision was stored already (`outcome` is `duplicate`)", body = PostAnswer),
-        (status = 400, description = "400: `bad_json`, `bad_hex`"),
+        (status = 400, description = "400: `bad_json`, `bad_hex`, `bad_body`"),
         (status = 409, description = "409: `superseded`"),
         (status = 413, description = "413: `too_large`"),
         (status = 422, description = REJECTED),
@@ -58,15 +103,8 @@ pub const REJECTED: &str = "422: the listing is refused; `reason` is one of the 
 )]
 async fn post_listing(
     State(st): State<Arc<ApiState>>,
-    body: Result<Json<PostBody>, JsonRejection>,
+    Posted(bytes): Posted,
 ) -> ApiResult<(StatusCode, Json<PostAnswer>)> {
-    let Json(body) = body.map_err(ApiError::bad_json)?;
-    let bytes = hex::decode(body.signed.trim()).map_err(|_| {
-        ApiError::bad(
-            "bad_hex",
-            "`signed` must be the listing's bytes in hexadecimal",
-        )
-    })?;
     let now = st.now();
     let s = st.clone();
     let (outcome, decoded) = st
