@@ -10,6 +10,9 @@
 //! HTTP API (sign, send, validate, store, flush, answer) and time until a post
 //! is searchable; and `buurt search` end to end as a user runs it.
 
+#[path = "node/idle.rs"]
+mod idle;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -796,6 +799,10 @@ fn node_process(dir: &Path, size: usize) {
         "  node restart after kill -9 with {size} listings: {}",
         ms(restart)
     );
+    if std::env::var("BENCH_IDLE_SECS").as_deref() != Ok("0") {
+        let addr = std::fs::read_to_string(dir.join("api.addr")).unwrap();
+        idle::idle(child.id(), addr.trim(), &agent);
+    }
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -833,6 +840,7 @@ fn process_queries(dir: &Path, addr: &str, agent: &ureq::Agent) {
         status.push(t.elapsed());
     }
     summary("GET /v1/status", status);
+    idle::newest_and_by_author(addr, agent);
     board_pages(addr, agent);
 }
 
