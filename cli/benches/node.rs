@@ -692,6 +692,20 @@ fn in_process_rest(
             }
         }
         summary("search in the engine (10-query mix)", lat);
+        // The 50 newest, no words: the engine's share of
+        // `GET /v1/search?limit=50` below.
+        let newest = Query {
+            limit: 50,
+            ..Default::default()
+        };
+        let mut lat = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let hits = index.search(&newest, now).unwrap();
+            lat.push(t.elapsed());
+            assert_eq!(hits.len(), 50);
+        }
+        summary("engine: the 50 newest, no words", lat);
     }
 }
 
