@@ -211,12 +211,14 @@ fn listing(node: &SimNode, seq: u64, t: i64) -> SignedListing {
     .expect("sign")
 }
 
-/// Sum of one gossipsub counter over all topics, from the text encoding.
+/// Sum of one gossipsub counter over all topics, from the text encoding
+/// (where the node registers gossipsub's counters under `libp2p_gossipsub_`).
 fn counter(registry: &Registry, name: &str) -> f64 {
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
         return 0.0;
     }
+    let name = format!("libp2p_gossipsub_{name}");
     text.lines()
         .filter(|l| {
             !l.starts_with('#')
@@ -384,6 +386,12 @@ async fn phase(
         100.0 * cpu / wall.as_secs_f64(),
         wall.as_secs_f64(),
         rss_mb()
+    );
+    // Issue 22's first figure: all the process's CPU (every node, the
+    // publisher, the runtime) over the listings received by other nodes.
+    println!(
+        "  CPU per node per received listing {:.0} µs ({cpu:.2} s for {delivered} deliveries)",
+        cpu * 1e6 / delivered.max(1) as f64
     );
 }
 

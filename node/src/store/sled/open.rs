@@ -45,6 +45,7 @@ pub fn open_db(path: &Path) -> Result<Db, StoreError> {
             ::sled::Config::new()
                 .path(path)
                 .mode(::sled::Mode::HighThroughput)
+                .cache_capacity(CACHE_BYTES)
                 .open()
         }));
         match opened {
@@ -64,6 +65,11 @@ pub fn open_db(path: &Path) -> Result<Db, StoreError> {
         }
     }
 }
+
+/// sled's page cache for the store (its default is 1 GiB, which a node
+/// with 100,000 listings filled to a resident size of 237 to 249 MB; see
+/// docs/performance.md, "Memory").
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Maps an error from `sled::open`, where a held lock shows up.
 pub fn map_open_error(path: &Path, e: ::sled::Error) -> StoreError {
