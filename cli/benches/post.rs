@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use buurt_node::config::FileConfig;
 use buurt_protocol::keys;
 use buurt_protocol::SignedListing;
+use buurt_tests::process::cpu_seconds;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
 /// Posts a round.
@@ -157,19 +158,6 @@ fn main() {
 
 fn at(sorted: &[Duration], q: f64) -> f64 {
     sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)].as_secs_f64() * 1e3
-}
-
-/// The process's user and system CPU time so far, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command's closing parenthesis: utime is the 12th,
-    // stime the 13th.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    // SAFETY: sysconf only reads a constant.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks / hz
 }
 
 /// One `verify_strict` of a listing's signature, in µs (median of 5

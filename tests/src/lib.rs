@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod hostile;
 pub mod netns;
+pub mod process;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

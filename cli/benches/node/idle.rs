@@ -14,23 +14,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{summary, BIN};
+use buurt_tests::process::cpu_seconds;
 
-/// CPU seconds (user + system) of process `pid` so far.
-pub fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let Some(end) = stat.rfind(')') else {
-        return 0.0;
-    };
-    // After the command's closing parenthesis: utime is field 12, stime 13.
-    let f: Vec<&str> = stat[end + 2..].split(' ').collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    // SAFETY: sysconf only reads a constant.
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
+use super::{summary, BIN};
 
 fn get_json(agent: &ureq::Agent, url: &str) -> serde_json::Value {
     agent

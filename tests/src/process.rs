@@ -1,0 +1,18 @@
+//! What a running process has used, for the benchmarks.
+
+/// CPU seconds (user + system) that process `pid` has used so far; 0 when
+/// it cannot be read.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(end) = stat.rfind(')') else {
+        return 0.0;
+    };
+    // After the command's closing parenthesis: utime is field 12, stime 13.
+    let f: Vec<&str> = stat[end + 2..].split(' ').collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf only reads a constant.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
