@@ -226,13 +226,7 @@ impl Ingest {
                 source,
             });
         }
-        if let Some(m) = crate::metrics::get() {
-            m.ingest_seconds
-                .get_or_create(&crate::metrics::BySource {
-                    source: source.name(),
-                })
-                .observe(started.elapsed().as_secs_f64());
-        }
+        crate::metrics::took(|m| &m.ingest_seconds, source.name(), started.elapsed());
         Ok(outcome)
     }
 
@@ -390,7 +384,7 @@ impl Ingest {
             }
         };
         drop(s);
-        crate::metrics::ingested(source.name(), outcome, reason, None);
+        crate::metrics::ingested(source.name(), outcome, reason);
     }
 
     fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {

@@ -273,7 +273,7 @@ fn zeroes(m: &Metrics) {
 }
 
 /// Notes one listing's way through ingest.
-pub fn ingested(source: &'static str, outcome: &'static str, reason: &str, took: Option<Duration>) {
+pub fn ingested(source: &'static str, outcome: &'static str, reason: &str) {
     let Some(m) = get() else { return };
     m.ingest
         .get_or_create(&Ingested {
@@ -282,10 +282,19 @@ pub fn ingested(source: &'static str, outcome: &'static str, reason: &str, took:
             reason: reason.to_owned(),
         })
         .inc();
-    if let Some(t) = took {
-        m.ingest_seconds
+}
+
+/// Notes how long one piece of ingest work from `source` took, in the
+/// histogram `family` picks (`ingest_seconds`, `ingest_page_seconds`).
+pub fn took(
+    family: impl Fn(&Metrics) -> &Family<BySource, Histogram>,
+    source: &'static str,
+    took: Duration,
+) {
+    if let Some(m) = get() {
+        family(m)
             .get_or_create(&BySource { source })
-            .observe(t.as_secs_f64());
+            .observe(took.as_secs_f64());
     }
 }
 

@@ -35,13 +35,7 @@ impl Ingest {
             self.watch(&listing, now);
             self.announce(Announcement::Listing { listing, source });
         }
-        if let Some(m) = crate::metrics::get() {
-            m.ingest_page_seconds
-                .get_or_create(&crate::metrics::BySource {
-                    source: source.name(),
-                })
-                .observe(started.elapsed().as_secs_f64());
-        }
+        crate::metrics::took(|m| &m.ingest_page_seconds, source.name(), started.elapsed());
         Ok(out)
     }
 
