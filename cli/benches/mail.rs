@@ -24,6 +24,7 @@ use buurt_protocol::mail::mailbox::{MailboxRequest, Op};
 use buurt_protocol::mail::{Envelope, Letter, ReplyKey};
 use buurt_protocol::sample::{Identity, SCOPE, T0};
 use buurt_protocol::{Certificate, ListingId};
+use buurt_tests::process::rss_kb;
 use buurt_tests::TestNode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
@@ -35,17 +36,6 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn crypto() {

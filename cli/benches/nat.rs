@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use buurt_protocol::sample::Identity;
 use buurt_tests::netns::{Bed, Nat, HUB_IP};
+use buurt_tests::process::{cpu_seconds, rss_kb};
 use buurt_tests::TestNode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_buurt");
@@ -54,33 +55,20 @@ fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) ->
     .expect("the thread in the namespace")
 }
 
-/// CPU seconds (user + system) and resident kB of a process.
-fn cpu_and_rss(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0);
-    ((ticks(11) + ticks(12)) / hz, rss)
-}
-
 struct Run {
     first_listing: Duration,
     path: String,
+}
+
+/// A home node in namespace `ns` of `bed`, with the hub at `hub_addr`.
+fn home(bed: &Bed, ns: &str, hub_addr: &str) -> TestNode {
+    TestNode::start_netns(
+        BIN.as_ref(),
+        SCOPE,
+        &bed.ns(ns),
+        &["--listen", LISTEN, "--hub", hub_addr],
+        generous,
+    )
 }
 
 /// One bed: hub, then both homes at once; A posts as soon as its API
@@ -96,17 +84,8 @@ fn once(tag: &str, nat: Nat) -> Run {
     );
     let hub_addr = format!("/ip4/{HUB_IP}/tcp/4001/p2p/{}", node_id(&hub));
     let start = Instant::now();
-    let home = |ns: &str| {
-        TestNode::start_netns(
-            BIN.as_ref(),
-            SCOPE,
-            &bed.ns(ns),
-            &["--listen", LISTEN, "--hub", &hub_addr],
-            generous,
-        )
-    };
-    let a = home("a");
-    let b = home("b");
+    let a = home(&bed, "a", &hub_addr);
+    let b = home(&bed, "b", &hub_addr);
     let id = a.ok(&["--json", "offer", "Boormachine te leen"]).json()["id"]
         .as_str()
         .expect("an id")
@@ -139,18 +118,9 @@ fn relay_cost() {
     );
     let hub_pid = hub.pid().expect("the hub runs");
     let hub_addr = format!("/ip4/{HUB_IP}/tcp/4001/p2p/{}", node_id(&hub));
-    let (_, rss_alone) = cpu_and_rss(hub_pid);
-    let home = |ns: &str| {
-        TestNode::start_netns(
-            BIN.as_ref(),
-            SCOPE,
-            &bed.ns(ns),
-            &["--listen", LISTEN, "--hub", &hub_addr],
-            generous,
-        )
-    };
-    let a = home("a");
-    let b = home("b");
+    let rss_alone = rss_kb(hub_pid);
+    let a = home(&bed, "a", &hub_addr);
+    let b = home(&bed, "b", &hub_addr);
     let peer_b = node_id(&b);
     assert!(TestNode::eventually(90, || {
         a.ok(&["--json", "peers"])
@@ -166,7 +136,7 @@ fn relay_cost() {
                 })
             })
     }));
-    let (cpu0, rss_relayed) = cpu_and_rss(hub_pid);
+    let (cpu0, rss_relayed) = (cpu_seconds(hub_pid), rss_kb(hub_pid));
     let bytes0 = bed.hub_bytes();
     // 1,000 listings from 100 residents, signed here and posted to A's API
     // from inside A's namespace.
@@ -217,7 +187,7 @@ fn relay_cost() {
         })
     });
     let took = posted.elapsed();
-    let (cpu1, _) = cpu_and_rss(hub_pid);
+    let cpu1 = cpu_seconds(hub_pid);
     let bytes = bed.hub_bytes() - bytes0;
     let circuits = hub.log().matches("relay: circuit").count();
     println!(

@@ -29,6 +29,7 @@ use buurt_protocol::{
     validate_cached, Certificate, CertificateCache, Exchange, Kind, Limits, Listing, ListingKey,
     Scope, Status, Terms,
 };
+use buurt_tests::process::rss_kb;
 
 /// The allocator of the `buurt` binary, so that the in-process figures are
 /// the node's.
@@ -281,17 +282,6 @@ fn cpu_seconds() -> f64 {
     let ticks = |k: usize| f.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // Fields 14 and 15 of stat; `after` starts at field 3.
     (ticks(11) + ticks(12)) / 100.0
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 fn buurt(dir: &Path, args: &[&str]) -> std::process::Output {

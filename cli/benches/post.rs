@@ -26,18 +26,8 @@ const POSTS: usize = 2_000;
 fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
-    assert!(run(&["init", "--scope", "nl/amsterdam/oost"])
-        .status
-        .success());
+    let init = buurt_tests::buurt(BIN.as_ref(), dir, &["init", "--scope", "nl/amsterdam/oost"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
     let mut file = FileConfig::load(&dir.join("config.toml")).unwrap();
     file.rate_limits.author_per_hour = u32::MAX;
     file.rate_limits.author_per_day = u32::MAX;
@@ -65,95 +55,87 @@ fn main() {
     };
     let (key, cert) = buurt_tests::operator(dir);
     let now = buurt_node::clock::now();
-    let sign = |n: usize, word: &str| -> Vec<SignedListing> {
-        (0..n)
-            .map(|i| {
-                buurt_tests::offer_by(
-                    &key,
-                    &cert,
-                    &format!("Ladder {word} {i}"),
-                    now,
-                    now + 86_400,
-                )
-            })
-            .collect()
+    let sign = |word: &str| -> Arc<Vec<SignedListing>> {
+        let title = |i| format!("Ladder {word} {i}");
+        Arc::new(
+            (0..POSTS)
+                .map(|i| buurt_tests::offer_by(&key, &cert, &title(i), now, now + 86_400))
+                .collect(),
+        )
     };
-    let verify = verify_strict_us(&sign(1, "ijk")[0]);
+    let verify = verify_strict_us(&buurt_tests::offer_by(
+        &key,
+        &cert,
+        "Ladder",
+        now,
+        now + 86_400,
+    ));
     println!("post: {POSTS} posts a round; one verify_strict: {verify:.1} µs");
-    let url = format!("http://{addr}/v1/listings");
-    let pid = node.id();
-    for (form, raw) in [("hex in JSON", false), ("raw bytes", true)] {
-        let listings = sign(POSTS, form);
-        let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().build());
-        let cpu0 = cpu_seconds(pid);
-        let mut took = Vec::with_capacity(POSTS);
+    let round = Round {
+        url: format!("http://{addr}/v1/listings"),
+        pid: node.id(),
+        verify,
+    };
+    round.run("hex in JSON  one client", &sign("hex"), false, 1);
+    round.run("raw bytes    one client", &sign("raw"), true, 1);
+    round.run("raw bytes    four clients", &sign("samen"), true, 4);
+    let _ = Command::new("kill").arg(node.id().to_string()).status();
+    let _ = node.wait();
+}
+
+/// Where the posts go, the node's process, and one signature check's cost.
+struct Round {
+    url: String,
+    pid: u32,
+    verify: f64,
+}
+
+impl Round {
+    /// Posts `listings` from `clients` threads at once, as raw bytes or hex
+    /// in JSON, and prints the node's CPU per post and the latencies.
+    fn run(&self, name: &str, listings: &Arc<Vec<SignedListing>>, raw: bool, clients: usize) {
+        let cpu0 = cpu_seconds(self.pid);
         let begun = Instant::now();
-        for l in &listings {
-            let t = Instant::now();
-            let r = if raw {
-                agent
-                    .post(&url)
-                    .header("Content-Type", "application/octet-stream")
-                    .send(l.bytes())
-            } else {
-                agent
-                    .post(&url)
-                    .send_json(serde_json::json!({ "signed": hex::encode(l.bytes()) }))
-            };
-            assert_eq!(r.unwrap().status().as_u16(), 201);
-            took.push(t.elapsed());
-        }
+        let threads: Vec<_> = (0..clients)
+            .map(|c| {
+                let (listings, url) = (listings.clone(), self.url.clone());
+                std::thread::spawn(move || {
+                    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().build());
+                    let mut took = Vec::new();
+                    for l in listings.iter().skip(c).step_by(clients) {
+                        let t = Instant::now();
+                        let r = if raw {
+                            agent
+                                .post(&url)
+                                .header("Content-Type", "application/octet-stream")
+                                .send(l.bytes())
+                        } else {
+                            agent
+                                .post(&url)
+                                .send_json(serde_json::json!({ "signed": hex::encode(l.bytes()) }))
+                        };
+                        assert_eq!(r.unwrap().status().as_u16(), 201);
+                        took.push(t.elapsed());
+                    }
+                    took
+                })
+            })
+            .collect();
+        let mut took: Vec<Duration> = threads
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
         let wall = begun.elapsed();
-        let cpu = (cpu_seconds(pid) - cpu0) / POSTS as f64 * 1e6;
+        let cpu = (cpu_seconds(self.pid) - cpu0) / took.len() as f64 * 1e6;
         took.sort();
         println!(
-            "  {form:<12} one client: node CPU {cpu:>6.0} µs a post ({:.1} × verify_strict)  p50 {:.3} ms  p99 {:.3} ms  {:.0} posts/s",
-            cpu / verify,
+            "  {name:<26} node CPU {cpu:>6.0} µs a post ({:.1} × verify_strict)  p50 {:.3} ms  p99 {:.3} ms  {:.0} posts/s",
+            cpu / self.verify,
             at(&took, 0.50),
             at(&took, 0.99),
-            POSTS as f64 / wall.as_secs_f64()
+            took.len() as f64 / wall.as_secs_f64()
         );
     }
-    // Four clients at once, raw bytes.
-    let listings = Arc::new(sign(POSTS, "samen"));
-    let cpu0 = cpu_seconds(pid);
-    let begun = Instant::now();
-    let clients: Vec<_> = (0..4)
-        .map(|c| {
-            let (listings, url) = (listings.clone(), url.clone());
-            std::thread::spawn(move || {
-                let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().build());
-                let mut took = Vec::new();
-                for l in listings.iter().skip(c).step_by(4) {
-                    let t = Instant::now();
-                    let r = agent
-                        .post(&url)
-                        .header("Content-Type", "application/octet-stream")
-                        .send(l.bytes())
-                        .unwrap();
-                    assert_eq!(r.status().as_u16(), 201);
-                    took.push(t.elapsed());
-                }
-                took
-            })
-        })
-        .collect();
-    let mut took: Vec<Duration> = clients
-        .into_iter()
-        .flat_map(|c| c.join().unwrap())
-        .collect();
-    let wall = begun.elapsed();
-    let cpu = (cpu_seconds(pid) - cpu0) / POSTS as f64 * 1e6;
-    took.sort();
-    println!(
-        "  raw bytes    four clients: node CPU {cpu:>6.0} µs a post ({:.1} × verify_strict)  p50 {:.3} ms  p99 {:.3} ms  {:.0} posts/s",
-        cpu / verify,
-        at(&took, 0.50),
-        at(&took, 0.99),
-        POSTS as f64 / wall.as_secs_f64()
-    );
-    let _ = Command::new("kill").arg(pid.to_string()).status();
-    let _ = node.wait();
 }
 
 fn at(sorted: &[Duration], q: f64) -> f64 {

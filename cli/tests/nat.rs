@@ -4,7 +4,7 @@
 //! required` (as `.ci/run` sets), when not being able to build the bed
 //! fails.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use buurt_tests::netns::{Bed, Nat, HUB_IP};
 use buurt_tests::TestNode;
@@ -76,6 +76,19 @@ fn post(n: &TestNode, title: &str) -> String {
         .to_owned()
 }
 
+/// A posts a drill; B finds it. Returns its id and the time from the post
+/// to B's finding it.
+fn posted_and_found(a: &TestNode, b: &TestNode) -> (String, Duration) {
+    let t = Instant::now();
+    let drill = post(a, "Boormachine te leen");
+    assert!(
+        b.finds(&["boormachine"], &drill, true, 30),
+        "B log:\n{}",
+        b.log()
+    );
+    (drill, t.elapsed())
+}
+
 /// Both directions subscribed to the scope, so that gossip flows.
 fn wait_path(a: &TestNode, b: &TestNode, path: &str, secs: u64) -> bool {
     let (ia, ib) = (node_id(a), node_id(b));
@@ -115,17 +128,11 @@ fn behind_port_preserving_nat_two_homes_punch_a_hole_and_connect_directly() {
         assert!(r["summary"].as_str().unwrap().contains("behind NAT"), "{r}");
     }
     assert_eq!(reach(&hub)["reachability"], "public");
-    let t = Instant::now();
-    let drill = post(&a, "Boormachine te leen");
-    assert!(
-        b.finds(&["boormachine"], &drill, true, 30),
-        "B log:\n{}",
-        b.log()
-    );
+    let (_, took) = posted_and_found(&a, &b);
     eprintln!(
         "direct: connected {:.1} s after the hub started; a listing searchable on B {} ms after A posted it",
         connected.as_secs_f64(),
-        t.elapsed().as_millis()
+        took.as_millis()
     );
     // The human form says it too.
     assert!(a.ok(&["peers"]).stdout.contains("direct"));
@@ -149,16 +156,10 @@ fn behind_random_port_nat_two_homes_stay_relayed_and_still_share_sync_and_mail()
         a.log(),
         b.log()
     );
-    let t = Instant::now();
-    let drill = post(&a, "Boormachine te leen");
-    assert!(
-        b.finds(&["boormachine"], &drill, true, 30),
-        "B log:\n{}",
-        b.log()
-    );
+    let (drill, took) = posted_and_found(&a, &b);
     eprintln!(
         "relayed, {impaired}: a listing searchable on B {} ms after A posted it",
-        t.elapsed().as_millis()
+        took.as_millis()
     );
     // A hole punch was tried and failed: still relayed.
     assert_eq!(peer_entry(&a, &node_id(&b)).unwrap()["path"], "relayed");

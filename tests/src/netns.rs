@@ -86,6 +86,13 @@ fn delayer(
 }
 
 /// Runs a command; panics with its output when it fails.
+/// Runs `command`, given as words, inside namespace `ns`.
+fn run_in(ns: &str, command: &str) {
+    let mut args = vec!["ip", "netns", "exec", ns];
+    args.extend(command.split_whitespace());
+    run(&args);
+}
+
 fn run(args: &[&str]) {
     let out = Command::new(args[0])
         .args(&args[1..])
@@ -178,11 +185,7 @@ impl Bed {
             bed.up(&rns, "lan", &format!("{lan}/24"));
             bed.up(&hns, "eth0", &format!("{home}/24"));
             run(&["ip", "-n", &hns, "route", "add", "default", "via", lan]);
-            let sh = |rule: &str| {
-                let mut args = vec!["ip", "netns", "exec", &rns];
-                args.extend(rule.split_whitespace());
-                run(&args);
-            };
+            let sh = |rule: &str| run_in(&rns, rule);
             sh("sysctl -qw net.ipv4.ip_forward=1");
             sh(match nat {
                 Nat::PortPreserving => "iptables -t nat -A POSTROUTING -o wan -j MASQUERADE",
@@ -251,41 +254,17 @@ impl Bed {
         for r in ["ra", "rb"] {
             let ns = self.ns(r);
             let probability = format!("{}", loss_percent / 100.0);
-            run(&[
-                "ip",
-                "netns",
-                "exec",
+            run_in(
                 &ns,
-                "iptables",
-                "-t",
-                "mangle",
-                "-A",
-                "FORWARD",
-                "-m",
-                "statistic",
-                "--mode",
-                "random",
-                "--probability",
-                &probability,
-                "-j",
-                "DROP",
-            ]);
-            run(&[
-                "ip",
-                "netns",
-                "exec",
+                &format!(
+                    "iptables -t mangle -A FORWARD -m statistic --mode random \
+                     --probability {probability} -j DROP"
+                ),
+            );
+            run_in(
                 &ns,
-                "iptables",
-                "-t",
-                "mangle",
-                "-A",
-                "FORWARD",
-                "-j",
-                "NFQUEUE",
-                "--queue-num",
-                "7",
-                "--queue-bypass",
-            ]);
+                "iptables -t mangle -A FORWARD -j NFQUEUE --queue-num 7 --queue-bypass",
+            );
             self.delayers.push(delayer(
                 ns,
                 7,

@@ -16,3 +16,16 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // SAFETY: sysconf only reads a constant.
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
+
+/// Resident memory of process `pid` in kB (`VmRSS`); 0 when it cannot be
+/// read.
+pub fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
