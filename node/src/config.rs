@@ -32,9 +32,10 @@ pub const DEFAULT_SCOPE: &str = "local";
 pub const DEFAULT_STORAGE_RESERVE_MB: u64 = 64;
 /// Most API connections open at once, unless configured otherwise.
 pub const DEFAULT_API_MAX_CONNECTIONS: usize = 4_096;
-/// Least time between two commits of the search index, unless configured
-/// otherwise (`index_commit_ms`).
-pub const DEFAULT_INDEX_COMMIT_MS: u64 = 250;
+/// Longest time a stored listing waits for a search index commit when no
+/// search asks for one sooner, unless configured otherwise
+/// (`index_commit_ms`).
+pub const DEFAULT_INDEX_COMMIT_MS: u64 = 30_000;
 
 /// How many vouches away a node's members are accepted under `web`, unless
 /// configured otherwise: the nodes this node vouches for, and theirs.
@@ -120,10 +121,10 @@ pub struct FileConfig {
     /// Seconds between two catch-up sync sessions with each connected peer
     /// (a session also starts when a connection opens).
     pub sync_interval_secs: u64,
-    /// Least time between two commits of the search index, in milliseconds:
-    /// the longest a stored listing waits to become searchable under steady
-    /// traffic. Each commit costs a few milliseconds of CPU; small machines
-    /// under heavy gossip may want 1000.
+    /// Longest time, in milliseconds, a stored listing waits for a commit of
+    /// the search index when no search asks for one sooner (a search always
+    /// commits what is pending first, so it finds every stored listing).
+    /// Each commit costs milliseconds of CPU whatever it holds.
     pub index_commit_ms: u64,
     /// Listing limits; defaults are the protocol's.
     pub limits: Limits,
@@ -349,10 +350,10 @@ impl Config {
                 message: "must be at least 5".into(),
             });
         }
-        if !(10..=10_000).contains(&file.index_commit_ms) {
+        if !(10..=600_000).contains(&file.index_commit_ms) {
             return Err(ConfigError::Invalid {
                 field: "index_commit_ms",
-                message: "must be between 10 and 10000".into(),
+                message: "must be between 10 and 600000".into(),
             });
         }
         if !(1..=MAX_TRUST_DEPTH).contains(&file.trust_depth) {

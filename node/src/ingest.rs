@@ -108,9 +108,6 @@ pub struct Ingest {
     /// Counts changes to the store, so that what is derived from it (the
     /// sync items) knows when to rebuild.
     version: AtomicU64,
-    /// The indexer's mark of the last local listing stored: a search waits
-    /// until it is committed (read-your-writes for the resident who posted).
-    local_mark: AtomicU64,
     /// The thanks this node keeps.
     thanks: Arc<crate::thanks::Book>,
     /// The members' watches, checked against every listing stored.
@@ -160,7 +157,6 @@ impl Ingest {
             stats: Mutex::new(Stats::default()),
             write: Mutex::new(()),
             version: AtomicU64::new(0),
-            local_mark: AtomicU64::new(0),
             thanks,
             watches: None,
             impact: std::sync::OnceLock::new(),
@@ -210,15 +206,14 @@ impl Ingest {
     pub fn submit(&self, bytes: &[u8], source: Source, now: i64) -> Result<Outcome, IngestError> {
         let started = std::time::Instant::now();
         self.room()?;
-        let (outcome, mark) = match self.check(bytes, now, source)? {
+        let outcome = match self.check(bytes, now, source)? {
             Ok(signed) => self.commit_listing(signed, now, source)?,
-            Err(outcome) => (outcome, 0),
+            Err(outcome) => outcome,
         };
         self.count(&outcome, source);
         if let Outcome::Stored(l) = &outcome {
             self.watch(l, now);
             if source.publishes() {
-                self.local_mark.fetch_max(mark, Ordering::AcqRel);
                 self.store.flush()?;
             }
             self.announce(Announcement::Listing {
@@ -260,29 +255,27 @@ impl Ingest {
         Ok(Ok(signed))
     }
 
-    /// Store and queue for the index, under the write lock. Returns the
-    /// outcome and the indexer's mark of the change.
+    /// Store and queue for the index, under the write lock.
     fn commit_listing(
         &self,
         signed: SignedListing,
         now: i64,
         source: Source,
-    ) -> Result<(Outcome, u64), IngestError> {
+    ) -> Result<Outcome, IngestError> {
         let _w = self.lock_writes();
         let mut changes = Vec::with_capacity(1);
         let outcome = self.commit_locked(signed, &mut changes, now, source)?;
-        let mark = self.indexer.apply(changes, self.store.journal_head());
-        Ok((outcome, mark))
+        self.indexer.apply(changes, self.store.journal_head());
+        Ok(outcome)
     }
 
-    /// Waits, if a listing posted on this node is not searchable yet, until
-    /// it is: the index commits at once. Costs nothing otherwise, so every
-    /// search calls it and a resident finds what they just posted.
+    /// Waits, if a stored listing is not searchable yet, until it is: the
+    /// index commits at once. Costs nothing otherwise, so every search calls
+    /// it: a resident finds what they just posted, and what arrived from
+    /// peers since the last commit (the indexer commits for readers, see
+    /// `search::indexer`).
     pub fn searchable(&self) -> Result<(), IngestError> {
-        if self
-            .indexer
-            .is_committed(self.local_mark.load(Ordering::Acquire))
-        {
+        if self.indexer.is_all_committed() {
             return Ok(());
         }
         self.commit_index()

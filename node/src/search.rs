@@ -372,10 +372,7 @@ impl SearchIndex {
     /// Text is never an error; only a `near` that is not a geohash, or a
     /// `topic` that is not one, is.
     pub fn search(&self, q: &Query, now: i64) -> Result<Vec<Hit>, SearchError> {
-        let limit = match q.limit {
-            0 => DEFAULT_LIMIT,
-            n => n.min(MAX_LIMIT),
-        };
+        let limit = q.page_size();
         let filter = plan::filters(&self.fields, q)?;
         let searcher = self.reader.searcher();
         if searcher.num_docs() == 0 {

@@ -35,7 +35,30 @@ pub use self::sled::SledStore;
 
 /// The version of the on-disk layout [`SledStore`] writes. A database with
 /// another version is refused rather than misread.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The rule of [`Store::newest`] over revisions already in that order.
+pub(crate) fn take_newest(
+    revisions: impl Iterator<Item = Result<SignedListing, StoreError>>,
+    limit: usize,
+    reads: usize,
+    keep: &dyn Fn(&SignedListing) -> bool,
+) -> Result<Option<Vec<SignedListing>>, StoreError> {
+    let mut out = Vec::new();
+    for (read, l) in revisions.enumerate() {
+        if out.len() >= limit {
+            break;
+        }
+        if read >= reads {
+            return Ok(None);
+        }
+        let l = l?;
+        if keep(&l) {
+            out.push(l);
+        }
+    }
+    Ok(Some(out))
+}
 
 /// What [`Store::put`] did with a listing. These are expected outcomes, not
 /// failures: a node receives the same listing many times over gossip and sync.
@@ -257,6 +280,22 @@ pub trait Store: Send + Sync {
     /// Author, `created_at` and whether it is a tombstone, of every stored
     /// revision created at or after `since`, in no particular order.
     fn created_since(&self, since: i64) -> Result<Vec<RevisionHead>, StoreError>;
+
+    /// Stored revisions newest first (by `created_at`; ties by listing id),
+    /// those `keep` accepts, until `limit` are found. Tombstones are among
+    /// them: `keep` decides. `None` when `reads` records were read without
+    /// filling the page, so that a caller with a better index for a rare
+    /// filter (the search index) can ask it instead.
+    fn newest(
+        &self,
+        limit: usize,
+        reads: usize,
+        keep: &dyn Fn(&SignedListing) -> bool,
+    ) -> Result<Option<Vec<SignedListing>>, StoreError> {
+        let mut all = self.all()?;
+        all.sort_by_key(|l| (std::cmp::Reverse(l.listing.created_at), l.listing_id()));
+        take_newest(all.into_iter().map(Ok), limit, reads, keep)
+    }
 
     /// Calls `f` with the id and stored bytes of every record, in no
     /// particular order, without decoding them (backups); stops at the first

@@ -189,3 +189,37 @@ fn sweeping_forgets_expired_listings_everywhere() {
         Outcome::Rejected(Reason::Invalid(Rejection::Expired))
     );
 }
+
+/// Commits follow the readers: with a commit interval far longer than the
+/// test, what arrived from a peer is not committed by itself, and the next
+/// search (`searchable`, which every search calls first) commits it.
+#[test]
+fn a_search_commits_what_arrived_from_peers() {
+    let file = FileConfig {
+        policy: buurt_node::config::Policy::Open,
+        scope: "nl/amsterdam/oost".into(),
+        index_commit_ms: 600_000,
+        ..FileConfig::default()
+    };
+    let config = Config::build(file, Overrides::default()).expect("valid config");
+    let mut p = Parts::in_memory(config, keys::from_seed(NODE_SEED)).expect("parts");
+    p.announcements.close();
+    let id = Identity::fixed();
+    let mut searched = |text: &str| {
+        p.ingest.searchable().expect("commits");
+        let q = Query {
+            text: text.into(),
+            ..Default::default()
+        };
+        p.index.search(&q, T0).expect("searches").len()
+    };
+    assert_eq!(searched("ladder"), 0);
+    for (n, source) in [(1u8, Source::Gossip), (2, Source::Sync), (3, Source::Local)] {
+        let l = signed(&id, n, &format!("Ladder {n}"), 10);
+        let out = p.ingest.submit(l.bytes(), source, T0).expect("ingests");
+        assert!(matches!(out, Outcome::Stored(_)), "{out:?}");
+        // Not committed until a search asks: the index holds the earlier ones.
+        assert_eq!(p.index.num_docs(), u64::from(n) - 1);
+        assert_eq!(searched("ladder"), usize::from(n), "after {source:?}");
+    }
+}

@@ -458,6 +458,108 @@ fn only_open_unexpired_listings_unless_inactive_included() {
     assert!(at(&text("ladder"), T0 + 90 * DAY).is_empty());
 }
 
+/// A newest-only query (no words, no filter but scope) is answered from the
+/// store's creation-time keys (`api::search`); it must show what the index
+/// shows, after the API's expiry check: the same listings in the same order.
+#[test]
+fn the_store_shows_the_newest_as_the_index_does() {
+    use buurt_node::store::{SledStore, Store};
+    use buurt_protocol::{Period, Recurrence};
+    let id = Identity::fixed();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("db")).unwrap();
+    let ix = SearchIndex::in_memory().unwrap();
+    let scopes = [
+        "nl/amsterdam/oost/dapperbuurt",
+        "nl/amsterdam/oost",
+        "nl/amsterdam/west",
+        "nl/amsterdamse-bos",
+    ];
+    for n in 0..240u32 {
+        let mut l = offer(&id, n, "Ladder");
+        l.scope = scope(scopes[n as usize % scopes.len()]);
+        l.status = match n % 5 {
+            0 => Status::Reserved,
+            1 => Status::Closed,
+            _ => Status::Open,
+        };
+        if n % 7 == 0 {
+            l.expires_at = T0 + DAY / 2;
+        }
+        if n % 11 == 0 {
+            l.extras.every = Some(Recurrence {
+                period: Period::Week,
+                first: buurt_protocol::calendar::day_of(T0),
+                paused: true,
+            });
+        }
+        if n % 13 == 0 {
+            l = l.tombstone(l.revision + 1, l.created_at + 30);
+        }
+        let signed = sign(&id, l);
+        store.put(&signed).unwrap();
+        ix.upsert(&signed).unwrap();
+    }
+    ix.commit().unwrap();
+    let now = T0 + DAY;
+    let unexpired = |ids: Vec<ListingId>| -> Vec<ListingId> {
+        ids.into_iter()
+            .filter(|i| store.get(i).unwrap().unwrap().listing.expires_at > now)
+            .collect()
+    };
+    let queries = [
+        Query::default(),
+        text(" -- "),
+        Query {
+            include_inactive: true,
+            ..Query::default()
+        },
+        Query {
+            scope: Some(scope("nl/amsterdam/oost")),
+            ..Query::default()
+        },
+        Query {
+            scope: Some(scope("nl/amsterdam")),
+            include_inactive: true,
+            ..Query::default()
+        },
+        Query {
+            scope: Some(scope("nl/amsterdam/noord")),
+            ..Query::default()
+        },
+    ];
+    for q in queries {
+        assert!(q.is_newest_only(), "{q:?}");
+        let every = Query {
+            limit: 1_000,
+            ..q.clone()
+        };
+        let from_index = unexpired(ids(&ix.search(&every, now).unwrap()));
+        for limit in [1, 7, 20, 1_000] {
+            let q = Query { limit, ..q.clone() };
+            let shows = |l: &SignedListing| q.shows_newest(&l.listing, now);
+            let from_store: Vec<ListingId> = store
+                .newest(q.page_size(), 10_000, &shows)
+                .unwrap()
+                .unwrap()
+                .iter()
+                .map(|l| l.listing_id())
+                .collect();
+            let want = &from_index[..from_index.len().min(limit)];
+            assert_eq!(from_store, want, "{q:?}");
+        }
+        if q.scope.is_none() {
+            assert!(from_index.len() > 20, "{} found: {q:?}", from_index.len());
+        }
+    }
+    assert!(!text("ladder").is_newest_only());
+    assert!(!Query {
+        kind: Some(Kind::Offer),
+        ..Query::default()
+    }
+    .is_newest_only());
+}
+
 #[test]
 fn a_withdrawn_listing_is_never_found() {
     let id = Identity::fixed();

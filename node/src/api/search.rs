@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use buurt_protocol::{taxonomy, Exchange, Kind, Scope};
+use buurt_protocol::{taxonomy, Exchange, Kind, Scope, SignedListing};
 use serde::Deserialize;
 
 use super::dto::ListingView;
@@ -114,9 +114,41 @@ pub fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery>
     })
 }
 
+/// Most records the store reads for a page of the newest listings before
+/// the search index is asked instead (a scope filter that few listings
+/// match).
+const NEWEST_READS: usize = 1_000;
+
+/// The page of a newest-only query (no words, no filter but scope), read
+/// from the store's creation-time keys: the listings the index would find,
+/// without a pass over every document. `None` when the query is not of
+/// that kind or the store gave up.
+fn newest(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Option<Vec<ListingView>>, ApiError> {
+    if !q.is_newest_only() {
+        return Ok(None);
+    }
+    let shows = |l: &SignedListing| q.shows_newest(&l.listing, now);
+    let found = s
+        .store
+        .newest(q.page_size(), NEWEST_READS, &shows)
+        .map_err(ApiError::internal)?;
+    Ok(found.map(|ls| {
+        ls.iter()
+            .map(|l| {
+                ListingView::new(l)
+                    .with_score(0.0)
+                    .with_thanks(s.ingest.thanks())
+            })
+            .collect()
+    }))
+}
+
 /// Runs a search and reads each hit back from the store, with the author's
 /// thanks (blocking: call it on a blocking thread).
 pub fn run(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Vec<ListingView>, ApiError> {
+    if let Some(page) = newest(s, q, now)? {
+        return Ok(page);
+    }
     s.ingest.searchable().map_err(ApiError::internal)?;
     let hits = s.index.search(q, now).map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(hits.len());

@@ -1,12 +1,20 @@
 //! The indexer thread: applies index changes off the ingest path and commits
 //! them in batches.
 //!
-//! A tantivy commit takes tens to hundreds of milliseconds and needs the
-//! writer to itself; doing it on the ingest path would stall every post behind
-//! it. Ingest enqueues each change while it holds its write lock, so the queue
-//! carries changes in store order. The thread commits as soon as the queue
-//! runs dry (so a lone post is searchable within one commit), and at most
-//! every [`MAX_BATCH`] changes under load.
+//! A tantivy commit takes milliseconds of CPU whatever it holds (it builds a
+//! term dictionary per field and sizes a fresh term table) and needs the
+//! writer to itself; doing it on the ingest path would stall every post
+//! behind it. Ingest enqueues each change while it holds its write lock, so
+//! the queue carries changes in store order.
+//!
+//! Commits follow the readers, not the arrivals: a search first asks for a
+//! commit of whatever is pending (`Ingest::searchable`, through
+//! [`Indexer::barrier`]), so it sees every listing stored before it. Without
+//! searches the thread commits every [`MAX_BATCH`] changes, and otherwise
+//! once the oldest pending change has waited the configured interval
+//! (`index_commit_ms`, 30 s by default). A node that receives a trickle of listings and is
+//! seldom searched thus pays one commit per search or per interval, not one
+//! per arrival.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
@@ -72,8 +80,9 @@ pub struct Indexer {
 }
 
 impl Indexer {
-    /// Starts the thread that owns writes to `index`; it commits at most
-    /// once per `interval`.
+    /// Starts the thread that owns writes to `index`; without a barrier it
+    /// commits pending changes once they have waited `interval`, or at
+    /// [`MAX_BATCH`].
     pub fn start(index: Arc<SearchIndex>, interval: Duration) -> Indexer {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let committed = Arc::new(AtomicU64::new(0));
@@ -128,6 +137,11 @@ impl Indexer {
         self.committed.load(Ordering::Acquire) >= mark
     }
 
+    /// Whether every change queued so far is committed.
+    pub fn is_all_committed(&self) -> bool {
+        self.is_committed(self.sent.load(Ordering::Acquire))
+    }
+
     /// Queues the removal of an address.
     pub fn remove(&self, id: ListingId, journal: u64) {
         self.apply(vec![Change::Remove(id)], journal);
@@ -161,8 +175,9 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed:
     // The store's journal sequence of the last change applied: committed
     // as the index's marker.
     let mut journal = 0u64;
+    // Since when the oldest uncommitted change has waited.
     let mut last_commit = Instant::now();
-    // Spacing between commits: the configured interval, stretched under
+    // How long a change may wait: the configured interval, stretched under
     // load so that commits take at most a tenth of the indexer's time.
     let mut spacing = interval;
     loop {
@@ -205,6 +220,9 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed:
             }
         };
         received += 1;
+        if pending == 0 {
+            last_commit = Instant::now();
+        }
         for change in changes {
             let applied = match change {
                 Change::Upsert(l) => index.upsert(&l),

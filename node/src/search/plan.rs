@@ -26,7 +26,7 @@
 //! (`de`, `een`, `the`, ...) are dropped unless the query holds nothing else.
 //! `crate::search` decides which combinations to run.
 
-use buurt_protocol::taxonomy;
+use buurt_protocol::{taxonomy, Listing, Status};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur,
     Query as TantivyQuery, TermQuery,
@@ -304,4 +304,39 @@ pub(crate) fn text_query(
 /// The query for an empty text: the filters alone, or everything.
 pub(crate) fn filter_only_query(filter: Option<Box<dyn TantivyQuery>>) -> Box<dyn TantivyQuery> {
     filter.unwrap_or_else(|| boxed(AllQuery))
+}
+
+impl Query {
+    /// Most results this query returns: `limit`, 0 meaning
+    /// [`super::DEFAULT_LIMIT`], at most [`super::MAX_LIMIT`].
+    pub fn page_size(&self) -> usize {
+        match self.limit {
+            0 => super::DEFAULT_LIMIT,
+            n => n.min(super::MAX_LIMIT),
+        }
+    }
+
+    /// Whether this query asks only for the newest listings, in a scope or
+    /// not: no words and no other filter. The store's creation-time order
+    /// answers it as the index would, without a pass over every document.
+    pub fn is_newest_only(&self) -> bool {
+        self.kind.is_none()
+            && self.exchange.is_none()
+            && self.topic.is_none()
+            && self.near.is_none()
+            && self.available.is_none()
+            && !self.text.chars().any(char::is_alphanumeric)
+    }
+
+    /// Whether a newest-only query shows listing `l` at `now`: what the
+    /// index holds (no tombstone), open and not paused unless inactive ones
+    /// are included, in the scope, and not expired (which the API checks
+    /// after the index, with `include_inactive` too).
+    pub fn shows_newest(&self, l: &Listing, now: i64) -> bool {
+        let open = l.status == Status::Open && !l.extras.every.is_some_and(|r| r.paused);
+        l.status != Status::Withdrawn
+            && l.expires_at > now
+            && (open || self.include_inactive)
+            && self.scope.as_ref().is_none_or(|s| s.contains(&l.scope))
+    }
 }

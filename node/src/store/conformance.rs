@@ -59,6 +59,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
             "history_counts_revisions_since_the_first",
             queries::history_counts_revisions,
         ),
+        ("newest_first", queries::newest_first),
     ];
     for (name, check) in checks {
         eprintln!("store conformance: {name}");

@@ -29,6 +29,7 @@
 //! | `A` author (32) listing id (16)               | empty               |
 //! | `S` scope `/` 0x00 listing id (16)            | empty               |
 //! | `E` expires_at (8, sign bit flipped) id (16)  | empty               |
+//! | `T` created_at (8, sign bit flipped, inverted) id (16) | empty      |
 //! | `H` listing id (16)                           | first created_at (8), revisions (4), for addresses with more than one |
 //!
 //! The scope key ends the scope with `/` and then 0x00, a byte no scope
@@ -56,6 +57,7 @@ mod journal;
 mod keys;
 mod marks;
 mod open;
+mod reads;
 mod repair;
 #[cfg(test)]
 mod tests;
@@ -358,38 +360,8 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    /// Reads each record of the scope's index entries without decoding it:
-    /// the times sit at fixed offsets (protocol.md section 5), and the scope
-    /// is compared to drop stale entries.
     fn sync_items(&self, scope: &Scope, now: i64) -> Result<Vec<super::SyncItem>, StoreError> {
-        let mut prefix = vec![SCOPE];
-        prefix.extend_from_slice(scope.as_str().as_bytes());
-        prefix.extend_from_slice(b"/\0");
-        let want = scope.as_str().as_bytes();
-        let mut out = Vec::new();
-        for item in self.db.scan_prefix(&prefix).keys() {
-            let key = item.map_err(|e| self.err(e))?;
-            let id = self.id_at_end(&key)?;
-            let Some(bytes) = self.db.get(listing_key(&id)).map_err(|e| self.err(e))? else {
-                continue;
-            };
-            let time = |at: usize| {
-                bytes
-                    .get(at..at + 8)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(i64::from_be_bytes)
-            };
-            let (Some(created), Some(expires)) = (time(CREATED_AT), time(EXPIRES_AT)) else {
-                return Err(self.corrupt("a stored listing is too short"));
-            };
-            if scope_of(&bytes).map(str::as_bytes) != Some(want) {
-                continue;
-            }
-            if expires > now {
-                out.push((created, id, ContentId::of(&bytes)));
-            }
-        }
-        Ok(out)
+        self.scope_sync_items(scope, now)
     }
 
     /// The counts kept in memory since open (one pass over the records).
@@ -465,16 +437,16 @@ impl Store for SledStore {
     }
 
     fn created_since(&self, since: i64) -> Result<Vec<super::RevisionHead>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.db.scan_prefix([LISTING]).values() {
-            let bytes = item.map_err(|e| self.err(e))?;
-            let head =
-                head_of(&bytes).ok_or_else(|| self.corrupt("a stored listing is too short"))?;
-            if head.created_at >= since {
-                out.push(head);
-            }
-        }
-        Ok(out)
+        self.created_since_by_time(since)
+    }
+
+    fn newest(
+        &self,
+        limit: usize,
+        reads: usize,
+        keep: &dyn Fn(&SignedListing) -> bool,
+    ) -> Result<Option<Vec<SignedListing>>, StoreError> {
+        self.newest_by_time(limit, reads, keep)
     }
 
     /// Flushes, with a new mark in the database and in the watermark file.

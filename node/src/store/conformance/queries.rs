@@ -336,3 +336,61 @@ pub(super) fn history_counts_revisions(store: &dyn Store) {
     stored(store, &again);
     assert_eq!(store.history(&id).expect("history"), h(T0, 1));
 }
+
+pub(super) fn newest_first(store: &dyn Store) {
+    let who = alice();
+    let at = |key: u8, revision: u64, created: i64| {
+        listing(&who, key, revision, |l| l.created_at = created)
+    };
+    // Put out of time order, two at the same second.
+    let made = [
+        at(1, 10, T0 - 500),
+        at(2, 10, T0 - 100),
+        at(3, 10, T0 - 300),
+        at(4, 10, T0 - 300),
+        at(5, 10, T0 - 400),
+    ];
+    for l in &made {
+        stored(store, l);
+    }
+    let newest = |limit, reads, keep: &dyn Fn(&SignedListing) -> bool| {
+        store
+            .newest(limit, reads, keep)
+            .expect("newest")
+            .map(|ls| ls.iter().map(|l| l.listing_id()).collect::<Vec<_>>())
+    };
+    let id = |key: u8| made[usize::from(key) - 1].listing_id();
+    let (three, four) = if id(3) < id(4) { (3, 4) } else { (4, 3) };
+    let all = |_: &SignedListing| true;
+    assert_eq!(
+        newest(10, 100, &all),
+        Some(vec![id(2), id(three), id(four), id(5), id(1)])
+    );
+    assert_eq!(newest(2, 100, &all), Some(vec![id(2), id(three)]));
+    // A new revision moves its address to its own time, once.
+    stored(store, &at(1, 11, T0 - 50));
+    assert_eq!(
+        newest(10, 100, &all),
+        Some(vec![id(1), id(2), id(three), id(four), id(5)])
+    );
+    // Gone when removed.
+    store.remove(&id(2)).expect("remove");
+    assert_eq!(
+        newest(10, 100, &all),
+        Some(vec![id(1), id(three), id(four), id(5)])
+    );
+    // `keep` chooses; the read budget is counted in records read.
+    let only_five = |l: &SignedListing| l.listing_id() == id(5);
+    assert_eq!(newest(10, 100, &only_five), Some(vec![id(5)]));
+    assert_eq!(newest(1, 3, &only_five), None);
+    assert_eq!(newest(1, 4, &only_five), Some(vec![id(5)]));
+    // The revisions created since a time, and only those.
+    let mut since: Vec<i64> = store
+        .created_since(T0 - 300)
+        .expect("created_since")
+        .iter()
+        .map(|h| h.created_at)
+        .collect();
+    since.sort_unstable();
+    assert_eq!(since, vec![T0 - 300, T0 - 300, T0 - 50]);
+}

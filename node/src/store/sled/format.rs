@@ -23,6 +23,9 @@ impl SledStore {
                     .map_err(|_| self.corrupt("the format version is unreadable"))?;
                 if found == 1 {
                     self.upgrade_from_1()?;
+                }
+                if found == 1 || found == 2 {
+                    self.upgrade_from_2()?;
                 } else if found != FORMAT_VERSION {
                     return Err(StoreError::UnknownFormat {
                         path: self.path.clone(),
@@ -82,8 +85,8 @@ impl SledStore {
     }
 
     /// Format 1 kept a `C` key (content id to address) per record; format 2
-    /// finds a revision by its address instead. Removing the keys, then
-    /// writing the new version, can be interrupted and run again.
+    /// finds a revision by its address instead. Removing the keys can be
+    /// interrupted and run again; the upgrade to format 3 follows.
     fn upgrade_from_1(&self) -> Result<(), StoreError> {
         let mut n = 0usize;
         for key in self.db.scan_prefix([FORMAT_1_CONTENT]).keys() {
@@ -91,9 +94,19 @@ impl SledStore {
             self.delete(&key)?;
             n += 1;
         }
+        tracing::info!("database upgraded from store format 1 ({n} keys removed)");
+        Ok(())
+    }
+
+    /// Format 3 adds a `T` key (creation time, newest first) per record.
+    /// Writing them, then the new version, can be interrupted and run again.
+    fn upgrade_from_2(&self) -> Result<(), StoreError> {
+        let n = self.write_time_keys()?;
         self.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
         self.db.flush().map_err(|e| self.err(e))?;
-        tracing::info!("database upgraded to store format {FORMAT_VERSION} ({n} keys removed)");
+        tracing::info!(
+            "database upgraded to store format {FORMAT_VERSION} ({n} time keys written)"
+        );
         Ok(())
     }
 }

@@ -10,6 +10,9 @@ pub const FORMAT_1_CONTENT: u8 = b'C';
 pub const AUTHOR: u8 = b'A';
 pub const SCOPE: u8 = b'S';
 pub const EXPIRY: u8 = b'E';
+/// Creation time, newest first: `T`, the time inverted so that a forward
+/// scan meets the newest first, then the id.
+pub const TIME: u8 = b'T';
 /// The journal: which address each write changed, in order (`J` seq id),
 /// so that the search index catches up on the tail after a crash.
 pub const JOURNAL: u8 = b'J';
@@ -64,8 +67,8 @@ pub fn head_of(bytes: &[u8]) -> Option<crate::store::RevisionHead> {
     })
 }
 
-/// The author, scope and expiry index keys of `l`.
-pub fn index_keys(l: &SignedListing) -> [Vec<u8>; 3] {
+/// The author, scope, expiry and creation-time index keys of `l`.
+pub fn index_keys(l: &SignedListing) -> [Vec<u8>; 4] {
     let id = l.listing_id();
     let mut author = vec![AUTHOR];
     author.extend_from_slice(l.listing.author.as_bytes());
@@ -81,7 +84,21 @@ pub fn index_keys(l: &SignedListing) -> [Vec<u8>; 3] {
     let mut expiry = vec![EXPIRY];
     expiry.extend_from_slice(&encode_time(l.listing.expires_at));
     expiry.extend_from_slice(&id.0);
-    [author, scope, expiry]
+    [author, scope, expiry, time_key(l.listing.created_at, &id)]
+}
+
+/// The creation-time key of a listing created at `created_at`.
+pub fn time_key(created_at: i64, id: &ListingId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 8 + ID_LEN);
+    k.push(TIME);
+    k.extend_from_slice(&newest_first(created_at));
+    k.extend_from_slice(&id.0);
+    k
+}
+
+/// A time as 8 bytes that sort newest first: [`encode_time`] inverted.
+pub fn newest_first(t: i64) -> [u8; 8] {
+    (!u64::from_be_bytes(encode_time(t))).to_be_bytes()
 }
 
 pub fn listing_key(id: &ListingId) -> Vec<u8> {

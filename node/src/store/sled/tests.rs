@@ -96,6 +96,9 @@ fn interrupted_writes_leave_only_harmless_entries() {
         .expect("reads"));
     let author = store.by_author(&first.listing.author).expect("reads");
     assert_eq!(author, vec![first.clone()]);
+    // The time keys of `second` and `never` name no record of that time.
+    let newest = store.newest(10, 10, &|_| true).expect("reads");
+    assert_eq!(newest, Some(vec![first.clone()]));
     let wide = store
         .by_scope(&Scope::parse("nl/amsterdam", 6).expect("scope"))
         .expect("reads");
@@ -129,36 +132,49 @@ fn interrupted_writes_leave_only_harmless_entries() {
     assert_eq!(store.len().expect("len"), 2);
 }
 
-#[test]
-fn format_1_is_upgraded_in_place() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ident = buurt_protocol::sample::Identity::fixed();
-    let l = ident
-        .offer([1; 16], "Ladder", buurt_protocol::sample::T0)
-        .sign(&ident.member)
-        .expect("signs");
-    {
-        // A format 1 database: the record plus its content-id key.
-        let store = open(&dir);
-        store.put(&l).expect("puts");
+/// A database of format `version` (1 or 2) holding `l`: the record, no
+/// time key, and in format 1 a content-id key.
+fn old_format(dir: &tempfile::TempDir, l: &SignedListing, version: u32) {
+    let store = open(dir);
+    store.put(l).expect("puts");
+    store
+        .delete(&time_key(l.listing.created_at, &l.listing_id()))
+        .expect("deletes");
+    if version == 1 {
         let mut old_key = vec![FORMAT_1_CONTENT];
         old_key.extend_from_slice(&l.content_id().0);
         store.insert(&old_key, &l.listing_id().0).expect("inserts");
-        store
-            .insert(FORMAT_KEY, &1u32.to_be_bytes())
-            .expect("inserts");
-        store.flush().expect("flushes");
     }
-    let store = open(&dir);
-    assert_eq!(
-        store.db.get(FORMAT_KEY).expect("reads").as_deref(),
-        Some(&FORMAT_VERSION.to_be_bytes()[..])
-    );
-    assert_eq!(store.db.scan_prefix([FORMAT_1_CONTENT]).count(), 0);
-    assert_eq!(store.get(&l.listing_id()).expect("gets"), Some(l.clone()));
-    assert!(store
-        .contains_content(&l.listing_id(), &l.content_id())
-        .expect("contains"));
+    store
+        .insert(FORMAT_KEY, &version.to_be_bytes())
+        .expect("inserts");
+    store.flush().expect("flushes");
+}
+
+#[test]
+fn formats_1_and_2_are_upgraded_in_place() {
+    for version in [1, 2] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ident = buurt_protocol::sample::Identity::fixed();
+        let l = ident
+            .offer([1; 16], "Ladder", buurt_protocol::sample::T0)
+            .sign(&ident.member)
+            .expect("signs");
+        old_format(&dir, &l, version);
+        let store = open(&dir);
+        assert_eq!(
+            store.db.get(FORMAT_KEY).expect("reads").as_deref(),
+            Some(&FORMAT_VERSION.to_be_bytes()[..])
+        );
+        assert_eq!(store.db.scan_prefix([FORMAT_1_CONTENT]).count(), 0);
+        assert_eq!(store.get(&l.listing_id()).expect("gets"), Some(l.clone()));
+        assert!(store
+            .contains_content(&l.listing_id(), &l.content_id())
+            .expect("contains"));
+        // The time key is written: the record is found newest first.
+        let newest = store.newest(10, 10, &|_| true).expect("reads");
+        assert_eq!(newest, Some(vec![l.clone()]), "from format {version}");
+    }
 }
 
 #[test]
@@ -256,7 +272,7 @@ fn unknown_format_version_is_refused() {
             e,
             StoreError::UnknownFormat {
                 found: 7,
-                known: 2,
+                known: FORMAT_VERSION,
                 ..
             }
         ),
