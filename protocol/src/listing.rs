@@ -248,6 +248,7 @@ impl Listing {
         bytes.extend_from_slice(&signature);
         let id = ContentId::of(&bytes);
         Ok(SignedListing {
+            address: self.listing_id(),
             listing: self,
             signature,
             bytes,
@@ -294,6 +295,8 @@ pub struct SignedListing {
     pub signature: [u8; 64],
     bytes: Vec<u8>,
     id: ContentId,
+    /// The listing's address, a hash like the content id: computed once.
+    address: ListingId,
 }
 
 impl SignedListing {
@@ -392,6 +395,7 @@ impl SignedListing {
             _ => return Err(DecodeError::NonCanonical),
         }
         Ok(SignedListing {
+            address: listing.listing_id(),
             listing,
             signature,
             bytes: bytes.to_vec(),
@@ -423,7 +427,7 @@ impl SignedListing {
 
     /// The short id of the listing's address.
     pub fn listing_id(&self) -> ListingId {
-        self.listing.listing_id()
+        self.address
     }
 
     /// Takes the listing out.

@@ -4,7 +4,7 @@
 //! routes): add fields, never rename them.
 
 use buurt_protocol::calendar;
-use buurt_protocol::{SignedListing, Terms};
+use buurt_protocol::{MemberId, SignedListing, Terms};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -182,10 +182,9 @@ impl ListingView {
         self
     }
 
-    pub fn with_thanks(mut self, book: &crate::thanks::Book) -> Self {
-        if let Ok(author) = self.author.parse() {
-            self.thanked_by = Some(book.thanked_by(&author));
-        }
+    /// With how many members thanked the listing's `author`.
+    pub fn with_thanks(mut self, book: &crate::thanks::Book, author: &MemberId) -> Self {
+        self.thanked_by = Some(book.thanked_by(author));
         self
     }
 

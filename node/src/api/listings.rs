@@ -232,7 +232,7 @@ pub fn one(s: &ApiState, id: &str, now: i64) -> ApiResult<(ListingView, SignedLi
             ),
         )),
         Some(l) => {
-            let mut v = ListingView::new(&l).with_thanks(s.ingest.thanks());
+            let mut v = ListingView::new(&l).with_thanks(s.ingest.thanks(), &l.listing.author);
             if let Some(h) = s.store.history(&lid).map_err(ApiError::internal)? {
                 v = v.with_history(h);
             }

@@ -119,6 +119,9 @@ pub fn parse_query(p: SearchParams, max_levels: usize) -> ApiResult<SearchQuery>
 /// match).
 const NEWEST_READS: usize = 1_000;
 
+/// Largest page of the newest listings served without the blocking pool.
+const INLINE_PAGE: usize = 100;
+
 /// The page of a newest-only query (no words, no filter but scope), read
 /// from the store's creation-time keys: the listings the index would find,
 /// without a pass over every document. `None` when the query is not of
@@ -137,7 +140,7 @@ fn newest(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Option<Vec<ListingV
             .map(|l| {
                 ListingView::new(l)
                     .with_score(0.0)
-                    .with_thanks(s.ingest.thanks())
+                    .with_thanks(s.ingest.thanks(), &l.listing.author)
             })
             .collect()
     }))
@@ -158,7 +161,7 @@ pub fn run(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Vec<ListingView>, 
             Some(l) if l.listing.expires_at > now => out.push(
                 ListingView::new(&l)
                     .with_score(h.score)
-                    .with_thanks(s.ingest.thanks()),
+                    .with_thanks(s.ingest.thanks(), &l.listing.author),
             ),
             _ => {}
         }
@@ -185,6 +188,14 @@ async fn search(
     let Query(params) = params.map_err(|e| ApiError::bad("bad_query", e.body_text()))?;
     let q = parse_query(params, st.config.limits.max_scope_levels)?;
     let now = st.now();
+    // A page of the newest listings is a few dozen cached reads: served on
+    // the async thread, since the hop to the blocking pool and back costs
+    // more here than the page (docs/performance.md).
+    if q.page_size() <= INLINE_PAGE {
+        if let Some(page) = newest(&st, &q, now)? {
+            return Ok(Json(page));
+        }
+    }
     let s = st.clone();
     let views = st.blocking(move || run(&s, &q, now)).await??;
     Ok(Json(views))
