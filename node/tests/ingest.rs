@@ -205,7 +205,7 @@ fn a_search_commits_what_arrived_from_peers() {
     let mut p = Parts::in_memory(config, keys::from_seed(NODE_SEED)).expect("parts");
     p.announcements.close();
     let id = Identity::fixed();
-    let mut searched = |text: &str| {
+    let searched = |text: &str| {
         p.ingest.searchable().expect("commits");
         let q = Query {
             text: text.into(),
