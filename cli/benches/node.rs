@@ -1,8 +1,10 @@
 //! The single-node benchmark: prints figures, asserts nothing.
 //!
 //! `cargo bench -p buurt-cli --bench node` (add `-- 10000` for one size only;
-//! set `BENCH_INGEST_ONLY=1` to stop after the ingest figures, and
-//! `BENCH_POLICY=web` to ingest under the web of vouches instead of `open`).
+//! set `BENCH_INGEST_ONLY=1` to stop after the ingest figures,
+//! `BENCH_POLICY=web` to ingest under the web of vouches instead of `open`,
+//! and `BENCH_API_INGEST=1` to post the listings to a node through its API
+//! instead, for that node's memory and disk: `node/api_ingest.rs`).
 //! For each size (10,000 and 100,000 listings) it measures, on this machine:
 //! raw `verify_strict` rate; ingest throughput through the whole pipeline
 //! (validate, store, index); duplicate rejection rate; search latency in the
@@ -10,6 +12,8 @@
 //! HTTP API (sign, send, validate, store, flush, answer) and time until a post
 //! is searchable; and `buurt search` end to end as a user runs it.
 
+#[path = "node/api_ingest.rs"]
+mod api_ingest;
 #[path = "node/idle.rs"]
 mod idle;
 
@@ -375,6 +379,9 @@ fn run(size: usize) {
     // `BENCH_POLICY` (`open`, the default, or `web`, vouching for that node).
     file.policy = buurt_node::config::Policy::Open;
     buurt_node::datadir::write_secret(&dir.join("config.toml"), file.to_toml().as_bytes()).unwrap();
+    if std::env::var_os("BENCH_API_INGEST").is_some() {
+        return api_ingest::run(dir, corpus);
+    }
     let web = std::env::var("BENCH_POLICY").as_deref() == Ok("web");
     let mut built = Config::build(
         FileConfig::load(&dir.join("config.toml")).unwrap(),

@@ -19,7 +19,22 @@ pub struct SyncedDb {
     log: Option<File>,
 }
 
+/// sled's page cache for the small databases (thanks, watches, the impact
+/// ledger): sled's default is 1 GiB, which a ledger noting every listing
+/// fills with pages nobody reads again.
+pub const SMALL_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
 impl SyncedDb {
+    /// Opens (or creates) a small database at `dir`, with a page cache of
+    /// [`SMALL_CACHE_BYTES`].
+    pub fn open_small(dir: &Path) -> sled::Result<SyncedDb> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(SMALL_CACHE_BYTES)
+            .open()?;
+        SyncedDb::at(db, dir)
+    }
+
     /// The database opened at `dir`: its log file is opened to be synced.
     pub fn at(db: sled::Db, dir: &Path) -> sled::Result<SyncedDb> {
         let log = log_file(dir)?;

@@ -123,10 +123,7 @@ impl Ledger {
     /// Opens (or creates) the ledger at `path`; `secret` keys the authors'
     /// pseudonyms (the node derives it from its own key).
     pub fn open(path: &Path, secret: &[u8]) -> Result<Ledger, LedgerError> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .and_then(|db| crate::durable::SyncedDb::at(db, path));
+        let db = crate::durable::SyncedDb::open_small(path);
         Ledger::with(path.display().to_string(), db, secret)
     }
 

@@ -128,14 +128,10 @@ fn key(a: &AgreementId, thanker: &MemberId) -> Vec<u8> {
 impl Book {
     /// Opens (or creates) the book at `path`.
     pub fn open(path: &Path, moderation: Arc<Moderation>, own: NodeId) -> Result<Book, BookError> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .and_then(|db| crate::durable::SyncedDb::at(db, path))
-            .map_err(|e| BookError {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            })?;
+        let db = crate::durable::SyncedDb::open_small(path).map_err(|e| BookError {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
         Book::with_db(path.display().to_string(), db, moderation, own)
     }
 

@@ -120,8 +120,7 @@ pub fn stems(text: &str) -> Vec<(String, String)> {
 
 impl Watches {
     pub fn open(path: &Path) -> Result<Watches, WatchError> {
-        let db = sled::Config::new().path(path).open()?;
-        Watches::with_db(crate::durable::SyncedDb::at(db, path)?)
+        Watches::with_db(crate::durable::SyncedDb::open_small(path)?)
     }
 
     pub fn in_memory() -> Result<Watches, WatchError> {

@@ -29,3 +29,18 @@ pub fn rss_kb(pid: u32) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Resident memory of process `pid` in kB, split as the kernel counts it:
+/// anonymous (heap, caches the process made) and file-backed (mapped
+/// files, such as the search index); `(0, 0)` when it cannot be read.
+pub fn rss_split_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
