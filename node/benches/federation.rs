@@ -228,6 +228,30 @@ fn counter(registry: &Registry, name: &str) -> f64 {
         .sum()
 }
 
+/// Peers in a node's gossipsub mesh for `topic`, from its own gauge.
+fn mesh_peers(registry: &Registry, topic: &str) -> f64 {
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
+        return 0.0;
+    }
+    let label = format!("topic_hash=\"{topic}\"");
+    text.lines()
+        .filter(|l| l.starts_with("libp2p_gossipsub_mesh_peer_counts{") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// How many nodes have no mesh peer for the district's topic: they learn
+/// of its listings only from IHAVE gossip, at heartbeats.
+fn without_mesh(nodes: &[SimNode]) -> usize {
+    let scope = Scope::parse(DISTRICT, 16).expect("district scope");
+    let topic = net::topic(&scope).hash().to_string();
+    nodes
+        .iter()
+        .filter(|n| mesh_peers(&n.registry, &topic) == 0.0)
+        .count()
+}
+
 fn totals(nodes: &[SimNode], name: &str) -> f64 {
     nodes.iter().map(|n| counter(&n.registry, name)).sum()
 }
@@ -389,8 +413,9 @@ async fn phase(
         ms(pct(&first_search, 100.0)),
     );
     println!(
-        "  deliveries                   {delivered} of {expected} ({} lost)",
-        expected - delivered
+        "  deliveries                   {delivered} of {expected} ({} lost); {} of {n} nodes without mesh peers for the topic at the end",
+        expected - delivered,
+        without_mesh(nodes)
     );
     println!(
         "  amplification                {:.2} copies received per node per listing \
