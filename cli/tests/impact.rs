@@ -150,6 +150,27 @@ fn the_export_shows_what_ten_residents_stand_behind_and_nothing_of_anyone() {
         .call()
         .unwrap();
     assert_eq!(r.status(), 401);
+
+    // A node from before the ledger notes what it holds once, at its
+    // start: without the ledger's directory, the same figures come back.
+    let mut node = node;
+    assert_eq!(node.signal("TERM"), Some(0));
+    std::fs::remove_dir_all(node.path().join("impact")).expect("the ledger's directory");
+    node.spawn();
+    let json = node.ok(&["impact", "--format", "json"]).json();
+    let goods = json["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["table"] == "listings" && f["row"] == "goods" && f["column"] == "offers")
+        .cloned();
+    assert_eq!(goods.map(|f| f["value"].clone()), Some(10.into()), "{json}");
+    assert!(
+        node.log()
+            .contains("impact ledger: noted the 14 listings held, once"),
+        "{}",
+        node.log()
+    );
 }
 
 #[test]
