@@ -212,10 +212,7 @@ fn listing(node: &SimNode, seq: u64, t: i64) -> SignedListing {
 /// Sum of one gossipsub counter over all topics, from the text encoding
 /// (where the node registers gossipsub's counters under `libp2p_gossipsub_`).
 fn counter(registry: &Registry, name: &str) -> f64 {
-    let mut text = String::new();
-    if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
-        return 0.0;
-    }
+    let text = encoded(registry);
     let name = format!("libp2p_gossipsub_{name}");
     text.lines()
         .filter(|l| {
@@ -228,12 +225,18 @@ fn counter(registry: &Registry, name: &str) -> f64 {
         .sum()
 }
 
-/// Peers in a node's gossipsub mesh for `topic`, from its own gauge.
-fn mesh_peers(registry: &Registry, topic: &str) -> f64 {
+/// A node's metrics in the text encoding; empty if they cannot be encoded.
+fn encoded(registry: &Registry) -> String {
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
-        return 0.0;
+        text.clear();
     }
+    text
+}
+
+/// Peers in a node's gossipsub mesh for `topic`, from its own gauge.
+fn mesh_peers(registry: &Registry, topic: &str) -> f64 {
+    let text = encoded(registry);
     let label = format!("topic_hash=\"{topic}\"");
     text.lines()
         .filter(|l| l.starts_with("libp2p_gossipsub_mesh_peer_counts{") && l.contains(&label))

@@ -149,9 +149,14 @@ fn newest(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Option<Vec<ListingV
 /// Runs a search and reads each hit back from the store, with the author's
 /// thanks (blocking: call it on a blocking thread).
 pub fn run(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Vec<ListingView>, ApiError> {
-    if let Some(page) = newest(s, q, now)? {
-        return Ok(page);
+    match newest(s, q, now)? {
+        Some(page) => Ok(page),
+        None => from_index(s, q, now),
     }
+}
+
+/// [`run`] through the search index alone.
+fn from_index(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Vec<ListingView>, ApiError> {
     s.ingest.searchable().map_err(ApiError::internal)?;
     let hits = s.index.search(q, now).map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(hits.len());
@@ -191,12 +196,21 @@ async fn search(
     // A page of the newest listings is a few dozen cached reads: served on
     // the async thread, since the hop to the blocking pool and back costs
     // more here than the page (docs/performance.md).
-    if q.page_size() <= INLINE_PAGE {
+    let tried = q.page_size() <= INLINE_PAGE;
+    if tried {
         if let Some(page) = newest(&st, &q, now)? {
             return Ok(Json(page));
         }
     }
     let s = st.clone();
-    let views = st.blocking(move || run(&s, &q, now)).await??;
+    let views = st
+        .blocking(move || {
+            if tried {
+                from_index(&s, &q, now)
+            } else {
+                run(&s, &q, now)
+            }
+        })
+        .await??;
     Ok(Json(views))
 }

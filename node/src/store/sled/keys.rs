@@ -101,6 +101,11 @@ pub fn newest_first(t: i64) -> [u8; 8] {
     (!u64::from_be_bytes(encode_time(t))).to_be_bytes()
 }
 
+/// The time of [`newest_first`]'s bytes.
+pub fn decode_newest_first(b: [u8; 8]) -> i64 {
+    decode_time((!u64::from_be_bytes(b)).to_be_bytes())
+}
+
 pub fn listing_key(id: &ListingId) -> Vec<u8> {
     let mut k = vec![LISTING];
     k.extend_from_slice(&id.0);

@@ -11,12 +11,13 @@ use super::SledStore;
 use crate::store::{take_newest, RevisionHead, StoreError, SyncItem};
 
 impl SledStore {
-    /// The records the `T` keys name, newest first. An entry
-    /// whose record is gone or moved on (another `created_at`) is stale and
-    /// skipped, as is a second entry for the same record.
+    /// The records the `T` keys name, newest first, with their heads. An
+    /// entry whose record is gone or moved on (another `created_at`) is
+    /// stale and skipped, as is a second entry for the same record.
     fn by_time(
         &self,
-    ) -> impl Iterator<Item = Result<(ListingId, i64, ::sled::IVec), StoreError>> + '_ {
+    ) -> impl Iterator<Item = Result<(ListingId, RevisionHead, ::sled::IVec), StoreError>> + '_
+    {
         let mut seen = HashSet::new();
         self.db.scan_prefix([TIME]).keys().filter_map(move |key| {
             let entry = (|| {
@@ -24,17 +25,17 @@ impl SledStore {
                 let time = key
                     .get(1..9)
                     .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(|b| !u64::from_be_bytes(b))
-                    .map(|t| decode_time(t.to_be_bytes()))
+                    .map(decode_newest_first)
                     .ok_or_else(|| self.corrupt("a time key is too short"))?;
                 let id = self.id_at_end(&key)?;
                 let bytes = self.db.get(listing_key(&id)).map_err(|e| self.err(e))?;
-                Ok(bytes
-                    .filter(|b| head_of(b).is_some_and(|h| h.created_at == time))
-                    .map(|b| (id, time, b)))
+                Ok(bytes.and_then(|b| {
+                    let head = head_of(&b).filter(|h| h.created_at == time)?;
+                    Some((id, head, b))
+                }))
             })();
             match entry {
-                Ok(Some((id, time, bytes))) => seen.insert(id).then_some(Ok((id, time, bytes))),
+                Ok(Some((id, head, bytes))) => seen.insert(id).then_some(Ok((id, head, bytes))),
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),
             }
@@ -62,11 +63,11 @@ impl SledStore {
     ) -> Result<Vec<RevisionHead>, StoreError> {
         let mut out = Vec::new();
         for entry in self.by_time() {
-            let (_, time, bytes) = entry?;
-            if time < since {
+            let (_, head, _) = entry?;
+            if head.created_at < since {
                 break;
             }
-            out.push(head_of(&bytes).ok_or_else(|| self.corrupt("a stored listing is too short"))?);
+            out.push(head);
         }
         Ok(out)
     }
