@@ -47,14 +47,25 @@ fn checksum(kind: u8, key: &[u8; 32]) -> [u8; 4] {
     [out[0], out[1], out[2], out[3]]
 }
 
-fn encode_key(prefix: &str, kind: u8, key: &[u8; 32]) -> String {
+/// Base32 characters after the two-letter prefix: 36 bytes, 288 bits.
+const ID_BASE32_LEN: usize = ID_TEXT_LEN - 2;
+
+/// The text form of an id, written into `out` without allocating (ids are
+/// written once per listing in every page the API serves).
+fn encode_key<'a>(
+    prefix: &str,
+    kind: u8,
+    key: &[u8; 32],
+    out: &'a mut [u8; ID_TEXT_LEN],
+) -> &'a str {
     let mut raw = [0u8; 36];
     raw[..32].copy_from_slice(key);
     raw[32..].copy_from_slice(&checksum(kind, key));
-    let mut s = String::with_capacity(ID_TEXT_LEN);
-    s.push_str(prefix);
-    s.push_str(&BASE32_NOPAD.encode(&raw).to_ascii_lowercase());
-    s
+    out[..2].copy_from_slice(prefix.as_bytes());
+    debug_assert_eq!(BASE32_NOPAD.encode_len(raw.len()), ID_BASE32_LEN);
+    BASE32_NOPAD.encode_mut(&raw, &mut out[2..]);
+    out[2..].make_ascii_lowercase();
+    std::str::from_utf8(out).expect("base32 is ASCII")
 }
 
 fn decode_key(
@@ -124,7 +135,7 @@ macro_rules! key_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&encode_key($prefix, $kind, &self.0))
+                f.write_str(encode_key($prefix, $kind, &self.0, &mut [0; ID_TEXT_LEN]))
             }
         }
 
@@ -168,13 +179,15 @@ macro_rules! hex_id {
         impl $name {
             /// Lowercase hexadecimal.
             pub fn to_hex(&self) -> String {
-                hex::encode(self.0)
+                self.to_string()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.to_hex())
+                let mut out = [0u8; $len * 2];
+                hex::encode_to_slice(self.0, &mut out).expect("twice the length");
+                f.write_str(std::str::from_utf8(&out).expect("hex is ASCII"))
             }
         }
 

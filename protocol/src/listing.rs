@@ -300,9 +300,6 @@ pub struct SignedListing {
 }
 
 impl SignedListing {
-    /// Decodes signed bytes, structurally only (no signature or content
-    /// checks). Rejects unknown versions, trailing bytes and any encoding that
-    /// is not the canonical one.
     /// The address of a signed listing, read from its first 49 bytes
     /// (version, author, key) without decoding the rest; `None` when the
     /// bytes are too short or of another version. Lets a node find what it
@@ -317,7 +314,41 @@ impl SignedListing {
         Some(ListingId::of(&author, &key))
     }
 
+    /// Decodes signed bytes, structurally only (no signature or content
+    /// checks). Rejects unknown versions, trailing bytes and any encoding that
+    /// is not the canonical one.
     pub fn decode(bytes: &[u8]) -> Result<SignedListing, DecodeError> {
+        let (listing, body_len, signature) = Self::decode_fields(bytes)?;
+        // One value, one encoding: the fixed-width layout makes this hold by
+        // construction, and this check keeps it so if the layout ever grows.
+        match listing.encode_body() {
+            Ok(re) if re[..] == bytes[..body_len] => {}
+            _ => return Err(DecodeError::NonCanonical),
+        }
+        Ok(Self::from_fields(listing, signature, bytes))
+    }
+
+    /// [`SignedListing::decode`] without the canonical re-encoding, for
+    /// bytes that passed `decode` before they were kept: a node's own
+    /// store reads its records back with it. Still rejects what does not
+    /// parse.
+    pub fn decode_kept(bytes: &[u8]) -> Result<SignedListing, DecodeError> {
+        let (listing, _, signature) = Self::decode_fields(bytes)?;
+        Ok(Self::from_fields(listing, signature, bytes))
+    }
+
+    fn from_fields(listing: Listing, signature: [u8; 64], bytes: &[u8]) -> SignedListing {
+        SignedListing {
+            address: listing.listing_id(),
+            listing,
+            signature,
+            bytes: bytes.to_vec(),
+            id: ContentId::of(bytes),
+        }
+    }
+
+    /// The listing, the length of its body and its signature.
+    fn decode_fields(bytes: &[u8]) -> Result<(Listing, usize, [u8; 64]), DecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.u8("version")?;
         if version != LISTING_VERSION && version != LISTING_VERSION_2 {
@@ -388,19 +419,7 @@ impl SignedListing {
             extras,
             certificate,
         };
-        // One value, one encoding: the fixed-width layout makes this hold by
-        // construction, and this check keeps it so if the layout ever grows.
-        match listing.encode_body() {
-            Ok(re) if re[..] == bytes[..body_len] => {}
-            _ => return Err(DecodeError::NonCanonical),
-        }
-        Ok(SignedListing {
-            address: listing.listing_id(),
-            listing,
-            signature,
-            bytes: bytes.to_vec(),
-            id: ContentId::of(bytes),
-        })
+        Ok((listing, body_len, signature))
     }
 
     /// The full signed encoding: body followed by the 64-byte signature.

@@ -101,6 +101,11 @@ proptest! {
         let decoded = SignedListing::decode(signed.bytes()).unwrap();
         prop_assert_eq!(&decoded.listing, &l);
         prop_assert_eq!(decoded.content_id(), signed.content_id());
+        // A store's read-back decodes the same listing, ids included.
+        let kept = SignedListing::decode_kept(signed.bytes()).unwrap();
+        prop_assert_eq!(&kept.listing, &l);
+        prop_assert_eq!(kept.content_id(), signed.content_id());
+        prop_assert_eq!(kept.listing_id(), signed.listing_id());
         let valid = validate(signed.bytes(), T0, &Limits::default()).unwrap();
         prop_assert_eq!(valid.listing, l);
         // The address read from the first bytes is the decoded one.
@@ -115,6 +120,7 @@ proptest! {
     fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..2_000)) {
         let _ = SignedListing::address_of(&bytes);
         let _ = SignedListing::decode(&bytes);
+        let _ = SignedListing::decode_kept(&bytes);
         let _ = validate(&bytes, T0, &Limits::default());
     }
 
