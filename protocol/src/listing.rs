@@ -299,6 +299,9 @@ pub struct SignedListing {
     address: ListingId,
 }
 
+/// Where the scope's length byte sits in a signed listing.
+const SCOPE_LEN_AT: usize = 76;
+
 impl SignedListing {
     /// The address of a signed listing, read from its first 49 bytes
     /// (version, author, key) without decoding the rest; `None` when the
@@ -312,6 +315,20 @@ impl SignedListing {
         let author = MemberId(bytes.get(1..33)?.try_into().ok()?);
         let key = ListingKey(bytes.get(33..49)?.try_into().ok()?);
         Some(ListingId::of(&author, &key))
+    }
+
+    /// The scope of a signed listing as written, read from its fixed
+    /// place (after the 76 bytes of version, author, key, revision, times,
+    /// kind, exchange and status) without decoding the rest; `None` when the
+    /// bytes are too short, of another version, or the scope is not UTF-8.
+    /// Lets a node check a gossip message's topic before the pipeline
+    /// decodes it. Says nothing about validity.
+    pub fn scope_text_of(bytes: &[u8]) -> Option<&str> {
+        if !matches!(bytes.first(), Some(&(LISTING_VERSION | LISTING_VERSION_2))) {
+            return None;
+        }
+        let len = *bytes.get(SCOPE_LEN_AT)? as usize;
+        std::str::from_utf8(bytes.get(SCOPE_LEN_AT + 1..SCOPE_LEN_AT + 1 + len)?).ok()
     }
 
     /// Decodes signed bytes, structurally only (no signature or content

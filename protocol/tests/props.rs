@@ -107,13 +107,18 @@ proptest! {
         prop_assert_eq!(kept.content_id(), signed.content_id());
         prop_assert_eq!(kept.listing_id(), signed.listing_id());
         let valid = validate(signed.bytes(), T0, &Limits::default()).unwrap();
-        prop_assert_eq!(valid.listing, l);
+        prop_assert_eq!(&valid.listing, &l);
         // The address read from the first bytes is the decoded one.
         prop_assert_eq!(SignedListing::address_of(signed.bytes()), Some(signed.listing_id()));
         prop_assert_eq!(SignedListing::address_of(&signed.bytes()[..48]), None);
+        // So is the scope, as written.
+        let scope = l.scope.to_string();
+        prop_assert_eq!(SignedListing::scope_text_of(signed.bytes()), Some(scope.as_str()));
+        prop_assert_eq!(SignedListing::scope_text_of(&signed.bytes()[..76 + scope.len()]), None);
         let mut other = signed.bytes().to_vec();
         other[0] ^= 0xFF;
         prop_assert_eq!(SignedListing::address_of(&other), None);
+        prop_assert_eq!(SignedListing::scope_text_of(&other), None);
     }
 
     #[test]
@@ -121,6 +126,7 @@ proptest! {
         let _ = SignedListing::address_of(&bytes);
         let _ = SignedListing::decode(&bytes);
         let _ = SignedListing::decode_kept(&bytes);
+        let _ = SignedListing::scope_text_of(&bytes);
         let _ = validate(&bytes, T0, &Limits::default());
     }
 

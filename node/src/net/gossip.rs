@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::peers::Rate;
 use super::swarm_core::Core;
-use super::{reply_key_topic, revocation_topic, thanks_topic, topic, vouch_topic, VALIDATING};
+use super::{
+    reply_key_topic, revocation_topic, thanks_topic, topic, vouch_topic, TOPIC_PREFIX, VALIDATING,
+};
 use crate::clock;
 use crate::ingest::{Announcement, Ingest, IngestError, Outcome, Revoked, Source, Vouched};
 
@@ -138,13 +140,15 @@ impl Gossip {
     }
 
     /// The checks made on the loop before a listing goes to ingest: its size
-    /// and that it travels on its own scope's topic.
+    /// and that it travels on its own scope's topic. Only the scope is read
+    /// here; ingest decodes and validates the whole listing once, and a
+    /// malformed one is rejected there, as here.
     fn check_listing(&self, message: &gossipsub::Message) -> Result<(), &'static str> {
         if message.data.len() > self.max_listing {
             return Err("too large");
         }
-        let listing = SignedListing::decode(&message.data).map_err(|_| "malformed")?;
-        if topic(&listing.listing.scope).hash() != message.topic {
+        let scope = SignedListing::scope_text_of(&message.data).ok_or("malformed")?;
+        if message.topic.as_str().strip_prefix(TOPIC_PREFIX) != Some(scope) {
             return Err("listing on another scope's topic");
         }
         Ok(())

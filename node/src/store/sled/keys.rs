@@ -46,13 +46,9 @@ pub fn revision_of(bytes: &[u8]) -> Option<u64> {
     ))
 }
 
-/// Where the scope of stored listing bytes starts: its length byte.
-pub const SCOPE_LEN_AT: usize = 76;
-
 /// The scope of stored listing bytes, without decoding them.
 pub fn scope_of(bytes: &[u8]) -> Option<&str> {
-    let len = *bytes.get(SCOPE_LEN_AT)? as usize;
-    std::str::from_utf8(bytes.get(SCOPE_LEN_AT + 1..SCOPE_LEN_AT + 1 + len)?).ok()
+    SignedListing::scope_text_of(bytes)
 }
 
 /// Author, creation time and tombstone flag of stored listing bytes,
