@@ -808,9 +808,12 @@ fn node_process(dir: &Path, size: usize) {
         process_queries(dir, &addr, &agent);
     }
 
+    let (anon, file) = buurt_tests::process::rss_split_kb(child.id());
     println!(
-        "  node resident memory after the runs: {} MB",
-        rss_kb(child.id()) / 1024
+        "  node resident memory after the runs: {} MB ({} MB anonymous, {} MB file-backed: the program and the index's mapped files)",
+        rss_kb(child.id()) / 1024,
+        anon / 1024,
+        file / 1024
     );
     // kill -9 and start again: the index catches up from the store's
     // journal instead of being rebuilt.

@@ -4,8 +4,17 @@
 //! A tantivy commit takes milliseconds of CPU whatever it holds (it builds a
 //! term dictionary per field and sizes a fresh term table) and needs the
 //! writer to itself; doing it on the ingest path would stall every post
-//! behind it. Ingest enqueues each change while it holds its write lock, so
-//! the queue carries changes in store order.
+//! behind it. Ingest queues each change while it holds its write lock, so
+//! the queue holds changes in store order.
+//!
+//! The queue holds the changes until the next commit, and the thread applies
+//! them all just before it: a change is not searchable before the commit
+//! anyway, and applying a batch at once wakes this thread and tantivy's
+//! indexing thread once per commit instead of once per listing (thread
+//! wake-ups were most of a node's CPU per received listing,
+//! docs/performance.md). Queuing wakes the thread only for the first change
+//! after a commit (to start its deadline), a full batch, a barrier or the
+//! end.
 //!
 //! Commits follow the readers, not the arrivals: a search first asks for a
 //! commit of whatever is pending (`Ingest::searchable`, through
@@ -17,8 +26,8 @@
 //! per arrival.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::Arc;
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,13 +40,11 @@ use super::SearchIndex;
 #[error("search indexer: {0}")]
 pub struct IndexerError(String);
 
-/// Capacity of the queue, in messages; ingest waits when it is full.
-pub const QUEUE: usize = 128;
-/// Most changes in one message: with [`QUEUE`], at most 32,768 listings wait
-/// for the indexer at any time.
-pub const MAX_CHANGES_PER_MESSAGE: usize = 256;
 /// Most changes applied between two commits under load.
 pub const MAX_BATCH: usize = 5_000;
+/// Most changes the queue holds; ingest waits while it is full (each holds
+/// a listing that the store already has, about 1.5 KB).
+pub const MAX_HELD: usize = 2 * MAX_BATCH;
 /// Longest time between two commits while changes wait, however long
 /// commits take.
 pub const MAX_SPACING: Duration = Duration::from_secs(1);
@@ -60,22 +67,51 @@ impl Change {
     }
 }
 
-enum Op {
-    /// Changes in store order, and the store's journal sequence after them;
-    /// one message per page wakes the thread once.
-    Changes(Vec<Change>, u64),
-    /// Commit everything before this point, then answer.
-    Barrier(SyncSender<Result<(), String>>),
+/// What waits for the thread.
+#[derive(Default)]
+struct Queue {
+    /// Changes in store order.
+    changes: Vec<Change>,
+    /// The store's journal sequence after the last of them.
+    journal: u64,
+    /// How many calls of [`Indexer::apply`] the changes come from, in all.
+    sent: u64,
+    /// When the oldest change came; `None` while none waits.
+    since: Option<Instant>,
+    /// Callers waiting for everything before them to be committed.
+    barriers: Vec<SyncSender<Result<(), String>>>,
+    /// The handle is gone: apply what is left, commit and stop.
+    closed: bool,
+    /// The thread has ended (it panicked): nothing is applied any more.
+    stopped: bool,
+}
+
+/// The queue and the two ways to wait on it.
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// The thread waits here for work.
+    work: Condvar,
+    /// Ingest waits here for room.
+    room: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // The queue's fields are each left whole by every holder.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Handle to the indexer thread.
 pub struct Indexer {
-    tx: Option<SyncSender<Op>>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    /// Messages of changes sent so far. The callers send under ingest's
-    /// write lock, so this counts them in channel order.
+    /// Calls of [`Indexer::apply`] so far. The callers queue under ingest's
+    /// write lock, so this counts them in queue order.
     sent: AtomicU64,
-    /// Messages of changes committed so far, as the thread counts them.
+    /// Calls of [`Indexer::apply`] whose changes are committed, as the
+    /// thread counts them.
     committed: Arc<AtomicU64>,
 }
 
@@ -84,29 +120,28 @@ impl Indexer {
     /// commits pending changes once they have waited `interval`, or at
     /// [`MAX_BATCH`].
     pub fn start(index: Arc<SearchIndex>, interval: Duration) -> Indexer {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let shared = Arc::new(Shared::default());
         let committed = Arc::new(AtomicU64::new(0));
-        let c = committed.clone();
+        let (s, c) = (shared.clone(), committed.clone());
         let thread = std::thread::Builder::new()
             .name("buurt-indexer".into())
-            .spawn(move || run(index, rx, interval, &c))
+            .spawn(move || {
+                let _stopped = Stopped(&s);
+                run(index, &s, interval, &c)
+            })
             .ok();
+        if thread.is_none() {
+            tracing::warn!(
+                "the indexer thread could not start: new listings are not searchable until the \
+                 node is restarted"
+            );
+            shared.lock().stopped = true;
+        }
         Indexer {
-            tx: Some(tx),
+            shared,
             thread,
             sent: AtomicU64::new(0),
             committed,
-        }
-    }
-
-    fn send(&self, op: Op) {
-        if let Some(tx) = &self.tx {
-            if tx.send(op).is_err() {
-                tracing::warn!(
-                    "the indexer thread has stopped: new listings are not searchable until the \
-                     node is restarted, which rebuilds the index"
-                );
-            }
         }
     }
 
@@ -114,22 +149,35 @@ impl Indexer {
     /// once they are stored, committed with them as the index's marker (so
     /// that after a crash only the journal's tail is replayed). Returns the
     /// mark to give [`Indexer::is_committed`]: the changes are searchable
-    /// once it holds.
-    pub fn apply(&self, mut changes: Vec<Change>, journal: u64) -> u64 {
-        while changes.len() > MAX_CHANGES_PER_MESSAGE {
-            let rest = changes.split_off(MAX_CHANGES_PER_MESSAGE);
-            self.send_changes(changes, journal);
-            changes = rest;
+    /// once it holds. Waits while the queue is full.
+    pub fn apply(&self, changes: Vec<Change>, journal: u64) -> u64 {
+        if changes.is_empty() {
+            return self.sent.load(Ordering::Acquire);
         }
-        if !changes.is_empty() {
-            self.send_changes(changes, journal);
+        let mut q = self.shared.lock();
+        while q.changes.len() >= MAX_HELD && !q.stopped {
+            q = self.shared.room.wait(q).unwrap_or_else(|p| p.into_inner());
         }
-        self.sent.load(Ordering::Acquire)
-    }
-
-    fn send_changes(&self, changes: Vec<Change>, journal: u64) {
-        self.sent.fetch_add(1, Ordering::AcqRel);
-        self.send(Op::Changes(changes, journal));
+        let first = q.since.is_none();
+        q.changes.extend(changes);
+        q.journal = q.journal.max(journal);
+        q.sent += 1;
+        let sent = q.sent;
+        self.sent.store(sent, Ordering::Release);
+        if first {
+            q.since = Some(Instant::now());
+        }
+        let full = q.changes.len() >= MAX_BATCH;
+        if q.stopped {
+            // No thread to apply them: they are searchable after the next
+            // start, which catches the index up from the store's journal.
+            q.changes.clear();
+        }
+        drop(q);
+        if first || full {
+            self.shared.work.notify_one();
+        }
+        sent
     }
 
     /// Whether the changes of `mark` (from [`Indexer::apply`]) are committed.
@@ -150,7 +198,14 @@ impl Indexer {
     /// Waits until every change queued so far is committed and searchable.
     pub fn barrier(&self) -> Result<(), IndexerError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Op::Barrier(tx));
+        {
+            let mut q = self.shared.lock();
+            if q.stopped {
+                return Err(IndexerError("the indexer thread has stopped".into()));
+            }
+            q.barriers.push(tx);
+        }
+        self.shared.work.notify_one();
         match rx.recv() {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(IndexerError(e)),
@@ -161,69 +216,87 @@ impl Indexer {
 
 impl Drop for Indexer {
     fn drop(&mut self) {
-        drop(self.tx.take());
+        self.shared.lock().closed = true;
+        self.shared.work.notify_one();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed: &AtomicU64) {
-    let mut pending = 0usize;
-    // Messages of changes received; a commit makes all of them searchable.
-    let mut received = 0u64;
-    // The store's journal sequence of the last change applied: committed
-    // as the index's marker.
-    let mut journal = 0u64;
-    // Since when the oldest uncommitted change has waited.
-    let mut last_commit = Instant::now();
+/// Marks the queue stopped when the thread ends, however it ends: waiting
+/// callers get an error instead of waiting for ever.
+struct Stopped<'a>(&'a Shared);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        let mut q = self.0.lock();
+        if !q.closed {
+            tracing::warn!(
+                "the indexer thread has stopped: new listings are not searchable until the node \
+                 is restarted, which catches the index up from the store"
+            );
+        }
+        q.stopped = true;
+        q.changes.clear();
+        q.barriers.clear();
+        drop(q);
+        self.0.room.notify_all();
+    }
+}
+
+/// What the thread took from the queue for one commit.
+struct Taken {
+    changes: Vec<Change>,
+    journal: u64,
+    sent: u64,
+    barriers: Vec<SyncSender<Result<(), String>>>,
+    closed: bool,
+}
+
+/// Waits until there is something to commit: a barrier, a full batch,
+/// changes that have waited `spacing`, or the end.
+fn take(shared: &Shared, spacing: Duration) -> Taken {
+    let mut q = shared.lock();
+    loop {
+        let due = match q.since {
+            None => None,
+            Some(_) if q.changes.len() >= MAX_BATCH => Some(Duration::ZERO),
+            Some(since) => Some(spacing.saturating_sub(since.elapsed())),
+        };
+        if q.closed || !q.barriers.is_empty() || due == Some(Duration::ZERO) {
+            break;
+        }
+        q = match due {
+            None => shared.work.wait(q).unwrap_or_else(|p| p.into_inner()),
+            Some(wait) => match shared.work.wait_timeout(q, wait) {
+                Ok((q, _)) => q,
+                Err(p) => p.into_inner().0,
+            },
+        };
+    }
+    q.since = None;
+    let taken = Taken {
+        changes: std::mem::take(&mut q.changes),
+        journal: q.journal,
+        sent: q.sent,
+        barriers: std::mem::take(&mut q.barriers),
+        closed: q.closed,
+    };
+    drop(q);
+    shared.room.notify_all();
+    taken
+}
+
+fn run(index: Arc<SearchIndex>, shared: &Shared, interval: Duration, committed: &AtomicU64) {
     // How long a change may wait: the configured interval, stretched under
     // load so that commits take at most a tenth of the indexer's time.
     let mut spacing = interval;
+    // Changes applied since the last commit.
+    let mut pending = 0usize;
     loop {
-        let op = if pending == 0 {
-            match rx.recv() {
-                Ok(op) => op,
-                Err(_) => return,
-            }
-        } else {
-            let wait = spacing.saturating_sub(last_commit.elapsed());
-            match rx.recv_timeout(wait) {
-                Ok(op) => op,
-                Err(RecvTimeoutError::Timeout) => {
-                    spacing = commit(&index, &mut pending, &mut last_commit, interval, journal);
-                    committed.store(received, Ordering::Release);
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    commit(&index, &mut pending, &mut last_commit, interval, journal);
-                    return;
-                }
-            }
-        };
-        let changes = match op {
-            Op::Changes(changes, j) => {
-                journal = journal.max(j);
-                changes
-            }
-            Op::Barrier(reply) => {
-                let r = if pending > 0 {
-                    commit_marked(&index, journal)
-                } else {
-                    Ok(())
-                };
-                pending = 0;
-                last_commit = Instant::now();
-                committed.store(received, Ordering::Release);
-                let _ = reply.send(r.map_err(|e| e.to_string()));
-                continue;
-            }
-        };
-        received += 1;
-        if pending == 0 {
-            last_commit = Instant::now();
-        }
-        for change in changes {
+        let taken = take(shared, spacing);
+        for change in taken.changes {
             let applied = match change {
                 Change::Upsert(l) => index.upsert(&l),
                 Change::Remove(id) => index.remove(&id),
@@ -236,39 +309,44 @@ fn run(index: Arc<SearchIndex>, rx: Receiver<Op>, interval: Duration, committed:
                 ),
             }
         }
-        if pending >= MAX_BATCH || (pending > 0 && last_commit.elapsed() >= spacing) {
-            spacing = commit(&index, &mut pending, &mut last_commit, interval, journal);
+        let result = if pending > 0 {
+            let (r, next) = commit(&index, interval, taken.journal);
+            spacing = next;
+            pending = 0;
+            r
+        } else {
+            Ok(())
+        };
+        committed.store(taken.sent, Ordering::Release);
+        for reply in taken.barriers {
+            let _ = reply.send(result.clone());
         }
-        if pending == 0 {
-            committed.store(received, Ordering::Release);
+        if taken.closed {
+            return;
         }
     }
 }
 
-/// Commits, and returns the spacing until the next commit: ten times what
-/// this one took, at least `interval` and at most [`MAX_SPACING`] (or
-/// `interval`, if that is longer).
-fn commit(
-    index: &SearchIndex,
-    pending: &mut usize,
-    last: &mut Instant,
-    interval: Duration,
-    journal: u64,
-) -> Duration {
+/// Commits; returns how it went, and the spacing until the next commit:
+/// ten times what this one took, at least `interval` and at most
+/// [`MAX_SPACING`] (or `interval`, if that is longer).
+fn commit(index: &SearchIndex, interval: Duration, journal: u64) -> (Result<(), String>, Duration) {
     let started = Instant::now();
-    if let Err(e) = commit_marked(index, journal) {
+    let result = commit_marked(index, journal).map_err(|e| e.to_string());
+    if let Err(e) = &result {
         tracing::warn!(
             "search index commit failed: {e}; if search misses listings, `buurt reindex` \
              rebuilds the index from the store"
         );
     }
-    *pending = 0;
-    *last = Instant::now();
     let took = started.elapsed();
     if let Some(m) = crate::metrics::get() {
         m.index_commit_seconds.observe(took.as_secs_f64());
     }
-    (10 * took).clamp(interval, MAX_SPACING.max(interval))
+    (
+        result,
+        (10 * took).clamp(interval, MAX_SPACING.max(interval)),
+    )
 }
 
 /// Commits with the store's journal sequence as the marker (a plain commit
@@ -278,5 +356,95 @@ fn commit_marked(index: &SearchIndex, journal: u64) -> Result<(), crate::search:
         index.commit_with_marker(journal)
     } else {
         index.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use buurt_protocol::sample::{Identity, T0};
+
+    fn listings(n: usize) -> Vec<Arc<SignedListing>> {
+        let id = Identity::fixed();
+        (0..n)
+            .map(|i| {
+                let mut key = [0u8; 16];
+                key[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                Arc::new(id.offer(key, "Boormachine", T0).sign(&id.member).unwrap())
+            })
+            .collect()
+    }
+
+    fn upserts(ls: &[Arc<SignedListing>]) -> Vec<Change> {
+        ls.iter().map(|l| Change::Upsert(l.clone())).collect()
+    }
+
+    /// Waits up to 10 s for `ok`.
+    fn eventually(mut ok: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn held_changes_are_committed_once_the_oldest_has_waited() {
+        let index = Arc::new(SearchIndex::in_memory().unwrap());
+        let ix = Indexer::start(index.clone(), Duration::from_millis(50));
+        let mark = ix.apply(upserts(&listings(3)), 1);
+        assert!(
+            eventually(|| ix.is_committed(mark)),
+            "committed by the deadline"
+        );
+        assert_eq!(index.num_docs(), 3);
+        assert_eq!(index.marker(), Some(1));
+    }
+
+    #[test]
+    fn a_barrier_commits_what_is_held_at_once() {
+        let index = Arc::new(SearchIndex::in_memory().unwrap());
+        let ix = Indexer::start(index.clone(), Duration::from_secs(600));
+        let ls = listings(4);
+        ix.apply(upserts(&ls[..2]), 1);
+        ix.apply(upserts(&ls[2..]), 2);
+        // Held, not applied: nothing is in the index before the barrier.
+        assert!(!ix.is_all_committed());
+        assert_eq!(index.num_docs(), 0);
+        ix.barrier().unwrap();
+        assert!(ix.is_all_committed());
+        assert_eq!(index.num_docs(), 4);
+        assert_eq!(index.marker(), Some(2));
+        // A removal is applied in order after the upserts it follows.
+        ix.remove(ls[0].listing_id(), 3);
+        ix.barrier().unwrap();
+        assert_eq!(index.num_docs(), 3);
+        // A barrier with nothing held answers too.
+        ix.barrier().unwrap();
+    }
+
+    #[test]
+    fn a_full_batch_is_committed_without_a_reader() {
+        let index = Arc::new(SearchIndex::in_memory().unwrap());
+        let ix = Indexer::start(index.clone(), Duration::from_secs(600));
+        let mark = ix.apply(upserts(&listings(MAX_BATCH)), 7);
+        assert!(
+            eventually(|| ix.is_committed(mark)),
+            "committed at a full batch"
+        );
+        assert_eq!(index.num_docs(), MAX_BATCH as u64);
+    }
+
+    #[test]
+    fn the_end_commits_what_is_held() {
+        let index = Arc::new(SearchIndex::in_memory().unwrap());
+        let ix = Indexer::start(index.clone(), Duration::from_secs(600));
+        ix.apply(upserts(&listings(2)), 5);
+        drop(ix);
+        assert_eq!(index.num_docs(), 2);
+        assert_eq!(index.marker(), Some(5));
     }
 }
