@@ -15,13 +15,14 @@ mod batch;
 mod certs;
 mod maintenance;
 mod revocation;
+mod seen;
 mod thanks;
 mod vouch;
 
 pub use self::revocation::Revoked;
 pub use self::vouch::Vouched;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -40,12 +41,6 @@ pub use crate::outcome::{Announcement, Outcome, Reason, Source};
 /// publisher paces the poster); a delivery from a peer is announced only if
 /// there is room.
 pub const ANNOUNCE: usize = 1_024;
-
-/// Most content ids remembered as stored; the set is cleared when full. It
-/// only spares the store a read for the copies of recent listings (peers
-/// offer what just arrived); the store answers for the rest. 65,536 ids
-/// take about 4 MB of table; a million took about 69 MB.
-const SEEN_MAX: usize = 65_536;
 
 /// A failure of the node itself (disk, database), not of the listing.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +92,7 @@ pub struct Ingest {
     /// Content ids of revisions this process stored (and that are still the
     /// latest at their address): most duplicates are answered from here
     /// without touching the database. A miss falls back to the store.
-    seen: Mutex<HashSet<ContentId>>,
+    seen: seen::Seen,
     announce: Option<mpsc::Sender<Announcement>>,
     /// The free space under the store, when it is on disk.
     space: Option<Arc<Space>>,
@@ -153,7 +148,7 @@ impl Ingest {
             limits: config.limits.clone(),
             moderation,
             certs: certs::Certs::default(),
-            seen: Mutex::new(HashSet::new()),
+            seen: seen::Seen::default(),
             announce,
             space,
             closed: std::sync::atomic::AtomicBool::new(false),
@@ -233,7 +228,7 @@ impl Ingest {
     fn check(&self, bytes: &[u8], now: i64, source: Source) -> Checked {
         let content_id = ContentId::of(bytes);
         let stored = |at| self.store.contains_content(&at, &content_id);
-        if self.seen_contains(&content_id)
+        if self.seen.contains(&content_id)
             || SignedListing::address_of(bytes).map_or(Ok(false), stored)?
         {
             return Ok(Err(Outcome::Duplicate(content_id)));
@@ -313,14 +308,8 @@ impl Ingest {
         changes.push(Change::for_listing(&signed));
         self.version.fetch_add(1, Ordering::Release);
         self.moderation.stored(&signed.listing, now, source);
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = replaced {
-            seen.remove(&old.content_id());
-        }
-        if seen.len() >= SEEN_MAX {
-            seen.clear();
-        }
-        seen.insert(content_id);
+        let replaced = replaced.map(|old| old.content_id());
+        self.seen.stored(&content_id, replaced.as_ref());
         Ok(Outcome::Stored(signed))
     }
 
@@ -394,12 +383,5 @@ impl Ingest {
 
     pub fn stats(&self) -> Stats {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn seen_contains(&self, id: &ContentId) -> bool {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(id)
     }
 }

@@ -52,7 +52,7 @@ impl Ingest {
         if !removed.is_empty() {
             // An expired revision sent again must be refused as expired, not
             // answered as a duplicate.
-            self.seen.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            self.seen.clear();
             self.store.flush()?;
         }
         Ok(removed.len())
@@ -92,10 +92,7 @@ impl Ingest {
         self.bump_version();
         self.indexer.remove(*id, self.store.journal_head());
         if let Some(l) = &removed {
-            self.seen
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&l.content_id());
+            self.seen.forget(&l.content_id());
         }
         Ok(removed)
     }
