@@ -316,27 +316,50 @@ impl Query {
         }
     }
 
-    /// Whether this query asks only for the newest listings, in a scope or
-    /// not: no words and no other filter. The store's creation-time order
-    /// answers it as the index would, without a pass over every document.
+    /// Whether this query asks only for the newest listings, with no
+    /// filter a stored listing cannot be checked against: no words, no
+    /// place and no date (scope, kind, exchange and a known topic may be
+    /// given). The store's creation-time order answers it as the index
+    /// would, without a pass over every matching document.
     pub fn is_newest_only(&self) -> bool {
-        self.kind.is_none()
-            && self.exchange.is_none()
-            && self.topic.is_none()
-            && self.near.is_none()
+        self.near.is_none()
             && self.available.is_none()
+            && self
+                .topic
+                .as_deref()
+                .is_none_or(|t| taxonomy::parse_filter(t).is_some())
             && !self.text.chars().any(char::is_alphanumeric)
+    }
+
+    /// Whether it filters by kind, exchange or topic (beyond scope).
+    pub fn has_listing_filters(&self) -> bool {
+        self.kind.is_some() || self.exchange.is_some() || self.topic.is_some()
     }
 
     /// Whether a newest-only query shows listing `l` at `now`: what the
     /// index holds (no tombstone), open and not paused unless inactive ones
-    /// are included, in the scope, and not expired (which the API checks
-    /// after the index, with `include_inactive` too).
+    /// are included, in the scope, of the kind, exchange and topic asked
+    /// (a topic, or its group, as the index's topic terms), and not expired
+    /// (which the API checks after the index, with `include_inactive` too).
     pub fn shows_newest(&self, l: &Listing, now: i64) -> bool {
         let open = l.status == Status::Open && !l.extras.every.is_some_and(|r| r.paused);
         l.status != Status::Withdrawn
             && l.expires_at > now
             && (open || self.include_inactive)
             && self.scope.as_ref().is_none_or(|s| s.contains(&l.scope))
+            && self.kind.is_none_or(|k| l.kind == k)
+            && self.exchange.is_none_or(|e| l.exchange == e)
+            && self.topic.as_deref().is_none_or(|t| has_topic(l, t))
     }
+}
+
+/// Whether `l` is in the topic filter `filter` (a key, a group or a label):
+/// one of its topics is that key, or belongs to that group.
+fn has_topic(l: &Listing, filter: &str) -> bool {
+    let Some(key) = taxonomy::parse_filter(filter) else {
+        return false;
+    };
+    l.topics
+        .iter()
+        .any(|t| t == key || t.split_once('.').is_some_and(|(group, _)| group == key))
 }
