@@ -368,6 +368,37 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// The share of documents that the narrowest of the query's exact
+    /// filters (kind, exchange, topic, scope) matches, from the committed
+    /// index's document frequencies: 1.0 without such a filter or without
+    /// documents. An estimate (a replaced document counts until a merge),
+    /// for choosing between the store's newest-first walk and the index.
+    pub fn filter_share(&self, q: &Query) -> f64 {
+        let searcher = self.reader.searcher();
+        let total = searcher.num_docs();
+        if total == 0 {
+            return 1.0;
+        }
+        let f = &self.fields;
+        let topic = q
+            .topic
+            .as_deref()
+            .and_then(buurt_protocol::taxonomy::parse_filter);
+        let scope = q.scope.as_ref().map(Scope::as_str);
+        let terms = [
+            q.kind.map(|k| (f.kind, k.as_str())),
+            q.exchange.map(|e| (f.exchange, e.as_str())),
+            topic.map(|t| (f.topic, t)),
+            scope.map(|s| (f.scope, s)),
+        ];
+        terms
+            .into_iter()
+            .flatten()
+            .filter_map(|(field, text)| searcher.doc_freq(&Term::from_field_text(field, text)).ok())
+            .map(|n| n as f64 / total as f64)
+            .fold(1.0, f64::min)
+    }
+
     /// Runs a search at time `now` (Unix seconds, for the expiry filter).
     /// Text is never an error; only a `near` that is not a geohash, or a
     /// `topic` that is not one, is.

@@ -1049,3 +1049,51 @@ fn latency_at_100k_listings() {
         all[all.len() - 1]
     );
 }
+
+#[test]
+fn filter_share_is_the_narrowest_filter_s_share_of_documents() {
+    let id = Identity::fixed();
+    let ix = SearchIndex::in_memory().unwrap();
+    assert_eq!(ix.filter_share(&Query::default()), 1.0, "no documents");
+    for n in 0..20u32 {
+        let mut l = offer(&id, n, "Ladder");
+        if n < 5 {
+            l.kind = Kind::Request;
+        }
+        l.topics = vec![if n < 2 { "help.admin" } else { "goods.tools" }.to_owned()];
+        ix.upsert(&sign(&id, l)).unwrap();
+    }
+    ix.commit().unwrap();
+    let share = |q: Query| ix.filter_share(&q);
+    assert_eq!(share(Query::default()), 1.0);
+    assert_eq!(
+        share(Query {
+            kind: Some(Kind::Request),
+            ..Query::default()
+        }),
+        0.25
+    );
+    // The narrowest of two filters; a group counts its topics.
+    assert_eq!(
+        share(Query {
+            kind: Some(Kind::Request),
+            topic: Some("Paperwork".into()),
+            ..Query::default()
+        }),
+        0.1
+    );
+    assert_eq!(
+        share(Query {
+            topic: Some("goods".into()),
+            ..Query::default()
+        }),
+        0.9
+    );
+    assert_eq!(
+        share(Query {
+            scope: Some(scope("nl/utrecht")),
+            ..Query::default()
+        }),
+        0.0
+    );
+}

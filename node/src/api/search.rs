@@ -140,6 +140,14 @@ fn newest(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Option<Vec<ListingV
     } else {
         NEWEST_READS
     };
+    // A filter that the index says too few listings pass to fill the page
+    // within the reads goes to the index at once.
+    if q.has_listing_filters() || q.scope.is_some() {
+        let expected = s.index.filter_share(q) * reads as f64;
+        if expected < q.page_size() as f64 {
+            return Ok(None);
+        }
+    }
     let shows = |l: &SignedListing| q.shows_newest(&l.listing, now);
     let found = s
         .store
