@@ -572,7 +572,8 @@ fn the_store_shows_the_newest_as_the_index_does() {
         let from_index = unexpired(ids(&ix.search(&every, now).unwrap()));
         for limit in [1, 7, 20, 1_000] {
             let q = Query { limit, ..q.clone() };
-            let shows = |l: &SignedListing| q.shows_newest(&l.listing, now);
+            let rule = q.shows_newest(now);
+            let shows = |l: &SignedListing| rule(&l.listing);
             let from_store: Vec<ListingId> = store
                 .newest(q.page_size(), 10_000, &shows)
                 .unwrap()

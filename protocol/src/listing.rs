@@ -302,6 +302,11 @@ pub struct SignedListing {
 /// Where the scope's length byte sits in a signed listing.
 const SCOPE_LEN_AT: usize = 76;
 
+/// Whether signed bytes start with a listing version this code reads.
+fn known_version(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(&(LISTING_VERSION | LISTING_VERSION_2)))
+}
+
 impl SignedListing {
     /// The address of a signed listing, read from its first 49 bytes
     /// (version, author, key) without decoding the rest; `None` when the
@@ -309,7 +314,7 @@ impl SignedListing {
     /// already stores before it spends a signature check. Says nothing about
     /// validity.
     pub fn address_of(bytes: &[u8]) -> Option<ListingId> {
-        if !matches!(bytes.first(), Some(&(LISTING_VERSION | LISTING_VERSION_2))) {
+        if !known_version(bytes) {
             return None;
         }
         let author = MemberId(bytes.get(1..33)?.try_into().ok()?);
@@ -324,7 +329,7 @@ impl SignedListing {
     /// Lets a node check a gossip message's topic before the pipeline
     /// decodes it. Says nothing about validity.
     pub fn scope_text_of(bytes: &[u8]) -> Option<&str> {
-        if !matches!(bytes.first(), Some(&(LISTING_VERSION | LISTING_VERSION_2))) {
+        if !known_version(bytes) {
             return None;
         }
         let len = *bytes.get(SCOPE_LEN_AT)? as usize;

@@ -148,7 +148,8 @@ fn newest(s: &ApiState, q: &SearchQuery, now: i64) -> Result<Option<Vec<ListingV
             return Ok(None);
         }
     }
-    let shows = |l: &SignedListing| q.shows_newest(&l.listing, now);
+    let rule = q.shows_newest(now);
+    let shows = |l: &SignedListing| rule(&l.listing);
     let found = s
         .store
         .newest(q.page_size(), reads, &shows)

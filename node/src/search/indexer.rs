@@ -74,8 +74,6 @@ struct Queue {
     changes: Vec<Change>,
     /// The store's journal sequence after the last of them.
     journal: u64,
-    /// How many calls of [`Indexer::apply`] the changes come from, in all.
-    sent: u64,
     /// When the oldest change came; `None` while none waits.
     since: Option<Instant>,
     /// Callers waiting for everything before them to be committed.
@@ -86,10 +84,14 @@ struct Queue {
     stopped: bool,
 }
 
-/// The queue and the two ways to wait on it.
+/// The queue, the two ways to wait on it, and the count of what came.
 #[derive(Default)]
 struct Shared {
     queue: Mutex<Queue>,
+    /// Calls of [`Indexer::apply`] so far, counted under the queue's lock
+    /// (callers queue under ingest's write lock, so in queue order), and
+    /// readable without it.
+    sent: AtomicU64,
     /// The thread waits here for work.
     work: Condvar,
     /// Ingest waits here for room.
@@ -107,9 +109,6 @@ impl Shared {
 pub struct Indexer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    /// Calls of [`Indexer::apply`] so far. The callers queue under ingest's
-    /// write lock, so this counts them in queue order.
-    sent: AtomicU64,
     /// Calls of [`Indexer::apply`] whose changes are committed, as the
     /// thread counts them.
     committed: Arc<AtomicU64>,
@@ -140,7 +139,6 @@ impl Indexer {
         Indexer {
             shared,
             thread,
-            sent: AtomicU64::new(0),
             committed,
         }
     }
@@ -152,7 +150,7 @@ impl Indexer {
     /// once it holds. Waits while the queue is full.
     pub fn apply(&self, changes: Vec<Change>, journal: u64) -> u64 {
         if changes.is_empty() {
-            return self.sent.load(Ordering::Acquire);
+            return self.shared.sent.load(Ordering::Acquire);
         }
         let mut q = self.shared.lock();
         while q.changes.len() >= MAX_HELD && !q.stopped {
@@ -161,9 +159,7 @@ impl Indexer {
         let first = q.since.is_none();
         q.changes.extend(changes);
         q.journal = q.journal.max(journal);
-        q.sent += 1;
-        let sent = q.sent;
-        self.sent.store(sent, Ordering::Release);
+        let sent = self.shared.sent.fetch_add(1, Ordering::AcqRel) + 1;
         if first {
             q.since = Some(Instant::now());
         }
@@ -187,7 +183,7 @@ impl Indexer {
 
     /// Whether every change queued so far is committed.
     pub fn is_all_committed(&self) -> bool {
-        self.is_committed(self.sent.load(Ordering::Acquire))
+        self.is_committed(self.shared.sent.load(Ordering::Acquire))
     }
 
     /// Queues the removal of an address.
@@ -279,7 +275,7 @@ fn take(shared: &Shared, spacing: Duration) -> Taken {
     let taken = Taken {
         changes: std::mem::take(&mut q.changes),
         journal: q.journal,
-        sent: q.sent,
+        sent: shared.sent.load(Ordering::Acquire),
         barriers: std::mem::take(&mut q.barriers),
         closed: q.closed,
     };

@@ -336,29 +336,32 @@ impl Query {
         self.kind.is_some() || self.exchange.is_some() || self.topic.is_some()
     }
 
-    /// Whether a newest-only query shows listing `l` at `now`: what the
-    /// index holds (no tombstone), open and not paused unless inactive ones
-    /// are included, in the scope, of the kind, exchange and topic asked
-    /// (a topic, or its group, as the index's topic terms), and not expired
-    /// (which the API checks after the index, with `include_inactive` too).
-    pub fn shows_newest(&self, l: &Listing, now: i64) -> bool {
-        let open = l.status == Status::Open && !l.extras.every.is_some_and(|r| r.paused);
-        l.status != Status::Withdrawn
-            && l.expires_at > now
-            && (open || self.include_inactive)
-            && self.scope.as_ref().is_none_or(|s| s.contains(&l.scope))
-            && self.kind.is_none_or(|k| l.kind == k)
-            && self.exchange.is_none_or(|e| l.exchange == e)
-            && self.topic.as_deref().is_none_or(|t| has_topic(l, t))
+    /// The rule of a newest-only query at `now`: whether it shows a
+    /// listing. What the index holds (no tombstone), open and not paused
+    /// unless inactive ones are included, in the scope, of the kind,
+    /// exchange and topic asked (a topic, or its group, as the index's
+    /// topic terms), and not expired (which the API checks after the index,
+    /// with `include_inactive` too). The topic filter is resolved once, not
+    /// per listing.
+    pub fn shows_newest(&self, now: i64) -> impl Fn(&Listing) -> bool + '_ {
+        // `Some(None)`: a topic filter that names no topic shows nothing.
+        let topic = self.topic.as_deref().map(taxonomy::parse_filter);
+        move |l| {
+            let open = l.status == Status::Open && !l.extras.every.is_some_and(|r| r.paused);
+            l.status != Status::Withdrawn
+                && l.expires_at > now
+                && (open || self.include_inactive)
+                && self.scope.as_ref().is_none_or(|s| s.contains(&l.scope))
+                && self.kind.is_none_or(|k| l.kind == k)
+                && self.exchange.is_none_or(|e| l.exchange == e)
+                && topic.is_none_or(|key| key.is_some_and(|k| has_topic(l, k)))
+        }
     }
 }
 
-/// Whether `l` is in the topic filter `filter` (a key, a group or a label):
-/// one of its topics is that key, or belongs to that group.
-fn has_topic(l: &Listing, filter: &str) -> bool {
-    let Some(key) = taxonomy::parse_filter(filter) else {
-        return false;
-    };
+/// Whether one of `l`'s topics is the topic `key`, or belongs to the group
+/// `key`.
+fn has_topic(l: &Listing, key: &str) -> bool {
     l.topics
         .iter()
         .any(|t| t == key || t.split_once('.').is_some_and(|(group, _)| group == key))
