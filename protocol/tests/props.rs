@@ -29,7 +29,9 @@ prop_compose! {
     fn arb_listing()(
         key in any::<[u8; 16]>(),
         created in (T0 - 3_600)..(T0 + 600),
-        life in 60i64..(90 * 86_400),
+        // At least an hour and a second, so that even one created an hour
+        // before `T0` has not expired at `T0`.
+        life in 3_601i64..(90 * 86_400),
         kind in prop::sample::select(Kind::ALL.to_vec()),
         exchange in prop::sample::select(Exchange::ALL.to_vec()),
         status in prop::sample::select(vec![Status::Open, Status::Reserved, Status::Closed]),
